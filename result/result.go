@@ -1,0 +1,271 @@
+// Package result is the schema of result.json, the one file every other command
+// (report, compare, scheduled jobs) reads. Writes are atomic: a run that dies
+// midway leaves the previous complete version or a valid partial one with
+// "complete": false, never a half-written file.
+package result
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Schema names the version of this file format. Readers refuse other versions.
+const Schema = "valkey-chaos/result/v1"
+
+// FileName is the name of the result file inside a run directory.
+const FileName = "result.json"
+
+// Run is one invocation of `valkey-chaos run`: a target and its trials.
+type Run struct {
+	Schema         string   `json:"schema"`
+	RunID          string   `json:"run_id"`
+	Complete       bool     `json:"complete"`
+	StartedUnixMs  int64    `json:"started_unix_ms"`
+	FinishedUnixMs int64    `json:"finished_unix_ms,omitempty"`
+	Harness        Harness  `json:"harness"`
+	Args           []string `json:"args,omitempty"`
+	Target         Target   `json:"target"`
+	Trials         []Trial  `json:"trials"`
+	Interrupted    string   `json:"interrupted,omitempty"` // why a partial run stopped early
+	SLOs           []string `json:"slos,omitempty"`        // --slo expressions applied to every trial
+}
+
+// Harness identifies the build that produced a run.
+type Harness struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+}
+
+// Target echoes where the run happened and with which persistence settings.
+type Target struct {
+	Kind          string  `json:"kind"` // "local" or "ecs"
+	ServerVersion string  `json:"server_version"`
+	ServerBin     string  `json:"server_bin,omitempty"`
+	Save          string  `json:"save"`      // rules the server ran with (scaled)
+	SaveReal      string  `json:"save_real"` // the rules they stand for (time scale 1)
+	TimeScale     float64 `json:"time_scale"`
+	StopTimeoutS  float64 `json:"stop_timeout_s"`
+	Storage       string  `json:"storage,omitempty"` // local-disk, efs-bursting, ...
+	Cluster       string  `json:"cluster,omitempty"`
+	Service       string  `json:"service,omitempty"`
+	Dataset       Dataset `json:"dataset"`
+}
+
+// Dataset is what the preload phase built before the measured writes.
+type Dataset struct {
+	Keys       int64 `json:"keys"`
+	ValueBytes int   `json:"value_bytes"`
+	RDBBytes   int64 `json:"rdb_bytes,omitempty"`
+}
+
+// Window is a duration known to lie within [Low, High], with a point estimate.
+type Window struct {
+	Low      float64 `json:"low"`
+	High     float64 `json:"high"`
+	Estimate float64 `json:"estimate"`
+}
+
+// Trial is one scenario executed once: load, fault, recovery, read-back.
+// Every duration is in seconds at the time scale the run used; offsets ending
+// in _s without "unix" are seconds from the trial's start (TrialStartUnixMs).
+type Trial struct {
+	Scenario string `json:"scenario"`
+	Index    int    `json:"index"` // 0-based repetition of this scenario
+	Fault    string `json:"fault"`
+	Seed     int64  `json:"seed"`
+	Rule     string `json:"rule,omitempty"` // the save rule the rate was chosen to exercise
+
+	TrialStartUnixMs int64   `json:"trial_start_unix_ms"`
+	RatePerS         float64 `json:"rate_per_s"`
+	AchievedRatePerS float64 `json:"achieved_rate_per_s"` // before the fault
+
+	Writes     int `json:"writes"` // all ops issued
+	Acked      int `json:"acked"`
+	Failed     int `json:"failed"`
+	Unknown    int `json:"unknown"`
+	Lost       int `json:"lost"`
+	Recovered  int `json:"recovered"`
+	Unexpected int `json:"unexpected"`
+	Corrupt    int `json:"corrupt"`
+	Anomalies  int `json:"anomalies"`
+
+	LostSpanS            *Span   `json:"lost_span_s,omitempty"`
+	LossWindowS          *Window `json:"loss_window_s,omitempty"`
+	PredictedLossWindowS float64 `json:"predicted_loss_window_s"`
+	PredictedRule        string  `json:"predicted_rule,omitempty"`
+	BGSaveS              float64 `json:"bgsave_s,omitempty"` // duration of the last background save before the fault
+
+	TFaultUnixMs   int64  `json:"t_fault_unix_ms"`
+	SnapshotUnixMs int64  `json:"snapshot_unix_ms,omitempty"`
+	SnapshotSource string `json:"snapshot_source,omitempty"` // "server-log" or "client-bracket"
+
+	WarmupS       *float64 `json:"warmup_s"`      // new process start -> first non-LOADING reply
+	ServerLoadS   *float64 `json:"server_load_s"` // "DB loaded from disk: X seconds"
+	RTOS          *float64 `json:"rto_s"`         // serving - t_fault; null when never served
+	FinalSaveS    *float64 `json:"final_save_s,omitempty"`
+	StopEscalated bool     `json:"stop_escalated,omitempty"` // SIGKILL after stop_timeout
+
+	Verdict string        `json:"verdict"` // pass, fail, invalid
+	Reasons []string      `json:"reasons"`
+	Checks  []Check       `json:"checks,omitempty"`
+	Steps   []Step        `json:"steps"`
+	Saves   []Save        `json:"saves,omitempty"`
+	Latency *Latency      `json:"latency,omitempty"`
+	Series  *Series       `json:"series,omitempty"`
+	Files   Files         `json:"files"`
+	Leaks   *TempFileLeak `json:"temp_files,omitempty"`
+	Storage *StorageNote  `json:"storage,omitempty"`
+}
+
+// Span is an interval in seconds from trial start.
+type Span struct {
+	From float64 `json:"from"`
+	To   float64 `json:"to"`
+}
+
+// Check is one SLO or invariant evaluated against a trial.
+type Check struct {
+	Name     string  `json:"name"` // e.g. "loss_window<=65s"
+	Metric   string  `json:"metric"`
+	Op       string  `json:"op"`
+	Limit    float64 `json:"limit"`
+	Observed float64 `json:"observed"`
+	Pass     bool    `json:"pass"`
+}
+
+// Step is one labelled instant of the recovery timeline.
+type Step struct {
+	Name   string  `json:"name"` // fault, old_gone, new_started, port_accepts, loaded, serving, ...
+	AtS    float64 `json:"at_s"`
+	UnixMs int64   `json:"unix_ms"`
+	Source string  `json:"source"` // client, server-log, process, ecs
+}
+
+// Save is one background or foreground save seen during the trial.
+type Save struct {
+	StartS  float64 `json:"start_s"`
+	EndS    float64 `json:"end_s,omitempty"`
+	OK      bool    `json:"ok"`
+	Trigger string  `json:"trigger,omitempty"` // "60 10000", "shutdown", "manual"
+	Source  string  `json:"source"`
+}
+
+// Latency summarises latency from the intended send time (coordinated
+// omission corrected) of acknowledged writes, in milliseconds.
+type Latency struct {
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p999_ms"`
+	Max   float64 `json:"max_ms"`
+	Count int64   `json:"count"`
+}
+
+// Series is the trial binned in time for plotting: index i covers
+// [StartS + i*BinS, StartS + (i+1)*BinS).
+type Series struct {
+	StartS   float64              `json:"start_s"`
+	BinS     float64              `json:"bin_s"`
+	AckedPS  []float64            `json:"acked_per_s"`
+	ErrorsPS map[string][]float64 `json:"errors_per_s"` // by kind: loading, refused, misconf, timeout, conn, other
+	LatP50Ms []float64            `json:"lat_p50_ms"`   // NaN-free: 0 where the bin has no acks
+	LatP99Ms []float64            `json:"lat_p99_ms"`
+	LatMaxMs []float64            `json:"lat_max_ms"`
+}
+
+// Files names the artifacts of a trial, relative to the run directory.
+type Files struct {
+	ServerLogs []string `json:"server_logs,omitempty"`
+	Hgrm       string   `json:"hgrm,omitempty"`
+	History    string   `json:"history,omitempty"`
+	Plots      []string `json:"plots,omitempty"`
+}
+
+// TempFileLeak reports temp-*.rdb files a kill left behind in the data dir.
+type TempFileLeak struct {
+	Files   []string `json:"files"`
+	Bytes   int64    `json:"bytes"`
+	Removed bool     `json:"removed"`
+}
+
+// StorageNote records the storage the data dir sat on and whether the
+// emulator itself, not the modelled storage, limited throughput.
+type StorageNote struct {
+	Mode               string  `json:"mode"`
+	ThroughputMiBps    float64 `json:"throughput_mibps,omitempty"`
+	EmulatorBottleneck bool    `json:"emulator_bottleneck,omitempty"`
+	ObservedWriteMiBps float64 `json:"observed_write_mibps,omitempty"`
+}
+
+// Write stores run as dir/result.json atomically (temp file, fsync, rename).
+func Write(dir string, run *Run) error {
+	if run.Schema == "" {
+		run.Schema = Schema
+	}
+	data, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result %s: %w", run.RunID, err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileName), append(data, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory, so readers see the old file or the new one, never a mix.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename into %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrBadInput marks errors caused by the user's files or arguments rather than
+// by the harness; the CLI maps them to exit code 2.
+var ErrBadInput = errors.New("bad input")
+
+// Load reads dir/result.json (or a path to the file itself) and checks its schema.
+func Load(path string) (*Run, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, FileName)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s not found: pass a run directory made by 'valkey-chaos run' (results/<run-id>)", ErrBadInput, path)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var run Run
+	if err := json.Unmarshal(data, &run); err != nil {
+		return nil, fmt.Errorf("%w: %s is not valid JSON (%v): the file is truncated or not a valkey-chaos result; re-run or re-copy it", ErrBadInput, path, err)
+	}
+	if run.Schema != Schema {
+		if strings.HasPrefix(run.Schema, "valkey-chaos/result/") {
+			return nil, fmt.Errorf("%w: %s has schema %q, this build reads %q: use the matching valkey-chaos version", ErrBadInput, path, run.Schema, Schema)
+		}
+		return nil, fmt.Errorf("%w: %s has no valkey-chaos schema (got %q): pass a result.json written by 'valkey-chaos run'", ErrBadInput, path, run.Schema)
+	}
+	return &run, nil
+}

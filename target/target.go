@@ -1,0 +1,102 @@
+// Package target holds the vocabulary shared by every place Valkey can run
+// (target/local processes, target/ecs tasks): fault kinds and the reports a
+// target returns. The interface the runner drives is declared where it is
+// consumed, in package scenarios; both implementations return these types, so
+// results never depend on where a run happened.
+package target
+
+import (
+	"fmt"
+	"time"
+)
+
+// FaultKind names how the running server is taken down.
+type FaultKind string
+
+const (
+	// Crash kills the server without warning (SIGKILL to the process group, a
+	// container killed): everything since the last snapshot is lost.
+	Crash FaultKind = "crash"
+	// Stop is ECS StopTask: SIGTERM, a final save, SIGKILL after the stop timeout.
+	Stop FaultKind = "stop"
+	// ShutdownNoSave sends SHUTDOWN NOSAVE over the connection.
+	ShutdownNoSave FaultKind = "shutdown-nosave"
+	// RollingDeploy starts the replacement before the old one stops (ECS
+	// forceNewDeployment); only targets that run a scheduler support it.
+	RollingDeploy FaultKind = "rolling-deploy"
+)
+
+// Kinds lists every fault kind, for flag help and validation.
+var Kinds = []FaultKind{Crash, Stop, ShutdownNoSave, RollingDeploy}
+
+// ParseFaultKind validates a fault name from a scenario or flag.
+func ParseFaultKind(s string) (FaultKind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown fault %q: use one of crash, stop, shutdown-nosave, rolling-deploy", s)
+}
+
+// StartSpec is what the runner asks of a server it wants running.
+type StartSpec struct {
+	// Save is the save rule string passed as --save (already time-scaled).
+	Save string
+	// ExtraArgs are appended to the server command line (e.g.
+	// "--stop-writes-on-bgsave-error", "no").
+	ExtraArgs []string
+	// Label names the trial, for directory and log names.
+	Label string
+}
+
+// Instance is one running server: a process or an ECS task.
+type Instance struct {
+	Addr          string    // host:port to connect to
+	ID            string    // pid or task ARN
+	StartedAt     time.Time // process spawned / task startedAt
+	ServerVersion string
+	DataDir       string // where dump.rdb lives, when the target can see it
+}
+
+// FaultReport says what the fault did to the old instance.
+type FaultReport struct {
+	Kind        FaultKind
+	IssuedAt    time.Time // the signal was sent / the API call was made
+	GoneAt      time.Time // the old process exited / the task reached STOPPED; zero if never
+	Confirmed   bool      // the old instance is verifiably gone
+	Escalated   bool      // a stop hit its timeout and ended in SIGKILL
+	ExitDetail  string    // "signal: killed", "exit status 0", stop code, ...
+	StopTimeout time.Duration
+	// OverlapFrom/To bound the time two instances ran on the same data
+	// (rolling deploys); zero when they never overlapped.
+	OverlapFrom, OverlapTo time.Time
+}
+
+// Recovery describes the replacement instance and the milestones the target
+// itself observed (the probe adds accept/ready/serving times).
+type Recovery struct {
+	Instance Instance
+	// Milestones are target-specific instants, e.g. ECS pullStartedAt, in order.
+	Milestones []Milestone
+	// StaleTempFiles lists temp-*.rdb left in the data dir by a killed save.
+	StaleTempFiles []string
+	StaleTempBytes int64
+	TempRemoved    bool
+}
+
+// Milestone is a named instant reported by the target.
+type Milestone struct {
+	Name   string
+	At     time.Time
+	Source string // "process", "ecs", ...
+}
+
+// LogLine is one raw server log line with the instance that wrote it.
+type LogLine struct {
+	Instance string // pid or task id
+	Text     string
+	// Received is when the target read the line; the line's own timestamp is
+	// parsed by package probe.
+	Received time.Time
+}
