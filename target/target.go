@@ -48,6 +48,15 @@ type StartSpec struct {
 	ExtraArgs []string
 	// Label names the trial, for directory and log names.
 	Label string
+	// StopTimeout is the grace between SIGTERM and SIGKILL the scenario asks
+	// for; targets that cannot choose it (ECS: the task definition decides)
+	// report the one in force in FaultReport.StopTimeout. Zero: default.
+	StopTimeout time.Duration
+	// RestartDelay delays the replacement (local only; ECS schedules itself).
+	RestartDelay time.Duration
+	// Storage describes the data directory's storage for local runs, e.g.
+	// {"mode": "efs-bursting", "credits": "1GiB"}; nil means local disk.
+	Storage map[string]string
 }
 
 // Instance is one running server: a process or an ECS task.

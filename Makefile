@@ -1,0 +1,56 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/valkey-chaos
+PKGS  := ./...
+export CHECKPOINT_DISABLE := 1
+
+.PHONY: all setup setup-test build demo test vet fmt-check unit fuzz terraform-check bench clean
+
+all: build
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh --tools --chromium
+
+build:
+	$(GO) build -o $(BIN) ./cmd/valkey-chaos
+
+# The thresholds suite on a real valkey-server this command starts itself:
+# every save rule at a rate where it fires, crashed and stopped late in its
+# snapshot cycle, at time scale 0.01 (900 s -> 9 s) with a 500k-key dataset.
+demo: setup build
+	$(BIN) run thresholds --time-scale 0.01 --keys 500000 --run-id demo-$$(date -u +%Y%m%d-%H%M%S)
+
+test: setup-test fmt-check vet unit fuzz terraform-check
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -timeout 25m $(PKGS)
+
+# Every rule parser is fuzzed for a bounded time.
+FUZZ_TARGETS := ./savepolicy:FuzzParse
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name (5s)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=5s $$pkg || exit 1; \
+	done
+
+terraform-check:
+	@if [ -x scripts/terraform-check.sh ]; then scripts/terraform-check.sh; else echo "SKIP terraform checks: scripts/terraform-check.sh missing"; fi
+
+# Speed and memory targets live here, not in timed tests.
+bench: setup build
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./loadgen ./check ./probe
+
+clean:
+	rm -rf bin

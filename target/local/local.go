@@ -1,0 +1,420 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// DefaultStopTimeout is ECS's default stopTimeout: SIGTERM, then SIGKILL 30 s later.
+const DefaultStopTimeout = 30 * time.Second
+
+// Config configures the local target.
+type Config struct {
+	ServerBin string // valkey-server (default) or redis-server, name or path
+	Host      string // default 127.0.0.1
+	Port      int    // 0: a free port per trial
+	// WorkDir holds the per-trial data directories; default a temp dir.
+	WorkDir string
+	// DataDir, when set, is used as the data directory of every trial and
+	// never removed (e.g. an existing dump.rdb to exercise).
+	DataDir string
+	// LogDir receives one server log per process; it must exist.
+	LogDir string
+	// StopTimeout is the grace between SIGTERM and SIGKILL for the stop
+	// fault. Never time-scaled: a final save takes as long as it takes.
+	StopTimeout time.Duration
+	// RestartDelay waits before spawning the replacement (task scheduling).
+	RestartDelay time.Duration
+	// KeepTempFiles leaves temp-*.rdb files a kill left behind (they are
+	// always reported).
+	KeepTempFiles bool
+	// StartTimeout bounds how long a fresh server may take to accept.
+	StartTimeout time.Duration
+	// Storage prepares the data directory of a trial whose spec asks for
+	// storage other than local disk (e.g. mounts the EFS emulator over it)
+	// and returns the directory the server must use and a release function.
+	Storage func(ctx context.Context, dir string, storage map[string]string) (serverDir string, release func() error, err error)
+}
+
+// Target runs one valkey-server per trial phase; the replacement after a
+// fault is a new process on the same directory and port, as an ECS
+// replacement task mounts the same EFS access point.
+type Target struct {
+	cfg     Config
+	bin     string
+	version string
+
+	trial     int
+	label     string
+	spec      target.StartSpec
+	dataDir   string
+	ownsDir   bool
+	release   func() error
+	port      int
+	cur       *Server
+	all       []*Server
+	logFiles  []string
+	tempFiles map[string]bool
+}
+
+// New checks the binary and the port once, before any trial runs.
+func New(ctx context.Context, cfg Config) (*Target, error) {
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 2 * time.Minute
+	}
+	bin, err := ResolveBin(cfg.ServerBin)
+	if err != nil {
+		return nil, err
+	}
+	version, err := ServerVersion(ctx, bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not a usable valkey-server/redis-server: %v", result.ErrBadInput, bin, err)
+	}
+	if cfg.Port != 0 {
+		if err := CheckPortFree(cfg.Host, cfg.Port); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.LogDir == "" {
+		return nil, errors.New("local target: LogDir is required")
+	}
+	if cfg.WorkDir == "" {
+		dir, err := os.MkdirTemp("", "valkey-chaos-")
+		if err != nil {
+			return nil, fmt.Errorf("create work dir: %w", err)
+		}
+		cfg.WorkDir = dir
+	}
+	return &Target{cfg: cfg, bin: bin, version: version}, nil
+}
+
+// Bin is the resolved server binary.
+func (t *Target) Bin() string { return t.bin }
+
+// Version is the server's version as reported by --version.
+func (t *Target) Version() string { return t.version }
+
+// stopTimeout is the grace period of the stop fault: the scenario's, else the target's.
+func (t *Target) stopTimeout() time.Duration {
+	if t.spec.StopTimeout > 0 {
+		return t.spec.StopTimeout
+	}
+	return t.cfg.StopTimeout
+}
+
+// Start spawns a fresh server on a fresh data directory and waits until it
+// accepts connections.
+func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
+	if t.cur != nil {
+		return target.Instance{}, errors.New("local target: Start called while a trial is running; call Finish first")
+	}
+	t.trial++
+	t.spec = spec
+	t.label = spec.Label
+	if t.label == "" {
+		t.label = fmt.Sprintf("trial-%d", t.trial)
+	}
+	t.all, t.logFiles, t.tempFiles = nil, nil, map[string]bool{}
+	if t.cfg.DataDir != "" {
+		t.dataDir, t.ownsDir = t.cfg.DataDir, false
+	} else {
+		dir, err := os.MkdirTemp(t.cfg.WorkDir, sanitize(t.label)+"-")
+		if err != nil {
+			return target.Instance{}, fmt.Errorf("create data dir: %w", err)
+		}
+		t.dataDir, t.ownsDir = dir, true
+	}
+	if mode := spec.Storage["mode"]; mode != "" && mode != "local-disk" {
+		if t.cfg.Storage == nil {
+			return target.Instance{}, fmt.Errorf("%w: storage mode %q is not available in this build of the local target", result.ErrBadInput, mode)
+		}
+		dir, release, err := t.cfg.Storage(ctx, t.dataDir, spec.Storage)
+		if err != nil {
+			return target.Instance{}, fmt.Errorf("prepare storage for %s: %w", t.dataDir, err)
+		}
+		t.dataDir, t.release = dir, release
+	}
+	t.port = t.cfg.Port
+	srv, err := t.spawn()
+	if err != nil {
+		return target.Instance{}, err
+	}
+	if err := srv.WaitAccepting(ctx, t.cfg.StartTimeout); err != nil {
+		t.killAll()
+		return target.Instance{}, fmt.Errorf("start server for %s: %w", t.label, err)
+	}
+	return t.instance(srv), nil
+}
+
+func (t *Target) spawn() (*Server, error) {
+	logFile := filepath.Join(t.cfg.LogDir, fmt.Sprintf("%s-server-%d.log", sanitize(t.label), len(t.all)+1))
+	srv, err := Spawn(ServerConfig{
+		Bin:       t.bin,
+		Host:      t.cfg.Host,
+		Port:      t.port,
+		Dir:       t.dataDir,
+		Save:      t.spec.Save,
+		LogFile:   logFile,
+		ExtraArgs: t.spec.ExtraArgs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.port = portOf(srv.Addr())
+	t.cur = srv
+	t.all = append(t.all, srv)
+	t.logFiles = append(t.logFiles, logFile)
+	return srv, nil
+}
+
+func (t *Target) instance(srv *Server) target.Instance {
+	return target.Instance{
+		Addr:          srv.Addr(),
+		ID:            fmt.Sprintf("pid %d", srv.PID()),
+		StartedAt:     srv.StartedAt(),
+		ServerVersion: t.version,
+		DataDir:       t.dataDir,
+	}
+}
+
+// Inject takes the current server down the way production would and waits
+// until the process is gone.
+func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
+	srv := t.cur
+	if srv == nil || !srv.Running() {
+		return target.FaultReport{}, errors.New("local target: no running server to fault")
+	}
+	stopTimeout := t.stopTimeout()
+	rep := target.FaultReport{Kind: kind, StopTimeout: stopTimeout}
+	switch kind {
+	case target.Crash:
+		rep.IssuedAt = time.Now()
+		if err := srv.KillGroup(); err != nil {
+			return rep, err
+		}
+		if err := waitGone(ctx, srv, 10*time.Second); err != nil {
+			return rep, err
+		}
+	case target.Stop:
+		rep.IssuedAt = time.Now()
+		if err := srv.Signal(syscall.SIGTERM); err != nil {
+			return rep, err
+		}
+		timer := time.NewTimer(stopTimeout)
+		defer timer.Stop()
+		select {
+		case <-srv.Exited():
+		case <-timer.C:
+			// ECS: the container did not exit within stopTimeout.
+			rep.Escalated = true
+			if err := srv.KillGroup(); err != nil {
+				return rep, err
+			}
+			if err := waitGone(ctx, srv, 10*time.Second); err != nil {
+				return rep, err
+			}
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		}
+	case target.ShutdownNoSave:
+		rep.IssuedAt = time.Now()
+		if err := sendShutdownNoSave(ctx, srv.Addr()); err != nil {
+			return rep, err
+		}
+		if err := waitGone(ctx, srv, 30*time.Second); err != nil {
+			return rep, err
+		}
+	default:
+		return rep, fmt.Errorf("%w: fault %q is not supported by the local target (use crash, stop or shutdown-nosave)", result.ErrBadInput, kind)
+	}
+	rep.GoneAt = srv.ExitedAt()
+	rep.Confirmed = !srv.Running()
+	rep.ExitDetail = srv.ExitDetail()
+	// Any save child must be gone too before a replacement touches the dir.
+	_ = srv.KillGroup()
+	return rep, nil
+}
+
+func waitGone(ctx context.Context, srv *Server, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	if err := srv.Wait(ctx); err != nil {
+		return fmt.Errorf("server pid %d still running %v after the fault: %w", srv.PID(), limit, err)
+	}
+	return nil
+}
+
+// Recover spawns the replacement on the same directory and port after the
+// restart delay, reporting temp-*.rdb files the old process left behind.
+func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
+	if t.cur != nil && t.cur.Running() {
+		return target.Recovery{}, errors.New("local target: the old server is still running; inject a fault first")
+	}
+	var rec target.Recovery
+	delay := t.cfg.RestartDelay
+	if t.spec.RestartDelay > 0 {
+		delay = t.spec.RestartDelay
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		}
+	}
+	files, bytes, err := staleTempFiles(t.dataDir)
+	if err != nil {
+		return rec, err
+	}
+	rec.StaleTempFiles, rec.StaleTempBytes = files, bytes
+	if len(files) > 0 && !t.cfg.KeepTempFiles {
+		for _, f := range files {
+			if err := os.Remove(filepath.Join(t.dataDir, f)); err != nil {
+				return rec, fmt.Errorf("remove stale %s: %w", f, err)
+			}
+		}
+		rec.TempRemoved = true
+	}
+	srv, err := t.spawn()
+	if err != nil {
+		return rec, fmt.Errorf("start replacement server: %w", err)
+	}
+	rec.Instance = t.instance(srv)
+	rec.Milestones = []target.Milestone{{Name: "new_started", At: srv.StartedAt(), Source: "process"}}
+	return rec, nil
+}
+
+// staleTempFiles lists temp-*.rdb files: a save killed mid-way leaves them,
+// and nothing removes them on restart (FACTS.md §2.16).
+func staleTempFiles(dir string) ([]string, int64, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "temp-*.rdb"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list temp files in %s: %w", dir, err)
+	}
+	var names []string
+	var total int64
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil {
+			continue
+		}
+		names = append(names, filepath.Base(m))
+		total += st.Size()
+	}
+	return names, total, nil
+}
+
+// ServerLog returns every line of every server process of this trial.
+func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	var lines []target.LogLine
+	for i, path := range t.logFiles {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read server log: %w", err)
+		}
+		received := time.Now()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			lines = append(lines, target.LogLine{Instance: fmt.Sprintf("pid %d", t.all[i].PID()), Text: sc.Text(), Received: received})
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return lines, ctx.Err()
+}
+
+// LogFiles are the server logs of the current trial, in process order.
+func (t *Target) LogFiles() []string { return append([]string(nil), t.logFiles...) }
+
+// DataDir is the current trial's data directory.
+func (t *Target) DataDir() string { return t.dataDir }
+
+// Finish stops the trial's server (gracefully, bounded by the stop timeout)
+// and removes the data directory the target created.
+func (t *Target) Finish(ctx context.Context) error {
+	var errs []error
+	if srv := t.cur; srv != nil && srv.Running() {
+		_ = srv.Signal(syscall.SIGTERM)
+		ctx2, cancel := context.WithTimeout(ctx, t.stopTimeout())
+		if srv.Wait(ctx2) != nil {
+			_ = srv.KillGroup()
+		}
+		cancel()
+	}
+	t.killAll()
+	t.cur = nil
+	if t.release != nil {
+		if err := t.release(); err != nil {
+			errs = append(errs, fmt.Errorf("release storage: %w", err))
+		}
+		t.release = nil
+	}
+	if t.ownsDir && t.dataDir != "" {
+		if err := os.RemoveAll(t.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
+		}
+	}
+	t.dataDir = ""
+	return errors.Join(errs...)
+}
+
+func (t *Target) killAll() {
+	for _, s := range t.all {
+		if s.Running() {
+			_ = s.KillGroup()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = s.Wait(ctx)
+			cancel()
+		}
+	}
+}
+
+// Close kills anything still running and removes the work dir it created.
+func (t *Target) Close() error {
+	err := t.Finish(context.Background())
+	if t.cfg.WorkDir != "" && strings.HasPrefix(filepath.Base(t.cfg.WorkDir), "valkey-chaos-") {
+		if rerr := os.RemoveAll(t.cfg.WorkDir); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+func portOf(addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	var p int
+	fmt.Sscanf(addr[i+1:], "%d", &p)
+	return p
+}

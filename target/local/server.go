@@ -1,0 +1,271 @@
+// Package local runs Valkey as local valkey-server (or redis-server)
+// processes: the default target, and the process layer under the ECS twin.
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+)
+
+// ServerConfig describes one server process.
+type ServerConfig struct {
+	Bin       string // path or name on PATH; default "valkey-server"
+	Host      string // default 127.0.0.1
+	Port      int    // 0 picks a free loopback port
+	Dir       string // data directory (--dir); must exist
+	Save      string // --save rules, already time-scaled; "" disables saving
+	LogFile   string // --logfile; the server writes its own timestamped lines
+	ExtraArgs []string
+}
+
+// Server is one running server process in its own process group, so a crash
+// fault can kill it together with any BGSAVE child, as a container kill does.
+type Server struct {
+	cfg       ServerConfig
+	cmd       *exec.Cmd
+	addr      string
+	startedAt time.Time
+	exited    chan struct{}
+
+	mu       sync.Mutex
+	state    *os.ProcessState
+	exitedAt time.Time
+	waitErr  error
+}
+
+// ResolveBin finds the server binary, with a fix-it message when absent.
+func ResolveBin(bin string) (string, error) {
+	if bin == "" {
+		bin = "valkey-server"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return "", fmt.Errorf("%w: server binary %q not found: run 'make setup' (installs valkey-server from bookworm-backports) or pass --server-bin /path/to/valkey-server", result.ErrBadInput, bin)
+	}
+	return path, nil
+}
+
+// ServerVersion asks the binary for its version ("valkey 8.0.1").
+func ServerVersion(ctx context.Context, bin string) (string, error) {
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", bin, err)
+	}
+	// "Valkey server v=8.0.1 sha=..." or "Redis server v=7.0.15 sha=..."
+	fields := strings.Fields(string(out))
+	name := "server"
+	if len(fields) > 0 {
+		name = strings.ToLower(fields[0])
+	}
+	for _, f := range fields {
+		if v, ok := strings.CutPrefix(f, "v="); ok {
+			return name + " " + v, nil
+		}
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// CheckPortFree fails with a fix-it message when a chosen port is taken.
+func CheckPortFree(host string, port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("%w: port %d on %s is in use: pick a free one with --port, or omit --port to get one", result.ErrBadInput, port, host)
+	}
+	return l.Close()
+}
+
+// Spawn starts the process and returns as soon as it runs; it does not wait
+// for the port (recovery measures that instant itself).
+func Spawn(cfg ServerConfig) (*Server, error) {
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	bin, err := ResolveBin(cfg.Bin)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Port == 0 {
+		if cfg.Port, err = FreePort(cfg.Host); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{
+		"--port", strconv.Itoa(cfg.Port),
+		"--bind", cfg.Host,
+		"--dir", cfg.Dir,
+		"--dbfilename", "dump.rdb",
+		"--rdbcompression", "yes",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--save", cfg.Save,
+	}
+	if cfg.LogFile != "" {
+		args = append(args, "--logfile", cfg.LogFile)
+	}
+	args = append(args, cfg.ExtraArgs...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = cfg.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr // logs go to --logfile; anything here is a start-up failure
+	s := &Server{
+		cfg:    cfg,
+		cmd:    cmd,
+		addr:   net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		exited: make(chan struct{}),
+	}
+	s.startedAt = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		err := cmd.Wait()
+		s.mu.Lock()
+		s.state, s.waitErr, s.exitedAt = cmd.ProcessState, err, time.Now()
+		s.mu.Unlock()
+		close(s.exited)
+	}()
+	return s, nil
+}
+
+// Addr is host:port of the server.
+func (s *Server) Addr() string { return s.addr }
+
+// PID is the server's process id (also its process group id).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// StartedAt is the instant the process was spawned.
+func (s *Server) StartedAt() time.Time { return s.startedAt }
+
+// Exited closes when the process has exited and been reaped.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// ExitedAt is when the exit was observed; zero while running.
+func (s *Server) ExitedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exitedAt
+}
+
+// ExitDetail describes how the process ended ("signal: killed", "exit status 0").
+func (s *Server) ExitDetail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == nil {
+		return "running"
+	}
+	return s.state.String()
+}
+
+// Running reports whether the process has not exited yet.
+func (s *Server) Running() bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Signal sends sig to the main process only (what ECS does to PID 1).
+func (s *Server) Signal(sig syscall.Signal) error {
+	if !s.Running() {
+		return nil
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal %v to pid %d: %w", sig, s.PID(), err)
+	}
+	return nil
+}
+
+// KillGroup SIGKILLs the whole process group: server and any save child.
+func (s *Server) KillGroup() error {
+	if err := syscall.Kill(-s.PID(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill process group %d: %w", s.PID(), err)
+	}
+	return nil
+}
+
+// Wait blocks until the process exits or ctx ends.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-s.exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WaitAccepting waits until the port accepts a connection and answers PING
+// with anything; it fails early with the log tail when the process exits.
+func (s *Server) WaitAccepting(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		conn, err := net.DialTimeout("tcp", s.addr, 100*time.Millisecond)
+		if err == nil {
+			conn.SetDeadline(time.Now().Add(time.Second))
+			_, werr := conn.Write([]byte("PING\r\n"))
+			line, rerr := bufio.NewReader(conn).ReadString('\n')
+			conn.Close()
+			if werr == nil && rerr == nil && line != "" {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("server on %s exited during start-up (%s): %s", s.addr, s.ExitDetail(), s.failureHint())
+		case <-ctx.Done():
+			return fmt.Errorf("server on %s did not accept connections within %v: %s", s.addr, timeout, s.failureHint())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// failureHint returns the last meaningful lines the server wrote.
+func (s *Server) failureHint() string {
+	var text []byte
+	if s.cfg.LogFile != "" {
+		text, _ = os.ReadFile(s.cfg.LogFile)
+	}
+	if out := s.cmd.Stderr.(*bytes.Buffer).Bytes(); len(out) > 0 {
+		text = append(text, out...)
+	}
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	var keep []string
+	for i := len(lines) - 1; i >= 0 && len(keep) < 3; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l != "" && !strings.Contains(l, "overcommit") {
+			keep = append([]string{l}, keep...)
+		}
+	}
+	if len(keep) == 0 {
+		return "no output (log " + filepath.Base(s.cfg.LogFile) + ")"
+	}
+	return strings.Join(keep, " | ")
+}
