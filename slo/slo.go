@@ -1,0 +1,240 @@
+// Package slo parses service-level objectives such as "loss_window<=65s" or
+// "lost_on_stop==0" and evaluates them against a trial of result.json. The
+// runner stores the checks in Trial.Checks; `valkey-chaos report --slo`
+// re-evaluates a finished run.
+package slo
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+)
+
+// SLO is one parsed objective: Metric Op Limit. Limits of duration metrics
+// are in seconds, compared at the time scale the run used (as every duration
+// in result.json is).
+type SLO struct {
+	Expr   string  // normalised, e.g. "loss_window<=65s"
+	Metric string  // e.g. "loss_window"
+	Op     string  // <=, <, >=, >, ==, !=
+	Limit  float64 // seconds for durations, a count otherwise
+}
+
+func (s SLO) String() string { return s.Expr }
+
+type kind int
+
+const (
+	duration kind = iota
+	count
+)
+
+// metric reads one number off a trial. applies is false when the metric says
+// nothing about this trial (lost_on_stop on a crash); known is false when the
+// trial has no value (an RTO of null: the cache never served again).
+type metric struct {
+	kind  kind
+	help  string
+	value func(t *result.Trial) (v float64, applies, known bool)
+}
+
+var metrics = map[string]metric{
+	"loss_window": {duration, "point estimate of the loss window (t_fault - snapshot instant); 0 when nothing was lost", func(t *result.Trial) (float64, bool, bool) {
+		if t.LossWindowS == nil {
+			return 0, true, t.Lost == 0
+		}
+		return t.LossWindowS.Estimate, true, true
+	}},
+	"loss_window_high": {duration, "upper end of the loss-window bracket", func(t *result.Trial) (float64, bool, bool) {
+		if t.LossWindowS == nil {
+			return 0, true, t.Lost == 0
+		}
+		return t.LossWindowS.High, true, true
+	}},
+	"rto": {duration, "fault to first successful read of a surviving key (rto_s)", func(t *result.Trial) (float64, bool, bool) {
+		return deref(t.RTOS)
+	}},
+	"warmup": {duration, "new process start to first non-LOADING reply (warmup_s)", func(t *result.Trial) (float64, bool, bool) {
+		return deref(t.WarmupS)
+	}},
+	"server_load": {duration, `the server's own "DB loaded from disk" time (server_load_s)`, func(t *result.Trial) (float64, bool, bool) {
+		return deref(t.ServerLoadS)
+	}},
+	"final_save": {duration, "final save on a graceful stop (final_save_s); stop trials only", func(t *result.Trial) (float64, bool, bool) {
+		if t.Fault != "stop" {
+			return 0, false, false
+		}
+		return deref(t.FinalSaveS)
+	}},
+	"lost": {count, "acknowledged writes absent or different after recovery", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Lost), true, true
+	}},
+	"lost_on_stop": {count, "lost, on graceful-stop trials only", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Lost), t.Fault == "stop", true
+	}},
+	"lost_on_crash": {count, "lost, on crash trials only", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Lost), t.Fault == "crash", true
+	}},
+	"anomalies": {count, "consistency anomalies (survivors not a point-in-time prefix)", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Anomalies), true, true
+	}},
+	"corrupt": {count, "keys that came back with a wrong value", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Corrupt), true, true
+	}},
+	"unexpected": {count, "keys under the run prefix that were never written", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Unexpected), true, true
+	}},
+}
+
+func deref(p *float64) (float64, bool, bool) {
+	if p == nil {
+		return 0, true, false
+	}
+	return *p, true, true
+}
+
+// Metrics lists the metric names Parse accepts, sorted.
+func Metrics() []string {
+	names := make([]string, 0, len(metrics))
+	for n := range metrics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Describe explains a metric in one line ("" for an unknown name).
+func Describe(name string) string { return metrics[name].help }
+
+// IsDuration reports whether the metric is measured in seconds.
+func IsDuration(name string) bool {
+	m, ok := metrics[name]
+	return ok && m.kind == duration
+}
+
+// ops in match order: two-character operators before their prefixes.
+var ops = []string{"<=", ">=", "==", "!=", "<", ">"}
+
+// Parse reads "metric op value", e.g. "loss_window<=65s", "rto < 30s",
+// "lost_on_stop==0". Duration metrics need a unit (ms, s, m, h or a Go
+// duration such as 1m30s); counts take a whole number.
+func Parse(expr string) (SLO, error) {
+	s := strings.TrimSpace(expr)
+	at, op := -1, ""
+	for _, o := range ops {
+		if i := strings.Index(s, o); i >= 0 && (at < 0 || i < at) {
+			at, op = i, o
+		}
+	}
+	if at < 0 {
+		return SLO{}, bad(expr, "no comparison; write it as <metric><op><value> with op one of <= < >= > == !=, e.g. loss_window<=65s")
+	}
+	name := strings.TrimSpace(s[:at])
+	value := strings.TrimSpace(s[at+len(op):])
+	m, ok := metrics[name]
+	if !ok {
+		return SLO{}, bad(expr, fmt.Sprintf("unknown metric %q; valid metrics: %s", name, strings.Join(Metrics(), ", ")))
+	}
+	if value == "" {
+		return SLO{}, bad(expr, "missing value after "+op)
+	}
+	var limit float64
+	switch m.kind {
+	case duration:
+		if _, err := strconv.ParseFloat(value, 64); err == nil {
+			return SLO{}, bad(expr, fmt.Sprintf("%s is a duration: add a unit, e.g. %ss", name, value))
+		}
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return SLO{}, bad(expr, fmt.Sprintf("%q is not a duration (e.g. 65s, 500ms, 2m)", value))
+		}
+		if d < 0 {
+			return SLO{}, bad(expr, "a duration limit cannot be negative")
+		}
+		limit = d.Seconds()
+		value = formatSeconds(limit)
+	case count:
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n < 0 {
+			return SLO{}, bad(expr, fmt.Sprintf("%s is a count: the value must be a whole number >= 0, got %q", name, value))
+		}
+		limit = float64(n)
+	}
+	return SLO{Expr: name + op + value, Metric: name, Op: op, Limit: limit}, nil
+}
+
+// ParseAll parses every expression, stopping at the first bad one.
+func ParseAll(exprs []string) ([]SLO, error) {
+	out := make([]SLO, 0, len(exprs))
+	for _, e := range exprs {
+		s, err := Parse(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func bad(expr, why string) error {
+	return fmt.Errorf("%w: SLO %q: %s", result.ErrBadInput, expr, why)
+}
+
+// formatSeconds renders a limit compactly: 65 -> "65s", 0.5 -> "0.5s".
+func formatSeconds(s float64) string {
+	return strconv.FormatFloat(s, 'f', -1, 64) + "s"
+}
+
+// Observe reads a metric off a trial. applies is false when the metric does
+// not concern this trial; known is false when the trial recorded null.
+func Observe(t *result.Trial, name string) (v float64, applies, known bool) {
+	m, ok := metrics[name]
+	if !ok {
+		return 0, false, false
+	}
+	return m.value(t)
+}
+
+// Evaluate checks every SLO against the trial. SLOs whose metric does not
+// apply (lost_on_stop on a crash trial) are skipped; a metric the trial
+// recorded as null (rto_s: null, the cache never served) fails, with
+// Observed 0 since JSON has no infinity: read it back with Observe.
+func Evaluate(t *result.Trial, slos []SLO) []result.Check {
+	var out []result.Check
+	for _, s := range slos {
+		v, applies, known := Observe(t, s.Metric)
+		if !applies {
+			continue
+		}
+		c := result.Check{Name: s.Expr, Metric: s.Metric, Op: s.Op, Limit: s.Limit, Observed: v}
+		c.Pass = known && compare(v, s.Op, s.Limit)
+		out = append(out, c)
+	}
+	return out
+}
+
+func compare(v float64, op string, limit float64) bool {
+	if math.IsNaN(v) {
+		return false
+	}
+	switch op {
+	case "<=":
+		return v <= limit
+	case "<":
+		return v < limit
+	case ">=":
+		return v >= limit
+	case ">":
+		return v > limit
+	case "==":
+		return v == limit
+	case "!=":
+		return v != limit
+	}
+	return false
+}
