@@ -1,0 +1,67 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// errRedial is what the one-shot dialer returns if go-redis asks for a second
+// connection; the writer throws the client away before that can happen.
+var errRedial = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection already handed out")}
+
+// dial opens a TCP connection itself rather than letting go-redis do it: the
+// go-redis pool retries failed dials, logs each failure and, after PoolSize
+// failures, only retries once per second (FACTS.md Part 2 §3). Dialing here
+// makes a refused connection an immediate, quiet Fail and lets the first write
+// after a restart land within milliseconds.
+func dial(addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	return d.Dial("tcp", addr)
+}
+
+// opaqueConn hides the socket's SyscallConn from go-redis, whose pool would
+// otherwise peek at the socket (one extra syscall) before every command. A
+// connection that died while idle then shows up as the op's own error.
+type opaqueConn struct{ net.Conn }
+
+// newClient wraps an established connection in a go-redis client that never
+// dials, retries or sends anything the server would count as an error.
+func newClient(nc net.Conn, opTimeout time.Duration) *redis.Client {
+	handoff := make(chan net.Conn, 1)
+	handoff <- opaqueConn{nc}
+	return redis.NewClient(&redis.Options{
+		Addr: nc.RemoteAddr().String(),
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			select {
+			case c := <-handoff:
+				return c, nil
+			default:
+				return nil, errRedial
+			}
+		},
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		MaxRetries:               -1,
+		DialerRetries:            1,
+		PoolSize:                 1,
+		PipelinePoolSize:         -1, // pipelines share the one connection
+		MaxIdleConns:             1,
+		ConnMaxIdleTime:          -1,
+		ReadTimeout:              opTimeout,
+		WriteTimeout:             opTimeout,
+		PoolTimeout:              opTimeout,
+	})
+}
+
+// isReply reports whether err is an error reply from the server, after which
+// the connection is still good.
+func isReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
+}

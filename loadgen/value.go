@@ -1,0 +1,123 @@
+package loadgen
+
+import (
+	"encoding/hex"
+	"hash/crc32"
+	"strconv"
+	"time"
+)
+
+// MinValueSize is the smallest value Value writes: 16 hex digits of seq, 16 of
+// the intended time and 8 of a CRC-32. Smaller sizes are raised to it.
+const MinValueSize = 40
+
+// Key names the measured write with sequence number seq: prefix + "w:" + seq.
+func Key(prefix string, seq uint64) string {
+	b := make([]byte, 0, len(prefix)+2+20)
+	b = append(b, prefix...)
+	b = append(b, "w:"...)
+	return string(strconv.AppendUint(b, seq, 10))
+}
+
+// DatasetKey names preloaded key i: prefix + "d:" + i. Preloaded keys never
+// collide with measured writes.
+func DatasetKey(prefix string, i int64) string {
+	b := make([]byte, 0, len(prefix)+2+20)
+	b = append(b, prefix...)
+	b = append(b, "d:"...)
+	return string(strconv.AppendInt(b, i, 10))
+}
+
+// padAlphabet has 64 printable characters, so each 6 random bits pick one.
+const padAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+// Value is the value written for seq: seq and intended (nanoseconds from the
+// trial base) in hex, printable padding derived from seq (so it does not
+// compress away), and a CRC-32 over all of it, so a corrupted or foreign value
+// is detected by ParseValue. The result is max(size, MinValueSize) bytes.
+func Value(seq uint64, intended time.Duration, size int) []byte {
+	if size < MinValueSize {
+		size = MinValueSize
+	}
+	b := make([]byte, size)
+	putHex64(b[0:16], seq)
+	putHex64(b[16:32], uint64(intended))
+	state := seq
+	pad := b[32 : size-8]
+	for i := 0; i < len(pad); {
+		r := splitmix64(&state)
+		for j := 0; j < 10 && i < len(pad); j++ {
+			pad[i] = padAlphabet[r&63]
+			r >>= 6
+			i++
+		}
+	}
+	putHex32(b[size-8:], crc32.ChecksumIEEE(b[:size-8]))
+	return b
+}
+
+// ParseValue recovers seq and the intended time from a value written by
+// Value. ok is false for anything else, including a value whose checksum does
+// not match (corruption).
+func ParseValue(b []byte) (seq uint64, intended time.Duration, ok bool) {
+	if len(b) < MinValueSize {
+		return 0, 0, false
+	}
+	n := len(b)
+	var sum [4]byte
+	if _, err := hex.Decode(sum[:], b[n-8:]); err != nil {
+		return 0, 0, false
+	}
+	want := uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3])
+	if crc32.ChecksumIEEE(b[:n-8]) != want {
+		return 0, 0, false
+	}
+	seq, ok1 := parseHex64(b[0:16])
+	in, ok2 := parseHex64(b[16:32])
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	return seq, time.Duration(in), true
+}
+
+const hexDigits = "0123456789abcdef"
+
+func putHex64(dst []byte, v uint64) {
+	for i := 15; i >= 0; i-- {
+		dst[i] = hexDigits[v&15]
+		v >>= 4
+	}
+}
+
+func putHex32(dst []byte, v uint32) {
+	for i := 7; i >= 0; i-- {
+		dst[i] = hexDigits[v&15]
+		v >>= 4
+	}
+}
+
+func parseHex64(src []byte) (uint64, bool) {
+	var v uint64
+	for _, c := range src {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, true
+}
+
+// splitmix64 is a tiny, fast generator for deterministic padding.
+func splitmix64(state *uint64) uint64 {
+	*state += 0x9e3779b97f4a7c15
+	z := *state
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}

@@ -1,0 +1,396 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runWriter runs a writer to its natural end (MaxDuration) and returns its
+// history and the writer.
+func runWriter(t *testing.T, cfg WriterConfig) (*Writer, *History) {
+	t.Helper()
+	if cfg.Base.IsZero() {
+		cfg.Base = time.Now()
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "vc:test:"
+	}
+	w, err := StartWriter(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start writer: %v", err)
+	}
+	select {
+	case <-w.Done():
+	case <-time.After(cfg.MaxDuration + 30*time.Second):
+		t.Fatalf("writer did not stop by itself after its %v schedule", cfg.MaxDuration)
+	}
+	return w, w.Stop()
+}
+
+// checkContiguous fails unless ops are seq first, first+1, ... in order.
+func checkContiguous(t *testing.T, h *History, first uint64) {
+	t.Helper()
+	for i, op := range h.Ops {
+		if op.Seq != first+uint64(i) {
+			t.Fatalf("op %d has seq %d, want %d: the history has a gap", i, op.Seq, first+uint64(i))
+		}
+	}
+}
+
+func TestWriterAchievesTargetRate(t *testing.T) {
+	srv := startServer(t)
+	tests := []struct {
+		rate float64
+		dur  time.Duration
+	}{
+		{1, 2 * time.Second},
+		{1000, 1500 * time.Millisecond},
+		{10000, 1500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%g/s", tt.rate), func(t *testing.T) {
+			prefix := fmt.Sprintf("vc:rate%g:", tt.rate)
+			w, h := runWriter(t, WriterConfig{
+				Addr:        func() string { return srv.addr },
+				Prefix:      prefix,
+				Pacer:       ConstantPacer{Freq: tt.rate},
+				MaxOps:      1 << 30,
+				MaxDuration: tt.dur,
+			})
+			want := int(math.Ceil(tt.rate * tt.dur.Seconds()))
+			if len(h.Ops) != want {
+				t.Errorf("%d ops issued, want %d (rate x schedule)", len(h.Ops), want)
+			}
+			checkContiguous(t, h, 1)
+			from := w.Started()
+			got := h.AchievedRate(from, from+tt.dur)
+			if math.Abs(got-tt.rate) > 0.01*tt.rate {
+				ok, fail, unknown := h.Counts()
+				t.Errorf("achieved %.1f/s, want %g/s within 1%% (ok %d, fail %d, unknown %d)", got, tt.rate, ok, fail, unknown)
+			}
+			lat := h.Latency(from, from+tt.dur)
+			t.Logf("%g/s: %d ops, achieved %.2f/s, latency from intended p50 %.2f ms p99 %.2f ms max %.2f ms",
+				tt.rate, len(h.Ops), got, float64(lat.ValueAtQuantile(50))/1000, float64(lat.ValueAtQuantile(99))/1000, float64(lat.Max())/1000)
+
+			// Every acknowledged write is in the server with the value it claims.
+			keys := make([]string, 0, len(h.Ops))
+			for _, op := range h.Ops {
+				if op.Outcome == OK {
+					keys = append(keys, Key(prefix, op.Seq))
+				}
+			}
+			values := readBack(context.Background(), t, srv.client(), keys)
+			j := 0
+			for _, op := range h.Ops {
+				if op.Outcome != OK {
+					continue
+				}
+				seq, intended, ok := ParseValue(values[j])
+				if !ok || seq != op.Seq || intended != op.Intended {
+					t.Fatalf("key %s holds %q (seq %d, intended %v, valid %v), want seq %d intended %v",
+						keys[j], values[j], seq, intended, ok, op.Seq, op.Intended)
+				}
+				j++
+			}
+		})
+	}
+}
+
+// sleepUntil sleeps until offset from base.
+func sleepUntil(base time.Time, offset time.Duration) {
+	time.Sleep(time.Until(base.Add(offset)))
+}
+
+func TestWriterRecordsCrashOutageAndResumes(t *testing.T) {
+	srv := startServer(t)
+	const rate = 2000
+	base := time.Now()
+	cfg := WriterConfig{
+		Addr:        func() string { return srv.addr },
+		Prefix:      "vc:outage:",
+		Pacer:       ConstantPacer{Freq: rate},
+		Base:        base,
+		MaxOps:      1 << 30,
+		MaxDuration: 2500 * time.Millisecond,
+		OpTimeout:   300 * time.Millisecond,
+	}
+	w, err := StartWriter(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleepUntil(base, 700*time.Millisecond)
+	srv.kill() // SIGKILL, returns once the port refuses connections
+	dead := time.Since(base)
+	time.Sleep(300 * time.Millisecond)
+	restarting := time.Since(base)
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	answering := time.Since(base) // the test's own probe saw PONG
+	<-w.Done()
+	h := w.Stop()
+
+	if want := rate * 2500 / 1000; len(h.Ops) != want {
+		t.Errorf("%d ops recorded, want all %d scheduled: the outage must not be dropped", len(h.Ops), want)
+	}
+	checkContiguous(t, h, 1)
+	kinds := map[string]int{}
+	var firstAck *Op
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.Outcome != OK {
+			kinds[op.Outcome.String()+"/"+op.Err.String()]++
+			if op.Err == ErrNone {
+				t.Errorf("op %d is %v without an error kind", op.Seq, op.Outcome)
+			}
+			continue
+		}
+		if op.Sent > dead && op.Done < restarting {
+			t.Errorf("op %d acknowledged at %v while no server was running (%v-%v)", op.Seq, op.Done, dead, restarting)
+		}
+		if op.Sent > dead && firstAck == nil {
+			firstAck = op
+		}
+	}
+	t.Logf("outage %v-%v, server answering at %v; errors by outcome/kind: %v", dead, restarting, answering, kinds)
+	if kinds["fail/refused"] == 0 {
+		t.Errorf("no op failed with refused during a %v outage: %v", restarting-dead, kinds)
+	}
+	outageOps := 0
+	for _, op := range h.Ops {
+		if op.Intended > dead && op.Intended < restarting {
+			outageOps++
+			if op.Outcome == OK {
+				t.Errorf("op %d due during the outage (%v) acknowledged: it was not attempted then", op.Seq, op.Intended)
+			}
+		}
+	}
+	if outageOps < int(0.9*rate*(restarting-dead).Seconds()) {
+		t.Errorf("only %d ops due during the %v outage", outageOps, restarting-dead)
+	}
+	if firstAck == nil {
+		t.Fatal("no write acknowledged after the restart")
+	}
+	if lag := firstAck.Done - answering; lag > 50*time.Millisecond {
+		t.Errorf("first write after the restart acknowledged at %v, %v after the server answered (want within 50ms)", firstAck.Done, lag)
+	}
+	// Caught up: from shortly after the restart every op succeeds again.
+	from, to := answering+300*time.Millisecond, w.Started()+cfg.MaxDuration
+	if got := h.AchievedRate(from, to); math.Abs(got-rate) > 0.01*rate {
+		t.Errorf("after recovery achieved %.1f/s, want %d/s within 1%%", got, rate)
+	}
+	// Writes acknowledged by the new server are there.
+	var keys []string
+	for _, op := range h.Ops {
+		if op.Outcome == OK && op.Sent > restarting {
+			keys = append(keys, Key(cfg.Prefix, op.Seq))
+		}
+	}
+	for i, v := range readBack(context.Background(), t, srv.client(), keys) {
+		if v == nil {
+			t.Fatalf("acknowledged key %s missing from the new server", keys[i])
+		}
+	}
+}
+
+func TestWriterRecordsUnknownWhenServerHangs(t *testing.T) {
+	srv := startServer(t)
+	base := time.Now()
+	cfg := WriterConfig{
+		Addr:        func() string { return srv.addr },
+		Prefix:      "vc:hang:",
+		Pacer:       ConstantPacer{Freq: 500},
+		Base:        base,
+		MaxOps:      1 << 30,
+		MaxDuration: 1500 * time.Millisecond,
+		OpTimeout:   100 * time.Millisecond,
+		Conns:       4,
+	}
+	w, err := StartWriter(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleepUntil(base, 400*time.Millisecond)
+	pid := srv.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	<-w.Done()
+	h := w.Stop()
+	checkContiguous(t, h, 1)
+	if len(h.Ops) != 750 {
+		t.Errorf("%d ops recorded, want 750", len(h.Ops))
+	}
+	var unknown []string
+	for _, op := range h.Ops {
+		switch {
+		case op.Outcome == Unknown && op.Err == ErrTimeout:
+			unknown = append(unknown, Key(cfg.Prefix, op.Seq))
+		case op.Outcome != OK:
+			t.Errorf("op %d: %v/%v, want ok or unknown/timeout from a hung server", op.Seq, op.Outcome, op.Err)
+		}
+	}
+	if len(unknown) == 0 {
+		t.Fatal("no write timed out while the server was stopped")
+	}
+	// A timed-out write is not a failed one: the server read it when it
+	// resumed and applied it.
+	present := 0
+	for _, v := range readBack(context.Background(), t, srv.client(), unknown) {
+		if v != nil {
+			present++
+		}
+	}
+	t.Logf("%d unknown writes, %d of them applied", len(unknown), present)
+	if present == 0 {
+		t.Error("no unknown write was applied; the server should have executed the buffered commands on resuming")
+	}
+}
+
+func TestWriterStopsAtItsBounds(t *testing.T) {
+	srv := startServer(t)
+	tests := []struct {
+		name    string
+		rate    float64
+		maxOps  uint64
+		maxDur  time.Duration
+		wantOps int
+	}{
+		{"MaxOps", 10000, 300, time.Minute, 300},
+		{"MaxDuration", 2000, 1 << 30, 250 * time.Millisecond, 500},
+		{"pacer issues nothing", 0, 100, time.Minute, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			began := time.Now()
+			_, h := runWriter(t, WriterConfig{
+				Addr:        func() string { return srv.addr },
+				Pacer:       ConstantPacer{Freq: tt.rate},
+				MaxOps:      tt.maxOps,
+				MaxDuration: tt.maxDur,
+			})
+			if len(h.Ops) != tt.wantOps {
+				t.Errorf("%d ops, want %d", len(h.Ops), tt.wantOps)
+			}
+			checkContiguous(t, h, 1)
+			if took := time.Since(began); took > 5*time.Second {
+				t.Errorf("writer took %v to stop", took)
+			}
+		})
+	}
+}
+
+func TestWriterStopAndCancel(t *testing.T) {
+	srv := startServer(t)
+	_ = srv.client().Ping(context.Background()) // settle the test's own goroutines first
+	before := runtime.NumGoroutine()
+	for _, how := range []string{"Stop", "cancel"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			base := time.Now()
+			w, err := StartWriter(ctx, WriterConfig{
+				Addr:        func() string { return srv.addr },
+				Prefix:      "vc:stop:",
+				Pacer:       ConstantPacer{Freq: 1000},
+				Base:        base,
+				StartSeq:    1000,
+				MaxOps:      1 << 30,
+				MaxDuration: time.Minute,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sleepUntil(base, 300*time.Millisecond)
+			stopAt := time.Since(base)
+			var h *History
+			if how == "Stop" {
+				h = w.Stop()
+			} else {
+				cancel()
+				select {
+				case <-w.Done():
+				case <-time.After(5 * time.Second):
+					t.Fatal("Done not closed 5s after cancel")
+				}
+				h = w.Stop()
+			}
+			if h2 := w.Stop(); h2 != h {
+				t.Error("second Stop returned a different history")
+			}
+			checkContiguous(t, h, 1000)
+			if len(h.Ops) < 200 || len(h.Ops) > 400 {
+				t.Errorf("%d ops in 300ms at 1000/s", len(h.Ops))
+			}
+			for _, op := range h.Ops {
+				if op.Intended > stopAt+50*time.Millisecond {
+					t.Errorf("op %d due at %v, after the stop at %v", op.Seq, op.Intended, stopAt)
+				}
+			}
+			ok, fail, unknown := h.Counts()
+			st := w.Stats()
+			if st.Issued != uint64(len(h.Ops)) || st.Acked != uint64(ok) || st.Failed != uint64(fail) || st.Unknown != uint64(unknown) {
+				t.Errorf("stats %+v disagree with the history (%d ops: %d ok, %d fail, %d unknown)", st, len(h.Ops), ok, fail, unknown)
+			}
+			if st.LastAck <= 0 || st.LastAck > time.Since(base) {
+				t.Errorf("LastAck %v outside the run", st.LastAck)
+			}
+		})
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before, %d after the writers stopped:\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestStartWriterRejectsBadConfig(t *testing.T) {
+	good := WriterConfig{
+		Addr:        func() string { return "127.0.0.1:1" },
+		Prefix:      "vc:x:",
+		Pacer:       ConstantPacer{Freq: 1},
+		Base:        time.Now(),
+		MaxOps:      1,
+		MaxDuration: time.Second,
+	}
+	tests := []struct {
+		name   string
+		mutate func(*WriterConfig)
+		want   string
+	}{
+		{"no addr", func(c *WriterConfig) { c.Addr = nil }, "Addr"},
+		{"no prefix", func(c *WriterConfig) { c.Prefix = "" }, "Prefix"},
+		{"no pacer", func(c *WriterConfig) { c.Pacer = nil }, "Pacer"},
+		{"no base", func(c *WriterConfig) { c.Base = time.Time{} }, "Base"},
+		{"unbounded ops", func(c *WriterConfig) { c.MaxOps = 0 }, "MaxOps"},
+		{"unbounded time", func(c *WriterConfig) { c.MaxDuration = 0 }, "MaxDuration"},
+		{"too many conns", func(c *WriterConfig) { c.Conns = 70000 }, "Conns"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			tt.mutate(&cfg)
+			w, err := StartWriter(context.Background(), cfg)
+			if err == nil {
+				w.Stop()
+				t.Fatal("StartWriter accepted the config")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %s", err, tt.want)
+			}
+		})
+	}
+}
