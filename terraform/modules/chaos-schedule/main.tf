@@ -1,0 +1,177 @@
+# valkey-chaos as a scheduled ECS task: EventBridge Scheduler runs the harness
+# against the Valkey service; the harness publishes its verdict to CloudWatch
+# (alarmed below) and a second container copies /results to S3 once the
+# harness has exited.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id   = data.aws_caller_identity.current.account_id
+  partition    = data.aws_partition.current.partition
+  region       = data.aws_region.current.name
+  cluster_name = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
+  log_group    = "/ecs/${var.name}"
+
+  harness_command = concat(
+    [
+      "run",
+      "--target", "ecs",
+      "--cluster", var.cluster_arn,
+      "--service", var.valkey_service_name,
+      "--region", local.region,
+      "--publish", "cloudwatch:${var.metric_namespace}",
+      "--out", "/results",
+    ],
+    var.valkey_endpoint == null ? [] : ["--endpoint", var.valkey_endpoint],
+    var.extra_args,
+    var.scenarios,
+  )
+}
+
+# One key for the results bucket, the harness log group and the image
+# repository.
+resource "aws_kms_key" "harness" {
+  description         = "${var.name}: results bucket, harness logs and image repository"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.kms.json
+  tags                = var.tags
+}
+
+resource "aws_kms_alias" "harness" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.harness.key_id
+}
+
+data "aws_iam_policy_document" "kms" {
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid = "LogsEncryptsTheHarnessLogGroup"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:Describe*",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group}"]
+    }
+  }
+}
+
+resource "aws_ecr_repository" "harness" {
+  name                 = var.name
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.harness.arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "harness" {
+  name              = local.log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.harness.arn
+  tags              = var.tags
+}
+
+resource "aws_ecs_task_definition" "harness" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = aws_iam_role.harness_task.arn
+  execution_role_arn       = aws_iam_role.harness_execution.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  # Task-local scratch; the image declares VOLUME for both paths, so ECS copies
+  # their non-root ownership into the bind mounts.
+  volume {
+    name = "results"
+  }
+
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = "harness"
+      image                  = "${aws_ecr_repository.harness.repository_url}:${var.harness_image_tag}"
+      essential              = false
+      user                   = "65532:65532"
+      readonlyRootFilesystem = true
+      command                = local.harness_command
+      # SIGTERM makes the harness restore what it changed and write a partial result.
+      stopTimeout = 120
+      mountPoints = [
+        { sourceVolume = "results", containerPath = "/results", readOnly = false },
+        { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.harness.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "harness"
+        }
+      }
+    },
+    {
+      # Starts once the harness has exited, whatever its exit code, and ends the task.
+      name      = "upload"
+      image     = var.uploader_image
+      essential = true
+      command   = ["s3", "cp", "/results", "s3://${aws_s3_bucket.results.id}/runs/", "--recursive", "--only-show-errors"]
+      dependsOn = [
+        { containerName = "harness", condition = "COMPLETE" },
+      ]
+      mountPoints = [
+        { sourceVolume = "results", containerPath = "/results", readOnly = true },
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.harness.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "upload"
+        }
+      }
+    },
+  ])
+
+  tags = var.tags
+}
