@@ -1,0 +1,2 @@
+// Package terraform holds the deployment modules; its tests check them statically.
+package terraform
