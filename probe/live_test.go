@@ -267,7 +267,6 @@ func TestServerLogEvents(t *testing.T) {
 	}
 }
 
-
 // TestSaveWatcherMatchesServerLog watches INFO persistence through a
 // successful BGSAVE, a failed one, and one cut short by a crash.
 func TestSaveWatcherMatchesServerLog(t *testing.T) {
