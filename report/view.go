@@ -1,0 +1,431 @@
+package report
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/trigpointing/valkey-chaos/result"
+)
+
+// view is everything the report templates show, already formatted, so the
+// Markdown and HTML carry the same content.
+type view struct {
+	RunID       string
+	Status      string // PASS, FAIL, INCONCLUSIVE, PARTIAL, NO TRIALS
+	StatusClass string
+	Summary     string
+	Verdicts    []verdictRow
+	Findings    []Finding
+	Config      []kv
+	RunCharts   []chart
+	Scenarios   []scenarioView
+	Problems    []string // charts that could not be drawn
+}
+
+type kv struct{ Key, Value string }
+
+type verdictRow struct {
+	Anchor, Label, Fault, Rule, Rate, Verdict, LossWindow, RTO string
+	Reasons                                                    []string
+}
+
+type scenarioView struct {
+	Name   string
+	Table  []trialRow
+	Trials []trialView
+}
+
+// trialRow is one line of a scenario's numbers table.
+type trialRow struct {
+	Anchor, Label, Verdict                                                    string
+	Rate, Acked, Lost, Recovered, Anomalies, LossWindow, Predicted, FinalSave string
+	Warmup, ServerLoad, RTO                                                   string
+}
+
+type trialView struct {
+	Anchor, Label, Verdict string
+	Reasons                []string
+	Numbers                []kv
+	Checks                 []checkRow
+	Steps                  []stepRow
+	Phases                 []kv
+	Charts                 []chart
+}
+
+type checkRow struct {
+	Name, Observed, Result string
+	Pass                   bool
+}
+
+type stepRow struct {
+	N                            int
+	Name, At, SinceFault, Source string
+}
+
+func (v *view) allCharts() []chart {
+	out := append([]chart{}, v.RunCharts...)
+	for _, s := range v.Scenarios {
+		for _, t := range s.Trials {
+			out = append(out, t.Charts...)
+		}
+	}
+	return out
+}
+
+// overallStatus: any failure fails the run; otherwise invalid trials make it
+// inconclusive; an interrupted run is partial.
+func overallStatus(run *result.Run) (status, class string) {
+	var fail, invalid int
+	for _, t := range run.Trials {
+		switch t.Verdict {
+		case "fail":
+			fail++
+		case "invalid":
+			invalid++
+		}
+	}
+	switch {
+	case len(run.Trials) == 0:
+		return "NO TRIALS", "invalid"
+	case fail > 0:
+		return "FAIL", "fail"
+	case invalid > 0:
+		return "INCONCLUSIVE", "invalid"
+	case !run.Complete:
+		return "PARTIAL", "invalid"
+	}
+	return "PASS", "pass"
+}
+
+func verdictCounts(run *result.Run) string {
+	counts := map[string]int{}
+	for _, t := range run.Trials {
+		counts[t.Verdict]++
+	}
+	var parts []string
+	for _, v := range []string{"pass", "fail", "invalid"} {
+		if counts[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[v], v))
+		}
+	}
+	var other []string // unknown verdicts stay visible
+	for v := range counts {
+		if v != "pass" && v != "fail" && v != "invalid" {
+			other = append(other, v)
+		}
+	}
+	sort.Strings(other)
+	for _, v := range other {
+		parts = append(parts, fmt.Sprintf("%d %q", counts[v], v))
+	}
+	return fmt.Sprintf("%d trials: %s", len(run.Trials), strings.Join(parts, ", "))
+}
+
+// buildView renders every chart and formats every number.
+func buildView(dir string, run *result.Run) *view {
+	status, class := overallStatus(run)
+	v := &view{RunID: run.RunID, Status: status, StatusClass: class, Summary: verdictCounts(run)}
+	v.Findings = Findings(run)
+	v.Config = configEcho(run)
+
+	runChart := func(title, file string, draw func() ([]byte, bool, error)) {
+		png, ok, err := renderSafely(title, draw)
+		if err != nil {
+			v.Problems = append(v.Problems, err.Error())
+			return
+		}
+		if ok {
+			v.RunCharts = append(v.RunCharts, chart{Title: title, Path: path.Join(PlotsDir, file), png: png})
+		}
+	}
+	runChart("Loss window against write rate", "loss-window.png", func() ([]byte, bool, error) { return lossWindowChart(run) })
+	runChart("Recovery phases", "recovery-phases.png", func() ([]byte, bool, error) { return phasesChart(run) })
+	runChart("Latency distribution", "latency-distribution.png", func() ([]byte, bool, error) {
+		png, ok, notes, err := distributionChart(dir, run)
+		v.Problems = append(v.Problems, notes...)
+		return png, ok, err
+	})
+	runChart("Warm-up and final save against dataset size", "dataset-size.png", func() ([]byte, bool, error) {
+		return sizeChart(sizePoints([]*result.Run{run}), run.Target.StopTimeoutS)
+	})
+
+	names := uniqueNames(run)
+	byScenario := map[string]*scenarioView{}
+	var order []string
+	for i := range run.Trials {
+		t := &run.Trials[i]
+		name := names[i]
+		tv := trialView{Anchor: "trial-" + name, Label: trialLabel(t), Verdict: t.Verdict, Reasons: t.Reasons}
+		tv.Numbers = trialNumbers(t)
+		tv.Checks = checkRows(t)
+		tv.Steps = stepRows(t)
+		if durs, _, ok := recoveryPhases(t); ok {
+			for j, ph := range phaseDefs {
+				tv.Phases = append(tv.Phases, kv{ph.name, fmtSeconds(durs[j])})
+			}
+		}
+		t.Files.Plots = nil
+		for _, c := range []struct {
+			title, file string
+			draw        func() ([]byte, bool, error)
+		}{
+			{"Timeline", "timeline-" + name + ".png", func() ([]byte, bool, error) {
+				png, err := timelineChart(run, t)
+				return png, err == nil, err
+			}},
+			{"Latency over time", "latency-" + name + ".png", func() ([]byte, bool, error) { return latencyChart(run, t) }},
+		} {
+			png, ok, err := renderSafely(c.title+" of "+tv.Label, c.draw)
+			if err != nil {
+				v.Problems = append(v.Problems, err.Error())
+				continue
+			}
+			if ok {
+				ch := chart{Title: c.title, Path: path.Join(PlotsDir, c.file), png: png}
+				tv.Charts = append(tv.Charts, ch)
+				t.Files.Plots = append(t.Files.Plots, ch.Path)
+			}
+		}
+		sv := byScenario[t.Scenario]
+		if sv == nil {
+			sv = &scenarioView{Name: t.Scenario}
+			byScenario[t.Scenario] = sv
+			order = append(order, t.Scenario)
+		}
+		sv.Trials = append(sv.Trials, tv)
+		sv.Table = append(sv.Table, trialTableRow(t, tv.Anchor))
+		v.Verdicts = append(v.Verdicts, verdictRow{
+			Anchor: tv.Anchor, Label: tv.Label, Fault: t.Fault, Rule: t.Rule, Rate: fmtRate(t.RatePerS) + "/s",
+			Verdict: t.Verdict, Reasons: t.Reasons, LossWindow: lossWindowText(t), RTO: optSeconds(t.RTOS, "never served"),
+		})
+	}
+	for _, name := range order {
+		v.Scenarios = append(v.Scenarios, *byScenario[name])
+	}
+	return v
+}
+
+// uniqueNames gives every trial a file-name-safe name, unique in the run.
+func uniqueNames(run *result.Run) []string {
+	seen := map[string]int{}
+	out := make([]string, len(run.Trials))
+	for i := range run.Trials {
+		t := &run.Trials[i]
+		base := slug(fmt.Sprintf("%s-%s-%s-%d", t.Scenario, t.Fault, t.Rule, t.Index))
+		seen[base]++
+		if n := seen[base]; n > 1 {
+			base = fmt.Sprintf("%s-%d", base, n)
+		}
+		out[i] = base
+	}
+	return out
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '.' || r == '_' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteRune('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+func configEcho(run *result.Run) []kv {
+	tg := run.Target
+	out := []kv{
+		{"Run", run.RunID},
+		{"Started", fmtUnixMs(run.StartedUnixMs)},
+		{"Finished", fmtUnixMs(run.FinishedUnixMs)},
+	}
+	if !run.Complete {
+		out = append(out, kv{"Complete", "no: " + orDash(run.Interrupted)})
+	}
+	where := tg.Kind
+	if tg.Cluster != "" || tg.Service != "" {
+		where += fmt.Sprintf(" (cluster %s, service %s)", orDash(tg.Cluster), orDash(tg.Service))
+	}
+	out = append(out,
+		kv{"Target", where},
+		kv{"Server", strings.TrimSpace(orDash(tg.ServerVersion) + " " + tg.ServerBin)},
+		kv{"Storage", orDash(tg.Storage)},
+		kv{"Save rules (real time)", quoteOrNone(tg.SaveReal)},
+		kv{"Save rules (as run)", quoteOrNone(tg.Save)},
+		kv{"Time scale", fmt.Sprintf("%g (rule seconds ×%g, rates ×%g; saves, loads and the stop timeout are never scaled)", tg.TimeScale, tg.TimeScale, 1/nonZero(tg.TimeScale))},
+		kv{"Stop timeout", fmtSeconds(tg.StopTimeoutS)},
+		kv{"Dataset", datasetText(tg.Dataset)},
+		kv{"SLOs (--slo)", orDash(strings.Join(run.SLOs, ", "))},
+		kv{"Harness", strings.TrimSpace(orDash(run.Harness.Version) + " " + run.Harness.GoVersion)},
+	)
+	if len(run.Args) > 0 {
+		out = append(out, kv{"Command", "valkey-chaos " + strings.Join(run.Args, " ")})
+	}
+	return out
+}
+
+func datasetText(d result.Dataset) string {
+	if d.Keys == 0 && d.RDBBytes == 0 {
+		return "none preloaded"
+	}
+	s := fmt.Sprintf("%s keys of %d B values", fmtCount(d.Keys), d.ValueBytes)
+	if d.RDBBytes > 0 {
+		s += ", RDB " + fmtBytes(d.RDBBytes)
+	}
+	return s
+}
+
+func trialTableRow(t *result.Trial, anchor string) trialRow {
+	return trialRow{
+		Anchor: anchor, Label: trialLabel(t), Verdict: t.Verdict,
+		Rate:  rateText(t),
+		Acked: fmt.Sprint(t.Acked), Lost: fmt.Sprint(t.Lost), Recovered: fmt.Sprint(t.Recovered), Anomalies: fmt.Sprint(t.Anomalies),
+		LossWindow: lossWindowText(t), Predicted: fmtSeconds(t.PredictedLossWindowS),
+		FinalSave: optSeconds(t.FinalSaveS, "-"),
+		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: optSeconds(t.RTOS, "never served"),
+	}
+}
+
+func rateText(t *result.Trial) string {
+	s := fmtRate(t.RatePerS) + "/s"
+	if a := t.AchievedRatePerS; a > 0 && fmtRate(a) != fmtRate(t.RatePerS) {
+		s += " (achieved " + fmtRate(a) + ")"
+	}
+	return s
+}
+
+func lossWindowText(t *result.Trial) string {
+	w := t.LossWindowS
+	switch {
+	case t.Lost == 0:
+		return "nothing lost"
+	case w == nil:
+		return "not measured"
+	}
+	return fmt.Sprintf("%s [%s, %s]", fmtSeconds(w.Estimate), fmtSeconds(w.Low), fmtSeconds(w.High))
+}
+
+func optSeconds(p *float64, none string) string {
+	if p == nil {
+		return none
+	}
+	return fmtSeconds(*p)
+}
+
+func trialNumbers(t *result.Trial) []kv {
+	out := []kv{
+		{"Write rate", rateText(t)},
+		{"Writes", fmt.Sprintf("%d issued: %d acknowledged, %d failed, %d unknown outcome", t.Writes, t.Acked, t.Failed, t.Unknown)},
+		{"After recovery", fmt.Sprintf("%d lost, %d recovered (unknown but present), %d unexpected, %d corrupt, %d anomalies", t.Lost, t.Recovered, t.Unexpected, t.Corrupt, t.Anomalies)},
+		{"Loss window", lossWindowText(t)},
+		{"Predicted worst window", predictedText(t)},
+	}
+	if t.LostSpanS != nil {
+		out = append(out, kv{"Lost writes span", fmt.Sprintf("%.3f s to %.3f s after trial start", t.LostSpanS.From, t.LostSpanS.To)})
+	}
+	if t.SnapshotUnixMs > 0 {
+		out = append(out, kv{"Snapshot instant", fmt.Sprintf("%s (from %s)", fmtUnixMsPrecise(t.SnapshotUnixMs), orDash(t.SnapshotSource))})
+	}
+	if t.BGSaveS > 0 {
+		out = append(out, kv{"Last BGSAVE before the fault", fmtSeconds(t.BGSaveS)})
+	}
+	if t.FinalSaveS != nil || t.StopEscalated {
+		fs := optSeconds(t.FinalSaveS, "did not finish")
+		if t.StopEscalated {
+			fs += "; stop timeout reached: SIGKILL"
+		}
+		out = append(out, kv{"Final save on stop", fs})
+	}
+	out = append(out,
+		kv{"Warm-up", optSeconds(t.WarmupS, "no non-LOADING reply")},
+		kv{"Server load (its log)", optSeconds(t.ServerLoadS, "-")},
+		kv{"RTO", optSeconds(t.RTOS, "never served: unbounded")},
+	)
+	if l := t.Latency; l != nil && l.Count > 0 {
+		out = append(out, kv{"Latency (acknowledged)", fmt.Sprintf("p50 %.3g ms, p90 %.3g ms, p99 %.3g ms, p99.9 %.3g ms, max %.3g ms over %d writes", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)})
+	}
+	if l := t.Leaks; l != nil && len(l.Files) > 0 {
+		out = append(out, kv{"Stale temp files", fmt.Sprintf("%s (%s, removed: %v)", strings.Join(l.Files, ", "), fmtBytes(l.Bytes), l.Removed)})
+	}
+	if s := t.Storage; s != nil {
+		out = append(out, kv{"Storage", fmt.Sprintf("%s, %.1f MiB/s limit, %.1f MiB/s observed, emulator bottleneck: %v", s.Mode, s.ThroughputMiBps, s.ObservedWriteMiBps, s.EmulatorBottleneck)})
+	}
+	var files []string
+	files = append(files, t.Files.ServerLogs...)
+	for _, f := range []string{t.Files.Hgrm, t.Files.History} {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	if len(files) > 0 {
+		out = append(out, kv{"Files", strings.Join(files, ", ")})
+	}
+	return out
+}
+
+func predictedText(t *result.Trial) string {
+	if t.PredictedLossWindowS <= 0 {
+		return "-"
+	}
+	s := fmtSeconds(t.PredictedLossWindowS)
+	if t.PredictedRule != "" {
+		s += fmt.Sprintf(" (rule \"%s\")", t.PredictedRule)
+	}
+	return s
+}
+
+func checkRows(t *result.Trial) []checkRow {
+	out := make([]checkRow, 0, len(t.Checks))
+	for _, c := range t.Checks {
+		r := checkRow{Name: c.Name, Observed: observed(t, c), Pass: c.Pass, Result: "pass"}
+		if !c.Pass {
+			r.Result = "FAIL"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func stepRows(t *result.Trial) []stepRow {
+	tf, hasFault := faultAt(t)
+	var out []stepRow
+	for i, s := range sortedSteps(t) {
+		r := stepRow{N: i + 1, Name: s.Name, At: fmt.Sprintf("%.3f s", s.AtS), Source: s.Source, SinceFault: "-"}
+		if hasFault {
+			r.SinceFault = fmt.Sprintf("%+.3f s", s.AtS-tf)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func fmtUnixMsPrecise(ms int64) string {
+	return fmtUnixMs(ms)[:19] + fmt.Sprintf(".%03d UTC", ms%1000)
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+func quoteOrNone(s string) string {
+	if s == "" {
+		return `"" (no save points)`
+	}
+	return `"` + s + `"`
+}
+
+func nonZero(f float64) float64 {
+	if f == 0 {
+		return 1
+	}
+	return f
+}
