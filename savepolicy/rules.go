@@ -1,6 +1,8 @@
 // Package savepolicy understands Valkey's `save` rules: parsing them from every
-// place they are written, scaling them in time, and predicting the loss window
-// they buy at a given write rate.
+// place they are written (a flag, a live server, valkey.conf, the Terraform
+// module), scaling them in time, predicting and simulating the loss window
+// they buy at a write rate, costing the snapshots on EFS, and tuning them for
+// a recovery point objective.
 package savepolicy
 
 import (
@@ -8,13 +10,24 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/trigpointing/valkey-chaos/result"
 )
 
 // Default is the rule set the seed deployment runs with.
 const Default = "900 1 300 10 60 10000"
 
+// ServerDefault is what Valkey 8 runs with when no `save` is configured at
+// all (checked: a valkey.conf without save lines reports these).
+const ServerDefault = "3600 1 300 100 60 10000"
+
+// maxSeconds keeps every rule representable as a time.Duration (68 years).
+const maxSeconds = math.MaxInt32
+
 // Rule is one `save <seconds> <changes>` point: snapshot when at least Changes
 // keys changed and more than Seconds passed since the last save ended.
+// Changes may be 0 (Valkey accepts it): then the rule saves every Seconds
+// whether or not anything changed.
 type Rule struct {
 	Seconds int64
 	Changes int64
@@ -35,23 +48,42 @@ func (rs Rules) String() string {
 	return strings.Join(parts, " ")
 }
 
+// inputError is a mistake in what the user gave us. It unwraps to
+// result.ErrBadInput (exit code 2) without repeating "bad input" in the text,
+// because callers add their own prefix naming the flag.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+func (e *inputError) Unwrap() error { return result.ErrBadInput }
+
+func badInput(format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
 // Parse reads "900 1 300 10 60 10000" (also tolerating the quotes and commas
 // people paste). An empty string means no save points, as `save ""` does.
+// Errors unwrap to result.ErrBadInput.
 func Parse(s string) (Rules, error) {
 	clean := strings.NewReplacer(`"`, " ", "'", " ", ",", " ").Replace(s)
-	fields := strings.Fields(clean)
+	return parseFields(s, strings.Fields(clean))
+}
+
+// parseFields checks pairs of numbers the way Valkey's config code does
+// (seconds >= 1, changes >= 0, plain decimal), with our own upper bounds so
+// the model never overflows. src is echoed in errors.
+func parseFields(src string, fields []string) (Rules, error) {
 	if len(fields)%2 != 0 {
-		return nil, fmt.Errorf("save rules %q: need pairs of <seconds> <changes>, got %d numbers (e.g. \"900 1 300 10 60 10000\")", s, len(fields))
+		return nil, badInput("save rules %q: need pairs of <seconds> <changes>, got %d numbers (e.g. \"900 1 300 10 60 10000\")", src, len(fields))
 	}
 	rules := make(Rules, 0, len(fields)/2)
 	for i := 0; i < len(fields); i += 2 {
 		secs, err := strconv.ParseInt(fields[i], 10, 64)
-		if err != nil || secs <= 0 {
-			return nil, fmt.Errorf("save rules %q: seconds %q must be a positive whole number (e.g. \"60 10000\")", s, fields[i])
+		if err != nil || secs < 1 || secs > maxSeconds {
+			return nil, badInput("save rules %q: seconds %q must be a whole number from 1 to %d (e.g. \"60 10000\")", src, fields[i], maxSeconds)
 		}
 		changes, err := strconv.ParseInt(fields[i+1], 10, 64)
-		if err != nil || changes <= 0 {
-			return nil, fmt.Errorf("save rules %q: changes %q must be a positive whole number (e.g. \"60 10000\")", s, fields[i+1])
+		if err != nil || changes < 0 || changes > math.MaxInt32 {
+			return nil, badInput("save rules %q: changes %q must be a whole number from 0 to %d (e.g. \"60 10000\")", src, fields[i+1], math.MaxInt32)
 		}
 		rules = append(rules, Rule{Seconds: secs, Changes: changes})
 	}

@@ -1,0 +1,628 @@
+package savepolicy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// maxModuleDepth bounds how far FromTerraform follows local module calls.
+const maxModuleDepth = 4
+
+// FromTerraform reads the save rules a Terraform configuration deploys,
+// statically (no terraform binary, no provider): the `--save` arguments of
+// the container command in an aws_ecs_task_definition's
+// container_definitions, evaluated with variable defaults (overridden by
+// terraform.tfvars and *.auto.tfvars in dir), locals and Terraform's
+// common functions. When dir holds no task definition it follows calls to
+// local modules (source = "./..." or "../..."), passing their arguments.
+// A Valkey container without --save runs the server defaults. Errors unwrap
+// to result.ErrBadInput.
+func FromTerraform(dir string) (Rules, error) {
+	inputs, err := readTFVars(dir)
+	if err != nil {
+		return nil, err
+	}
+	rules, found, err := readModule(dir, inputs, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, badInput("terraform %s: no aws_ecs_task_definition with a Valkey container command found (nor a local module that has one): point --terraform at the module that deploys Valkey", dir)
+	}
+	return rules, nil
+}
+
+type tfFile struct {
+	name string
+	src  []byte
+}
+
+func readTFFiles(dir, pattern string) ([]tfFile, error) {
+	names, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return nil, badInput("terraform %s: %v", dir, err)
+	}
+	sort.Strings(names)
+	var files []tfFile
+	for _, n := range names {
+		src, err := os.ReadFile(n)
+		if err != nil {
+			return nil, badInput("terraform %s: %v", n, err)
+		}
+		files = append(files, tfFile{name: n, src: src})
+	}
+	return files, nil
+}
+
+// readTFVars reads the variable values a plan in dir would pick up by itself.
+func readTFVars(dir string) (map[string]cty.Value, error) {
+	var files []tfFile
+	for _, pattern := range []string{"terraform.tfvars", "*.auto.tfvars"} {
+		f, err := readTFFiles(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f...)
+	}
+	inputs := map[string]cty.Value{}
+	for _, f := range files {
+		file, diags := hclsyntax.ParseConfig(f.src, f.name, hcl.InitialPos)
+		if diags.HasErrors() {
+			return nil, badInput("terraform %s: %s", f.name, oneLine(diags))
+		}
+		attrs, diags := file.Body.JustAttributes()
+		if diags.HasErrors() {
+			return nil, badInput("terraform %s: %s", f.name, oneLine(diags))
+		}
+		for name, a := range attrs {
+			v, diags := a.Expr.Value(&hcl.EvalContext{Functions: tfFunctions()})
+			if !diags.HasErrors() {
+				inputs[name] = v
+			}
+		}
+	}
+	return inputs, nil
+}
+
+func readModule(dir string, inputs map[string]cty.Value, depth int) (Rules, bool, error) {
+	if depth > maxModuleDepth {
+		return nil, false, badInput("terraform %s: modules nest deeper than %d", dir, maxModuleDepth)
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, false, badInput("terraform directory %s not found: pass the module directory (e.g. terraform/modules/valkey)", dir)
+		}
+		return nil, false, badInput("terraform %s: not a directory of .tf files", dir)
+	}
+	files, err := readTFFiles(dir, "*.tf")
+	if err != nil {
+		return nil, false, err
+	}
+	if len(files) == 0 {
+		return nil, false, badInput("terraform %s: no .tf files there", dir)
+	}
+	m, err := parseModule(files)
+	if err != nil {
+		return nil, false, err
+	}
+	rules, found, err := m.saveRules(inputs)
+	if err != nil || found {
+		return rules, found, err
+	}
+	// Follow local module calls; all that deploy Valkey must agree.
+	var results []Rules
+	var from []string
+	for _, call := range m.calls {
+		if !strings.HasPrefix(call.source, "./") && !strings.HasPrefix(call.source, "../") {
+			continue
+		}
+		args := m.evalArgs(call, inputs)
+		rules, found, err := readModule(filepath.Join(dir, call.source), args, depth+1)
+		if err != nil {
+			return nil, false, fmt.Errorf("module %q: %w", call.name, err)
+		}
+		if found {
+			results = append(results, rules)
+			from = append(from, fmt.Sprintf("module %q: %q", call.name, rules))
+		}
+	}
+	for _, r := range results[min(1, len(results)):] {
+		if r.String() != results[0].String() {
+			return nil, false, badInput("terraform %s: modules deploy different save rules (%s): point --terraform at one of them", dir, strings.Join(from, ", "))
+		}
+	}
+	if len(results) == 0 {
+		return nil, false, nil
+	}
+	return results[0], true, nil
+}
+
+type tfVariable struct {
+	def    hcl.Expression // nil: no default
+	hasDef bool
+}
+
+type tfModuleCall struct {
+	name, source string
+	args         map[string]hcl.Expression
+}
+
+// tfModule is the part of one Terraform module the reader needs.
+type tfModule struct {
+	variables map[string]tfVariable
+	locals    map[string]hcl.Expression
+	taskDefs  []hcl.Expression // container_definitions of aws_ecs_task_definition
+	calls     []tfModuleCall
+	exprs     []hcl.Expression // everything evaluated, for roots and functions
+	names     []string         // file names, for messages
+}
+
+// parseModule reads variables, locals, task definitions and module calls
+// from the files of one module.
+func parseModule(files []tfFile) (*tfModule, error) {
+	m := &tfModule{variables: map[string]tfVariable{}, locals: map[string]hcl.Expression{}}
+	for _, f := range files {
+		m.names = append(m.names, f.name)
+		file, diags := hclsyntax.ParseConfig(f.src, f.name, hcl.InitialPos)
+		if diags.HasErrors() {
+			return nil, badInput("terraform %s: %s", f.name, oneLine(diags))
+		}
+		body, ok := file.Body.(*hclsyntax.Body)
+		if !ok {
+			return nil, badInput("terraform %s: not native HCL syntax", f.name)
+		}
+		for _, b := range body.Blocks {
+			switch {
+			case b.Type == "variable" && len(b.Labels) == 1:
+				v := tfVariable{}
+				if a, ok := b.Body.Attributes["default"]; ok {
+					v = tfVariable{def: a.Expr, hasDef: true}
+					m.exprs = append(m.exprs, a.Expr)
+				}
+				m.variables[b.Labels[0]] = v
+			case b.Type == "locals":
+				for name, a := range b.Body.Attributes {
+					m.locals[name] = a.Expr
+					m.exprs = append(m.exprs, a.Expr)
+				}
+			case b.Type == "resource" && len(b.Labels) == 2 && b.Labels[0] == "aws_ecs_task_definition":
+				if a, ok := b.Body.Attributes["container_definitions"]; ok {
+					m.taskDefs = append(m.taskDefs, a.Expr)
+					m.exprs = append(m.exprs, a.Expr)
+				}
+			case b.Type == "module" && len(b.Labels) == 1:
+				call := tfModuleCall{name: b.Labels[0], args: map[string]hcl.Expression{}}
+				for name, a := range b.Body.Attributes {
+					if name == "source" {
+						if v, diags := a.Expr.Value(nil); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+							call.source = v.AsString()
+						}
+						continue
+					}
+					call.args[name] = a.Expr
+					m.exprs = append(m.exprs, a.Expr)
+				}
+				m.calls = append(m.calls, call)
+			}
+		}
+	}
+	return m, nil
+}
+
+// evalContext resolves var (inputs, else defaults, else unknown), local
+// (evaluated in dependency order), every other root (resources, data,
+// path, ...) as unknown, and functions (Terraform's common ones; any other
+// returns unknown, so only what depends on it is lost).
+func (m *tfModule) evalContext(inputs map[string]cty.Value) *hcl.EvalContext {
+	funcs := tfFunctions()
+	roots := map[string]bool{}
+	for _, e := range m.exprs {
+		for _, t := range e.Variables() {
+			roots[t.RootName()] = true
+		}
+		if se, ok := e.(hclsyntax.Expression); ok {
+			hclsyntax.VisitAll(se, func(n hclsyntax.Node) hcl.Diagnostics {
+				if call, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+					if _, known := funcs[call.Name]; !known {
+						funcs[call.Name] = unknownFunc
+					}
+				}
+				return nil
+			})
+		}
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: funcs}
+	for r := range roots {
+		ctx.Variables[r] = cty.DynamicVal
+	}
+	vars := map[string]cty.Value{}
+	for name, v := range m.variables {
+		in, given := inputs[name]
+		switch {
+		case given:
+			vars[name] = in
+		case v.hasDef:
+			val, diags := v.def.Value(&hcl.EvalContext{Functions: funcs})
+			if diags.HasErrors() {
+				val = cty.DynamicVal
+			}
+			vars[name] = val
+		default:
+			vars[name] = cty.DynamicVal
+		}
+	}
+	ctx.Variables["var"] = objectOrEmpty(vars)
+
+	locals := map[string]cty.Value{}
+	pending := map[string]bool{}
+	for name := range m.locals {
+		pending[name] = true
+	}
+	for progress := true; progress && len(pending) > 0; {
+		progress = false
+		for _, name := range sortedKeys(pending) {
+			expr := m.locals[name]
+			ready := true
+			for _, t := range expr.Variables() {
+				if t.RootName() != "local" || len(t) < 2 {
+					continue
+				}
+				if attr, ok := t[1].(hcl.TraverseAttr); ok && pending[attr.Name] {
+					ready = false
+				}
+			}
+			if !ready {
+				continue
+			}
+			ctx.Variables["local"] = objectOrEmpty(locals)
+			val, diags := safeValue(expr, ctx)
+			if diags.HasErrors() {
+				val = cty.DynamicVal
+			}
+			locals[name] = val
+			delete(pending, name)
+			progress = true
+		}
+	}
+	for name := range pending { // a cycle: Terraform would refuse it too
+		locals[name] = cty.DynamicVal
+	}
+	ctx.Variables["local"] = objectOrEmpty(locals)
+	return ctx
+}
+
+func (m *tfModule) evalArgs(call tfModuleCall, inputs map[string]cty.Value) map[string]cty.Value {
+	ctx := m.evalContext(inputs)
+	args := map[string]cty.Value{}
+	for name, e := range call.args {
+		v, diags := safeValue(e, ctx)
+		if diags.HasErrors() {
+			v = cty.DynamicVal
+		}
+		args[name] = v
+	}
+	return args
+}
+
+// container is one entry of container_definitions with a command.
+type container struct {
+	name, image string
+	command     []string // unknownArg where the value is only known at apply time
+}
+
+// unknownArg stands for a command element Terraform only knows at apply.
+const unknownArg = "\x00unknown"
+
+// saveRules finds the Valkey container's command and applies its --save
+// arguments. found is false when the module has no such container.
+func (m *tfModule) saveRules(inputs map[string]cty.Value) (Rules, bool, error) {
+	if len(m.taskDefs) == 0 {
+		return nil, false, nil
+	}
+	ctx := m.evalContext(inputs)
+	var containers []container
+	for _, expr := range m.taskDefs {
+		v, err := containerDefinitions(expr, ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		findContainers(v, &containers, 0)
+	}
+	type candidate struct {
+		c     container
+		rules Rules
+	}
+	var withSave, valkeyLike []candidate
+	for _, c := range containers {
+		rules, found, err := rulesFromCommand(c.command)
+		if err != nil {
+			return nil, false, badInput("terraform %s: container %q: %v", strings.Join(m.names, ", "), c.name, err)
+		}
+		looksValkey := strings.Contains(strings.ToLower(c.name+" "+c.image+" "+strings.Join(c.command, " ")), "valkey")
+		switch {
+		case found:
+			withSave = append(withSave, candidate{c, rules})
+		case looksValkey:
+			for _, a := range c.command {
+				if strings.HasSuffix(a, ".conf") {
+					return nil, false, badInput("terraform: container %q reads its configuration from %s inside the image, which this reader cannot see: pass --config with that file", c.name, a)
+				}
+			}
+			// No --save: the server runs its built-in defaults.
+			defaults, _ := Parse(ServerDefault)
+			valkeyLike = append(valkeyLike, candidate{c, defaults})
+		}
+	}
+	pick := withSave
+	if len(pick) == 0 {
+		pick = valkeyLike
+	}
+	switch len(pick) {
+	case 0:
+		return nil, false, nil
+	case 1:
+		return pick[0].rules, true, nil
+	}
+	for _, p := range pick[1:] {
+		if p.rules.String() != pick[0].rules.String() {
+			return nil, false, badInput("terraform: containers %q and %q set different save rules (%q, %q): point --terraform at one module", pick[0].c.name, p.c.name, pick[0].rules, p.rules)
+		}
+	}
+	return pick[0].rules, true, nil
+}
+
+// containerDefinitions evaluates the attribute to a value holding the
+// container objects. jsonencode(...) is unwrapped so that unknown parts
+// elsewhere (an image tag variable without a default, a log group's name)
+// do not make the whole string unknown.
+func containerDefinitions(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, error) {
+	if call, ok := expr.(*hclsyntax.FunctionCallExpr); ok && call.Name == "jsonencode" && len(call.Args) == 1 {
+		expr = call.Args[0]
+	}
+	v, diags := safeValue(expr, ctx)
+	if diags.HasErrors() && !v.IsKnown() {
+		return cty.NilVal, badInput("terraform %s: container_definitions: %s", expr.Range().Filename, oneLine(diags))
+	}
+	if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+		// A JSON document (heredoc, file contents already inlined).
+		data := []byte(v.AsString())
+		ty, err := ctyjson.ImpliedType(data)
+		if err != nil {
+			return cty.NilVal, badInput("terraform %s: container_definitions is not JSON: %v", expr.Range().Filename, err)
+		}
+		if v, err = ctyjson.Unmarshal(data, ty); err != nil {
+			return cty.NilVal, badInput("terraform %s: container_definitions is not JSON: %v", expr.Range().Filename, err)
+		}
+	}
+	return v, nil
+}
+
+// findContainers walks v for objects with a command and a name or image
+// (a health check's command has neither, so it is not mistaken for one).
+func findContainers(v cty.Value, out *[]container, depth int) {
+	if depth > 32 || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
+		return
+	}
+	ty := v.Type()
+	if ty.IsObjectType() || ty.IsMapType() {
+		if cmd, ok := attr(v, "command"); ok {
+			name, _ := attr(v, "name")
+			image, _ := attr(v, "image")
+			if s := asString(name); s != "" || asString(image) != "" {
+				*out = append(*out, container{name: s, image: asString(image), command: asStrings(cmd)})
+				return
+			}
+		}
+	}
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		findContainers(e, out, depth+1)
+	}
+}
+
+func attr(v cty.Value, name string) (cty.Value, bool) {
+	ty := v.Type()
+	switch {
+	case ty.IsObjectType() && ty.HasAttribute(name):
+		return v.GetAttr(name), true
+	case ty.IsMapType():
+		k := cty.StringVal(name)
+		if v.HasIndex(k).True() {
+			return v.Index(k), true
+		}
+	}
+	return cty.DynamicVal, false
+}
+
+func asString(v cty.Value) string {
+	if !v.IsKnown() || v.IsNull() {
+		return ""
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil || !s.IsKnown() || s.IsNull() {
+		return ""
+	}
+	return s.AsString()
+}
+
+func asStrings(v cty.Value) []string {
+	if !v.IsKnown() || v.IsNull() {
+		return []string{unknownArg}
+	}
+	if !v.CanIterateElements() {
+		if s := asString(v); s != "" {
+			return []string{s}
+		}
+		return []string{unknownArg}
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if !e.IsKnown() {
+			out = append(out, unknownArg)
+			continue
+		}
+		out = append(out, asString(e))
+	}
+	return out
+}
+
+// rulesFromCommand applies a valkey-server command line's --save options:
+// each "--name" starts a config line that takes the arguments up to the next
+// "--", exactly as Valkey turns its argv into config lines. A shell form
+// (sh -c "valkey-server --save '...'") is split first. found is false when
+// no --save appears.
+func rulesFromCommand(args []string) (Rules, bool, error) {
+	hasSave := false
+	for _, a := range args {
+		hasSave = hasSave || a == "--save"
+	}
+	if !hasSave {
+		for _, a := range args {
+			if strings.Contains(a, "--save") {
+				if tokens, err := splitArgs(a); err == nil {
+					return rulesFromCommand(tokens)
+				}
+			}
+		}
+		return nil, false, nil
+	}
+	var c saveConfig
+	var line []string
+	inSave := false
+	flush := func() error {
+		if !inSave {
+			return nil
+		}
+		for _, a := range line {
+			if a == unknownArg {
+				return errors.New("the --save argument depends on a value only known at apply time (a variable without a default, or a resource attribute): give it a default or pass --save")
+			}
+		}
+		if len(line) == 0 {
+			line = []string{""} // "--save" alone: Valkey reads it as save ""
+		}
+		return c.apply(line, "--save")
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--") {
+			if err := flush(); err != nil {
+				return nil, false, err
+			}
+			inSave, line = a == "--save", nil
+			continue
+		}
+		if inSave {
+			line = append(line, a)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, false, err
+	}
+	return c.result(), true, nil
+}
+
+// safeValue evaluates expr, turning a panic inside a function into an
+// error: unknown inputs reach cty functions in shapes Terraform would have
+// rejected earlier.
+func safeValue(expr hcl.Expression, ctx *hcl.EvalContext) (v cty.Value, diags hcl.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, diags = cty.DynamicVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("cannot evaluate: %v", r)}}
+		}
+	}()
+	return expr.Value(ctx)
+}
+
+var unknownFunc = function.New(&function.Spec{
+	VarParam: &function.Parameter{
+		Name: "args", Type: cty.DynamicPseudoType,
+		AllowNull: true, AllowUnknown: true, AllowDynamicType: true, AllowMarked: true,
+	},
+	Type: function.StaticReturnType(cty.DynamicPseudoType),
+	Impl: func([]cty.Value, cty.Type) (cty.Value, error) { return cty.DynamicVal, nil },
+})
+
+// tfFunctions are the Terraform functions with a cty implementation.
+func tfFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
+		"chunklist": stdlib.ChunklistFunc, "coalesce": stdlib.CoalesceFunc,
+		"coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
+		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc,
+		"csvdecode": stdlib.CSVDecodeFunc, "distinct": stdlib.DistinctFunc,
+		"element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc, "floor": stdlib.FloorFunc,
+		"format": stdlib.FormatFunc, "formatdate": stdlib.FormatDateFunc,
+		"formatlist": stdlib.FormatListFunc, "indent": stdlib.IndentFunc, "join": stdlib.JoinFunc,
+		"jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
+		"keys": stdlib.KeysFunc, "length": stdlib.LengthFunc, "log": stdlib.LogFunc,
+		"lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc,
+		"merge": stdlib.MergeFunc, "min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc,
+		"pow": stdlib.PowFunc, "range": stdlib.RangeFunc, "regex": stdlib.RegexFunc,
+		"regexall": stdlib.RegexAllFunc, "replace": stdlib.ReplaceFunc,
+		"reverse": stdlib.ReverseListFunc, "setintersection": stdlib.SetIntersectionFunc,
+		"setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc,
+		"setunion": stdlib.SetUnionFunc, "signum": stdlib.SignumFunc, "slice": stdlib.SliceFunc,
+		"sort": stdlib.SortFunc, "split": stdlib.SplitFunc, "strrev": stdlib.ReverseFunc,
+		"substr": stdlib.SubstrFunc, "title": stdlib.TitleFunc, "trim": stdlib.TrimFunc,
+		"trimprefix": stdlib.TrimPrefixFunc, "trimsuffix": stdlib.TrimSuffixFunc,
+		"trimspace": stdlib.TrimSpaceFunc, "upper": stdlib.UpperFunc, "values": stdlib.ValuesFunc,
+		"zipmap":   stdlib.ZipmapFunc,
+		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
+		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
+	}
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// oneLine renders diagnostics on one line, first error first.
+func oneLine(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			msg = fmt.Sprintf("line %d: %s", d.Subject.Start.Line, msg)
+		}
+		parts = append(parts, strings.ReplaceAll(msg, "\n", " "))
+		if len(parts) == 2 {
+			break
+		}
+	}
+	return strings.Join(parts, "; ")
+}
