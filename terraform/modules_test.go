@@ -812,3 +812,21 @@ func nested(t *testing.T, b *hclsyntax.Block, path ...string) *hclsyntax.Block {
 	}
 	return cur
 }
+
+func TestModuleReadmesListEveryInputAndOutput(t *testing.T) {
+	for _, dir := range []string{valkeyDir, chaosDir, commonDir} {
+		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		if err != nil {
+			t.Errorf("%s has no README.md: %v", dir, err)
+			continue
+		}
+		m := loadModule(t, dir)
+		for _, kind := range []string{"variable", "output"} {
+			for _, b := range m.blocksOf(kind, "") {
+				if row := "| `" + b.Labels[0] + "` |"; !strings.Contains(string(readme), row) {
+					t.Errorf("%s/README.md has no table row for %s %q", dir, kind, b.Labels[0])
+				}
+			}
+		}
+	}
+}
