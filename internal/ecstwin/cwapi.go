@@ -55,15 +55,7 @@ func (tw *Twin) serveCBOR(w http.ResponseWriter, r *http.Request, op string) {
 	var out cbor.Map
 	aerr := tw.injectedFailure("cloudwatch", op)
 	if aerr == nil {
-		switch op {
-		case "PutMetricData":
-			aerr = tw.putMetricData(in)
-			out = cbor.Map{}
-		case "DescribeAlarms":
-			out = tw.describeAlarms(in)
-		default:
-			aerr = clientError("UnknownOperationException", "the ECS twin does not implement cloudwatch:%s", op)
-		}
+		out, aerr = tw.cloudWatchOp(op, in)
 	}
 	if aerr != nil {
 		call.Error = aerr.code
@@ -75,6 +67,57 @@ func (tw *Twin) serveCBOR(w http.ResponseWriter, r *http.Request, op string) {
 	w.Header().Set("Content-Type", "application/cbor")
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	_, _ = w.Write(cbor.Encode(out))
+}
+
+// cloudWatchOp runs one CloudWatch operation on a decoded request; the
+// CBOR and the awsJson1.0 front ends share it.
+func (tw *Twin) cloudWatchOp(op string, in cbor.Map) (cbor.Map, *apiError) {
+	switch op {
+	case "PutMetricData":
+		return cbor.Map{}, tw.putMetricData(in)
+	case "DescribeAlarms":
+		return tw.describeAlarms(in), nil
+	}
+	return nil, clientError("UnknownOperationException", "the ECS twin does not implement cloudwatch:%s", op)
+}
+
+// cloudWatchJSON serves CloudWatch over awsJson1.0, which the aws CLI
+// (botocore) speaks: same member names, JSON instead of CBOR.
+func (tw *Twin) cloudWatchJSON(op string, body []byte) (any, *apiError) {
+	var in map[string]any
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	m, _ := jsonToCBOR(in).(cbor.Map)
+	out, aerr := tw.cloudWatchOp(op, m)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return cborToJSON(out), nil
+}
+
+func jsonToCBOR(v any) cbor.Value {
+	switch x := v.(type) {
+	case map[string]any:
+		m := cbor.Map{}
+		for k, vv := range x {
+			m[k] = jsonToCBOR(vv)
+		}
+		return m
+	case []any:
+		l := cbor.List{}
+		for _, vv := range x {
+			l = append(l, jsonToCBOR(vv))
+		}
+		return l
+	case string:
+		return cbor.String(x)
+	case float64:
+		return cbor.Float64(x)
+	case bool:
+		return cbor.Bool(x)
+	}
+	return &cbor.Nil{}
 }
 
 func writeCBORError(w http.ResponseWriter, e *apiError) {
@@ -109,10 +152,12 @@ func (tw *Twin) putMetricData(in cbor.Map) *apiError {
 		if v, ok := num(m["Value"]); ok {
 			metric.Value = v
 		}
-		if ts, ok := m["Timestamp"].(*cbor.Tag); ok && ts.ID == 1 {
-			if secs, ok := num(ts.Value); ok {
-				metric.Timestamp = time.UnixMilli(int64(math.Round(secs * 1e3)))
-			}
+		var ts cbor.Value = m["Timestamp"]
+		if tag, ok := ts.(*cbor.Tag); ok && tag.ID == 1 {
+			ts = tag.Value // CBOR: tag 1 around epoch seconds; JSON: the number itself
+		}
+		if secs, ok := num(ts); ok {
+			metric.Timestamp = time.UnixMilli(int64(math.Round(secs * 1e3)))
 		}
 		dims, _ := m["Dimensions"].(cbor.List)
 		for _, dv := range dims {
@@ -201,6 +246,8 @@ func cborToJSON(v cbor.Value) any {
 	case cbor.Bool:
 		return bool(x)
 	case *cbor.Tag:
+		return cborToJSON(x.Value)
+	case cbor.Tag:
 		return cborToJSON(x.Value)
 	case cbor.Slice:
 		return []byte(x)

@@ -2,9 +2,11 @@ package ecstwin_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +313,9 @@ func TestCloudWatchSpeaksCBOR(t *testing.T) {
 	got := map[string]cwtypes.StateValue{}
 	for _, a := range out.MetricAlarms {
 		got[aws.ToString(a.AlarmName)] = a.StateValue
+		if ts := aws.ToTime(a.StateUpdatedTimestamp); time.Since(ts) > time.Minute {
+			t.Errorf("alarm %s updated at %v, want about now", aws.ToString(a.AlarmName), ts)
+		}
 	}
 	if len(got) != 2 || got["valkey-memory"] != cwtypes.StateValueAlarm || got["valkey-errors"] != cwtypes.StateValueOk {
 		t.Errorf("alarms %v, want valkey-memory ALARM and valkey-errors OK", got)
@@ -326,6 +331,22 @@ func TestCloudWatchSpeaksCBOR(t *testing.T) {
 	m := tw.Metrics()
 	if len(m) != 1 || m[0].Name != "rto_s" || m[0].Value != 2.5 || m[0].Dimensions["Scenario"] != "thresholds" || !m[0].Timestamp.Equal(at) {
 		t.Errorf("metrics received %+v", m)
+	}
+
+	// The aws CLI (botocore) asks the same over awsJson1.0.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, tw.URL()+"/", strings.NewReader(`{"AlarmNames":["valkey-memory"]}`))
+	req.Header.Set("X-Amz-Target", "GraniteServiceVersion20100801.DescribeAlarms")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("awsJson1.0 DescribeAlarms: %v", err)
+	}
+	defer resp.Body.Close()
+	var js struct {
+		MetricAlarms []struct{ AlarmName, StateValue string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&js); err != nil || len(js.MetricAlarms) != 1 || js.MetricAlarms[0].StateValue != "ALARM" {
+		t.Errorf("awsJson1.0 DescribeAlarms: %v %+v, want valkey-memory in ALARM", err, js)
 	}
 }
 

@@ -18,6 +18,8 @@ const (
 	ecsTargetPrefix  = "AmazonEC2ContainerServiceV20141113."
 	logsTargetPrefix = "Logs_20140328."
 	cloudWatchPath   = "/service/GraniteServiceVersion20100801/operation/"
+	// The aws CLI (botocore) reaches CloudWatch over awsJson1.0 instead.
+	cloudWatchTargetPrefix = "GraniteServiceVersion20100801."
 )
 
 // apiError is an AWS error response.
@@ -110,6 +112,9 @@ func (tw *Twin) serveJSON(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(target, logsTargetPrefix):
 		service, op = "logs", strings.TrimPrefix(target, logsTargetPrefix)
 		handler = tw.logsOps()[op]
+	case strings.HasPrefix(target, cloudWatchTargetPrefix):
+		service, op = "cloudwatch", strings.TrimPrefix(target, cloudWatchTargetPrefix)
+		handler = func(body []byte) (any, *apiError) { return tw.cloudWatchJSON(op, body) }
 	default:
 		writeJSONError(w, clientError("UnknownOperationException", "unknown X-Amz-Target %q", target))
 		return
@@ -136,7 +141,11 @@ func (tw *Twin) serveJSON(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &apiError{status: 500, code: "InternalFailure", message: err.Error()})
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	ct := r.Header.Get("Content-Type") // awsJson1.0 or 1.1, as asked
+	if ct == "" {
+		ct = "application/x-amz-json-1.1"
+	}
+	w.Header().Set("Content-Type", ct)
 	_, _ = w.Write(data)
 }
 

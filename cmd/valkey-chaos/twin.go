@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target/ecs"
+)
+
+func newTwinCmd() *cobra.Command {
+	var cfg ecstwin.Config
+	var tagAllowed bool
+	var alarms []string
+	cmd := &cobra.Command{
+		Use:   "twin",
+		Short: "Run a local ECS twin (ECS, CloudWatch Logs and CloudWatch APIs over real valkey-server tasks) to rehearse --target ecs",
+		Long: `Runs a local stand-in for the ECS service, its awslogs log group and CloudWatch,
+whose tasks are real valkey-server processes sharing one data directory. Point
+the AWS SDK (or the aws CLI) at it with the printed environment and run
+'valkey-chaos run --target ecs' as you would against AWS.
+
+Twin-only conventions: every task's private IP is 127.0.0.1 and each task has
+its own port, reported as the container's network binding hostPort; a task is
+healthy for deployments once it answers PONG and has run --healthy-after.
+
+While it runs:
+  curl -X POST "$AWS_ENDPOINT_URL/_twin/alarm?name=NAME&state=ALARM"   set an alarm's state
+  curl -X POST "$AWS_ENDPOINT_URL/_twin/tag?key=valkey-chaos&value=allowed"
+  curl -X POST "$AWS_ENDPOINT_URL/_twin/fail?op=ListTasks&code=ThrottlingException&n=3"
+  curl "$AWS_ENDPOINT_URL/_twin/calls"                                 the call log`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tagAllowed {
+				cfg.Tags = map[string]string{ecs.AllowTagKey: ecs.AllowTagValue}
+			}
+			cfg.Alarms = map[string]string{}
+			for _, a := range alarms {
+				cfg.Alarms[a] = "OK"
+			}
+			tw, err := ecstwin.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer tw.Close()
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "ECS twin: cluster %s, service %s, one task running; data dir %s\n", tw.Cluster(), tw.Service(), tw.DataDir())
+			fmt.Fprintf(w, "API on %s. Point the AWS SDK at it:\n\n", tw.URL())
+			for _, kv := range tw.Env() {
+				fmt.Fprintf(w, "  export %s\n", kv)
+			}
+			run := fmt.Sprintf("valkey-chaos run --target ecs --cluster %s --service %s", tw.Cluster(), tw.Service())
+			if !tagAllowed {
+				run += " --allow-untagged"
+			}
+			if len(alarms) > 0 {
+				run += " --alarm " + strings.Join(alarms, " --alarm ")
+			}
+			fmt.Fprintf(w, "\nthen, in that shell:\n\n  %s\n\nCtrl-C stops the twin and its tasks.\n", run)
+			<-cmd.Context().Done()
+			return tw.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:0", "address for the AWS API endpoint")
+	f.StringVar(&cfg.Cluster, "cluster", "chaos", "cluster name")
+	f.StringVar(&cfg.Service, "service", "valkey", "service name (one task, desiredCount 1)")
+	f.StringVar(&cfg.Region, "region", "us-east-1", "region the ARNs and AWS_REGION name")
+	f.StringVar(&cfg.Save, "save", savepolicy.Default, "the task definition's --save rules")
+	f.StringVar(&cfg.ServerBin, "server-bin", "", "valkey-server binary (default: valkey-server on PATH)")
+	f.StringVar(&cfg.DataDir, "dir", "", "data directory shared by every task, as the EFS access point is (default: a temp dir)")
+	f.DurationVar(&cfg.ProvisionDelay, "provision-delay", 2*time.Second, "createdAt to startedAt of a new task (PROVISIONING, image pull, RUNNING)")
+	f.DurationVar(&cfg.DeprovisionDelay, "deprovision-delay", 100*time.Millisecond, "container exit to STOPPED")
+	f.DurationVar(&cfg.HealthyAfter, "healthy-after", time.Second, "how long a new task must answer PONG before a deployment stops the old one")
+	f.IntVar(&cfg.Deployment.MinimumHealthyPercent, "min-healthy", 100, "deployment minimumHealthyPercent (ECS default 100)")
+	f.IntVar(&cfg.Deployment.MaximumPercent, "max-percent", 200, "deployment maximumPercent (ECS default 200: the new task starts before the old stops)")
+	f.DurationVar(&cfg.StopTimeout, "stop-timeout", 30*time.Second, "the container's stopTimeout: SIGTERM, then SIGKILL (whole seconds, at most 120s)")
+	f.BoolVar(&tagAllowed, "tag-allowed", false, "tag the service valkey-chaos=allowed, so runs need no --allow-untagged")
+	f.StringArrayVar(&alarms, "alarm", nil, "create a CloudWatch alarm in state OK (repeatable); flip it with the /_twin/alarm endpoint")
+	return cmd
+}

@@ -1,0 +1,710 @@
+// Package ecs faults the Valkey task of a real ECS service through the AWS
+// SDK: StopTask (SIGTERM, final save, SIGKILL after the container's
+// stopTimeout), SHUTDOWN NOSAVE over the Valkey connection (ECS has no call
+// that SIGKILLs a container; SHUTDOWN NOSAVE has a crash's loss semantics),
+// or a forced deployment (UpdateService forceNewDeployment). The service
+// scheduler brings up the replacement; the recovery timeline comes from the
+// task timestamps and the awslogs stream, and the runner's probe times the
+// rest. It returns the same report types as target/local, so results never
+// depend on where a run happened.
+//
+// Guardrails: a service without the tag valkey-chaos=allowed is refused
+// unless Config.AllowUntagged; one task, of the named cluster and service,
+// is faulted per trial; named CloudWatch alarms are checked before each
+// fault; Config.DryRun prints every state-changing call instead of making it.
+package ecs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// The opt-in tag a service must carry before the harness faults it.
+const (
+	AllowTagKey   = "valkey-chaos"
+	AllowTagValue = "allowed"
+)
+
+// DefaultStopTimeout is what ECS uses when the container definition sets no
+// stopTimeout.
+const DefaultStopTimeout = 30 * time.Second
+
+// ErrAlarm marks a run stopped by a stop-condition alarm in ALARM before a
+// fault was injected.
+var ErrAlarm = errors.New("stop condition")
+
+// Config selects the service and how the target behaves.
+type Config struct {
+	Cluster, Service string
+	Region, Profile  string // empty: the SDK's default chain
+	// Endpoint overrides host:port of Valkey, e.g. a service discovery
+	// name, so a run includes DNS propagation. Default: the task's private
+	// IP and Port.
+	Endpoint string
+	Port     int // Valkey's container port; default 6379
+
+	AllowUntagged bool
+	// DryRun prints each state-changing call (operation and input JSON)
+	// to Out and makes none; read-only calls still run.
+	DryRun bool
+	// AlarmNames are CloudWatch alarms checked before each fault; one in
+	// ALARM aborts the run (ErrAlarm).
+	AlarmNames []string
+	Out        io.Writer // dry-run lines and notices; default os.Stderr
+
+	PollEvery time.Duration // DescribeTasks polling; default 1 s
+	// Timeout bounds each wait on ECS: the service settling, a task
+	// stopping (on top of its stopTimeout), a replacement reaching RUNNING.
+	// Default 15 min.
+	Timeout time.Duration
+	// RetryMaxAttempts and RetryMaxBackoff tune the SDK retryer, which
+	// retries throttling with exponential backoff; defaults 10 and 20 s.
+	RetryMaxAttempts int
+	RetryMaxBackoff  time.Duration
+}
+
+// Target drives one ECS service. Not safe for concurrent use: the runner
+// calls it from one goroutine.
+type Target struct {
+	cfg  Config
+	aws  aws.Config
+	ecs  *awsecs.Client
+	logs *cloudwatchlogs.Client
+	cw   *cloudwatch.Client
+
+	serviceARN    string
+	def           taskDef
+	version       string
+	alarmsChecked bool
+	logNotice     bool
+
+	// One trial.
+	label      string
+	cur        taskView // the running task: the one Start found, the replacement after Recover
+	addr       string
+	old        taskView // the faulted task, after Inject
+	faulted    bool
+	issuedAt   time.Time
+	trialTasks []taskView
+	closed     bool
+}
+
+type taskDef struct {
+	arn, container string
+	stopTimeout    time.Duration
+	logDriver      string
+	logGroup       string
+	logPrefix      string
+}
+
+// New loads AWS configuration and credentials; it makes no ECS call yet.
+func New(ctx context.Context, cfg Config) (*Target, error) {
+	if cfg.Cluster == "" || cfg.Service == "" {
+		return nil, fmt.Errorf("%w: the ECS target needs --cluster and --service", result.ErrBadInput)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 6379
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stderr
+	}
+	if cfg.PollEvery <= 0 {
+		cfg.PollEvery = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Minute
+	}
+	awsCfg, err := LoadAWSConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Region = awsCfg.Region
+	return &Target{
+		cfg:  cfg,
+		aws:  awsCfg,
+		ecs:  awsecs.NewFromConfig(awsCfg),
+		logs: cloudwatchlogs.NewFromConfig(awsCfg),
+		cw:   cloudwatch.NewFromConfig(awsCfg),
+	}, nil
+}
+
+// AWSConfig is the resolved SDK configuration, e.g. for PublishMetrics.
+func (t *Target) AWSConfig() aws.Config { return t.aws }
+
+// StopTimeout is the container's stopTimeout, known after Start.
+func (t *Target) StopTimeout() time.Duration { return t.def.stopTimeout }
+
+// Version is the server version found by Start.
+func (t *Target) Version() string { return t.version }
+
+// Start checks the guardrails, waits for the service to run exactly one
+// task, and returns that task ready to serve. The task definition decides
+// the save rules: spec.Save and spec.ExtraArgs cannot change a deployed
+// task, so a differing spec.Save only draws a notice.
+func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
+	if t.closed {
+		return target.Instance{}, errors.New("ecs target: Start after Close")
+	}
+	if t.cur.arn != "" {
+		return target.Instance{}, errors.New("ecs target: Start called while a trial is running; call Finish first")
+	}
+	if err := t.checkService(ctx); err != nil {
+		return target.Instance{}, err
+	}
+	if !t.alarmsChecked {
+		if err := t.checkAlarms(ctx, true); err != nil {
+			return target.Instance{}, err
+		}
+		t.alarmsChecked = true
+	}
+	task, err := t.settled(ctx)
+	if err != nil {
+		return target.Instance{}, err
+	}
+	if err := t.loadTaskDefinition(ctx, task.taskDefinitionARN); err != nil {
+		return target.Instance{}, err
+	}
+	task, err = t.describeTask(ctx, task.arn) // again, now that the container name is known
+	if err != nil {
+		return target.Instance{}, err
+	}
+	addr, err := t.endpoint(task)
+	if err != nil {
+		return target.Instance{}, err
+	}
+	if err := t.reachable(ctx, addr, task); err != nil {
+		return target.Instance{}, err
+	}
+	if t.version == "" {
+		t.version = serverVersion(ctx, addr)
+	}
+	t.noticeSaveRules(ctx, addr, task, spec.Save)
+	t.label = spec.Label
+	if t.label == "" {
+		t.label = "trial"
+	}
+	t.cur, t.addr, t.old, t.faulted, t.issuedAt = task, addr, taskView{}, false, time.Time{}
+	t.trialTasks = []taskView{task}
+	return t.instance(task, addr), nil
+}
+
+func (t *Target) instance(v taskView, addr string) target.Instance {
+	return target.Instance{Addr: addr, ID: v.arn, StartedAt: v.startedAt, ServerVersion: t.version}
+}
+
+// checkService finds the service and applies the tag guardrail.
+func (t *Target) checkService(ctx context.Context) error {
+	out, err := t.ecs.DescribeServices(ctx, &awsecs.DescribeServicesInput{
+		Cluster:  aws.String(t.cfg.Cluster),
+		Services: []string{t.cfg.Service},
+		Include:  []types.ServiceField{types.ServiceFieldTags},
+	})
+	if err != nil {
+		return t.explain("ecs:DescribeServices", err)
+	}
+	if len(out.Services) == 0 || aws.ToString(out.Services[0].Status) != "ACTIVE" {
+		return fmt.Errorf("%w: ECS service %q not found (or not active) in cluster %q in %s: check --service, --cluster and --region", result.ErrBadInput, t.cfg.Service, t.cfg.Cluster, t.cfg.Region)
+	}
+	svc := out.Services[0]
+	t.serviceARN = aws.ToString(svc.ServiceArn)
+	tags := svc.Tags
+	if len(tags) == 0 {
+		// DescribeServices returns tags only with the new ARN format and
+		// the right permissions; ask the tagging API to be sure.
+		lt, err := t.ecs.ListTagsForResource(ctx, &awsecs.ListTagsForResourceInput{ResourceArn: aws.String(t.serviceARN)})
+		if err != nil {
+			return t.explain("ecs:ListTagsForResource", err)
+		}
+		tags = lt.Tags
+	}
+	if !hasAllowTag(tags) {
+		if !t.cfg.AllowUntagged {
+			return fmt.Errorf("%w: service %s in cluster %s lacks the tag %s=%s, so valkey-chaos will not fault it: tag it (aws ecs tag-resource --resource-arn %s --tags key=%s,value=%s, or the valkey module's chaos tag variable) or pass --allow-untagged",
+				result.ErrBadInput, t.cfg.Service, t.cfg.Cluster, AllowTagKey, AllowTagValue, t.serviceARN, AllowTagKey, AllowTagValue)
+		}
+		t.notice("service %s lacks the tag %s=%s; going ahead because of --allow-untagged", t.cfg.Service, AllowTagKey, AllowTagValue)
+	}
+	if svc.DesiredCount != 1 {
+		return fmt.Errorf("%w: service %s has desiredCount %d: valkey-chaos faults a single-task cache service (desiredCount 1)", result.ErrBadInput, t.cfg.Service, svc.DesiredCount)
+	}
+	return nil
+}
+
+func hasAllowTag(tags []types.Tag) bool {
+	for _, tag := range tags {
+		if aws.ToString(tag.Key) == AllowTagKey && aws.ToString(tag.Value) == AllowTagValue {
+			return true
+		}
+	}
+	return false
+}
+
+// settled waits until the service runs exactly one task, RUNNING, with no
+// deployment in progress: the previous trial's old task must be gone
+// before this trial measures anything.
+func (t *Target) settled(ctx context.Context) (taskView, error) {
+	var found taskView
+	var state string
+	noticed := false
+	err := t.poll(ctx, t.cfg.Timeout, func(ctx context.Context) (bool, error) {
+		active, err := t.serviceTasks(ctx, types.DesiredStatusRunning)
+		if err != nil {
+			return false, err
+		}
+		stopping, err := t.serviceTasks(ctx, types.DesiredStatusStopped)
+		if err != nil {
+			return false, err
+		}
+		var draining int
+		for _, v := range stopping {
+			if !v.stopped() {
+				draining++
+			}
+		}
+		state = fmt.Sprintf("%d task(s) desired RUNNING, %d still stopping", len(active), draining)
+		if len(active) == 1 && active[0].running() && draining == 0 {
+			found = active[0]
+			return true, nil
+		}
+		if !noticed {
+			t.notice("waiting for service %s to settle to one RUNNING task (%s)", t.cfg.Service, state)
+			noticed = true
+		}
+		return false, nil
+	})
+	if errors.Is(err, errGaveUp) {
+		return taskView{}, fmt.Errorf("service %s did not settle to one RUNNING task within %v (%s): a deployment or a crash loop in progress? check the service's events", t.cfg.Service, t.cfg.Timeout, state)
+	}
+	if err != nil {
+		return taskView{}, err
+	}
+	if want := "service:" + t.cfg.Service; found.group != want {
+		return taskView{}, fmt.Errorf("task %s belongs to group %q, not %q: refusing to touch it", found.id, found.group, want)
+	}
+	return found, nil
+}
+
+func (t *Target) loadTaskDefinition(ctx context.Context, arn string) error {
+	if t.def.arn == arn {
+		return nil
+	}
+	out, err := t.ecs.DescribeTaskDefinition(ctx, &awsecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn)})
+	if err != nil {
+		return t.explain("ecs:DescribeTaskDefinition", err)
+	}
+	cd, err := valkeyContainer(out.TaskDefinition.ContainerDefinitions, int32(t.cfg.Port))
+	if err != nil {
+		return fmt.Errorf("task definition %s: %w", arn, err)
+	}
+	def := taskDef{arn: arn, container: aws.ToString(cd.Name), stopTimeout: DefaultStopTimeout}
+	if cd.StopTimeout != nil {
+		def.stopTimeout = time.Duration(*cd.StopTimeout) * time.Second
+	}
+	if lc := cd.LogConfiguration; lc != nil {
+		def.logDriver = string(lc.LogDriver)
+		def.logGroup = lc.Options["awslogs-group"]
+		def.logPrefix = lc.Options["awslogs-stream-prefix"]
+	}
+	t.def = def
+	return nil
+}
+
+// valkeyContainer picks the container that maps the Valkey port, else the
+// only essential one.
+func valkeyContainer(defs []types.ContainerDefinition, port int32) (types.ContainerDefinition, error) {
+	var essential []types.ContainerDefinition
+	for _, cd := range defs {
+		for _, pm := range cd.PortMappings {
+			if aws.ToInt32(pm.ContainerPort) == port {
+				return cd, nil
+			}
+		}
+		if cd.Essential == nil || *cd.Essential {
+			essential = append(essential, cd)
+		}
+	}
+	if len(essential) == 1 {
+		return essential[0], nil
+	}
+	return types.ContainerDefinition{}, fmt.Errorf("%w: no container maps port %d and %d are essential: pass the container's port with --port", result.ErrBadInput, port, len(essential))
+}
+
+// reachable waits for the server to answer at all (LOADING counts).
+func (t *Target) reachable(ctx context.Context, addr string, v taskView) error {
+	limit := min(t.cfg.Timeout, 2*time.Minute)
+	var last error
+	err := t.poll(ctx, limit, func(ctx context.Context) (bool, error) {
+		_, last = probe.Do(ctx, addr, 2*time.Second, "PING")
+		return last == nil, nil
+	})
+	if err != nil && !errors.Is(err, errGaveUp) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("cannot reach Valkey of task %s at %s within %v (%v): run the harness inside the VPC (a bastion or the scheduled task) with the Valkey security group open to it, or pass --endpoint", v.id, addr, limit, last)
+	}
+	return nil
+}
+
+// serverVersion asks INFO server, e.g. "valkey 8.0.1".
+func serverVersion(ctx context.Context, addr string) string {
+	info, err := probe.Info(ctx, addr, "server")
+	if err != nil {
+		return ""
+	}
+	if v := info["valkey_version"]; v != "" {
+		return "valkey " + v
+	}
+	if v := info["redis_version"]; v != "" {
+		return "redis " + v
+	}
+	return ""
+}
+
+func (t *Target) noticeSaveRules(ctx context.Context, addr string, v taskView, want string) {
+	if want == "" {
+		return
+	}
+	rep, err := probe.Do(ctx, addr, 5*time.Second, "CONFIG", "GET", "save")
+	if err != nil || len(rep.Array) != 2 {
+		return
+	}
+	if live := rep.Array[1].Str; strings.Join(strings.Fields(live), " ") != strings.Join(strings.Fields(want), " ") {
+		t.notice("the scenario asks for save rules %q but task %s runs with %q (set by the task definition); the run measures the live rules", want, v.id, live)
+	}
+}
+
+// checkAlarms fails with ErrAlarm when a stop-condition alarm is in ALARM;
+// requireAll also fails for a name that matches no alarm.
+func (t *Target) checkAlarms(ctx context.Context, requireAll bool) error {
+	if len(t.cfg.AlarmNames) == 0 {
+		return nil
+	}
+	out, err := t.cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{
+		AlarmNames: t.cfg.AlarmNames,
+		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm},
+	})
+	if err != nil {
+		return t.explain("cloudwatch:DescribeAlarms", err)
+	}
+	states := map[string][2]string{}
+	for _, a := range out.MetricAlarms {
+		states[aws.ToString(a.AlarmName)] = [2]string{string(a.StateValue), aws.ToString(a.StateReason)}
+	}
+	for _, a := range out.CompositeAlarms {
+		states[aws.ToString(a.AlarmName)] = [2]string{string(a.StateValue), aws.ToString(a.StateReason)}
+	}
+	for _, name := range t.cfg.AlarmNames {
+		s, ok := states[name]
+		if !ok {
+			if requireAll {
+				return fmt.Errorf("%w: CloudWatch alarm %q not found in %s: check --alarm", result.ErrBadInput, name, t.cfg.Region)
+			}
+			continue
+		}
+		if s[0] == string(cwtypes.StateValueAlarm) {
+			return fmt.Errorf("%w: alarm %q is in ALARM (%s): no fault injected, the run stops here", ErrAlarm, name, oneLine(s[1]))
+		}
+	}
+	return nil
+}
+
+// Inject checks the stop-condition alarms, applies the fault to the task
+// Start found and waits until ECS reports it STOPPED. With DryRun it prints
+// the call and returns an unconfirmed report.
+func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
+	rep := target.FaultReport{Kind: kind, StopTimeout: t.def.stopTimeout}
+	if t.cur.arn == "" {
+		return rep, errors.New("ecs target: Inject before Start")
+	}
+	if t.faulted {
+		return rep, errors.New("ecs target: one fault per trial; call Finish and Start for the next")
+	}
+	switch kind {
+	case target.Stop, target.Crash, target.ShutdownNoSave, target.RollingDeploy:
+	default:
+		return rep, fmt.Errorf("%w: fault %q is not supported by the ECS target (use stop, crash, shutdown-nosave or rolling-deploy)", result.ErrBadInput, kind)
+	}
+	if err := t.checkAlarms(ctx, false); err != nil {
+		return rep, err
+	}
+	// The task must still be the service's one running task.
+	cur, err := t.describeTask(ctx, t.cur.arn)
+	if err != nil {
+		return rep, err
+	}
+	if !cur.running() || cur.group != "service:"+t.cfg.Service {
+		return rep, fmt.Errorf("task %s is %s (desired %s) in group %q: the service changed under the run; no fault injected", cur.id, cur.lastStatus, cur.desiredStatus, cur.group)
+	}
+	t.faulted = true
+	if t.cfg.DryRun {
+		return t.dryInject(kind, rep), nil
+	}
+	rep.IssuedAt = time.Now()
+	t.issuedAt = rep.IssuedAt
+	switch kind {
+	case target.Stop:
+		_, err = t.ecs.StopTask(ctx, &awsecs.StopTaskInput{Cluster: aws.String(t.cfg.Cluster), Task: aws.String(cur.arn), Reason: aws.String(t.reason())})
+		err = t.explain("ecs:StopTask", err)
+	case target.Crash, target.ShutdownNoSave:
+		err = shutdownNoSave(ctx, t.addr)
+	case target.RollingDeploy:
+		_, err = t.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String(t.cfg.Cluster), Service: aws.String(t.cfg.Service), ForceNewDeployment: true})
+		err = t.explain("ecs:UpdateService", err)
+	}
+	if err != nil {
+		return rep, err
+	}
+	// A stop waits for the final save, bounded by stopTimeout; a rolling
+	// deployment first waits for the new task to be healthy.
+	var old taskView
+	limit := t.def.stopTimeout + t.cfg.Timeout
+	err = t.poll(ctx, limit, func(ctx context.Context) (bool, error) {
+		v, derr := t.describeTask(ctx, cur.arn)
+		if derr == nil {
+			old = v
+		}
+		return derr == nil && v.stopped(), derr
+	})
+	rep.ExitDetail = old.exitDetail()
+	if errors.Is(err, errGaveUp) {
+		return rep, fmt.Errorf("task %s still %s %v after the %s fault: the fault is unconfirmed", cur.id, old.lastStatus, limit, kind)
+	}
+	if err != nil {
+		return rep, err
+	}
+	t.old = old
+	rep.GoneAt, rep.Confirmed = old.stoppedAt, true
+	// SIGKILL after SIGTERM shows as exit code 137.
+	rep.Escalated = kind != target.Crash && kind != target.ShutdownNoSave && old.exitCode != nil && *old.exitCode == 137
+	if news, err := t.serviceTasks(ctx, types.DesiredStatusRunning); err == nil {
+		for _, n := range news {
+			if from, to, ok := overlap(old, n); ok && n.arn != old.arn {
+				rep.OverlapFrom, rep.OverlapTo = from, to
+				break
+			}
+		}
+	}
+	return rep, nil
+}
+
+func (t *Target) reason() string { return "valkey-chaos run " + t.label }
+
+// dryInject prints the exact calls a fault would make.
+func (t *Target) dryInject(kind target.FaultKind, rep target.FaultReport) target.FaultReport {
+	switch kind {
+	case target.Stop:
+		t.dryCall("ecs:StopTask", map[string]any{"cluster": t.cfg.Cluster, "reason": t.reason(), "task": t.cur.arn})
+	case target.Crash, target.ShutdownNoSave:
+		fmt.Fprintf(t.cfg.Out, "dry-run: would send SHUTDOWN NOSAVE to %s (task %s; a Valkey command, not an AWS call)\n", t.addr, t.cur.id)
+	case target.RollingDeploy:
+		t.dryCall("ecs:UpdateService", map[string]any{"cluster": t.cfg.Cluster, "forceNewDeployment": true, "service": t.cfg.Service})
+	}
+	fmt.Fprintf(t.cfg.Out, "dry-run: then ecs:DescribeTasks %s every %v until lastStatus is STOPPED\n",
+		mustJSON(map[string]any{"cluster": t.cfg.Cluster, "tasks": []string{t.cur.arn}}), t.cfg.PollEvery)
+	rep.IssuedAt = time.Now()
+	rep.ExitDetail = "dry-run: nothing injected"
+	return rep
+}
+
+func (t *Target) dryCall(op string, input map[string]any) {
+	fmt.Fprintf(t.cfg.Out, "dry-run: would call %s %s\n", op, mustJSON(input))
+}
+
+func mustJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	return string(data)
+}
+
+// shutdownNoSave asks Valkey to exit without saving. The server closes the
+// connection instead of replying, so EOF (or a reset) is success.
+func shutdownNoSave(ctx context.Context, addr string) error {
+	rep, err := probe.Do(ctx, addr, 10*time.Second, "SHUTDOWN", "NOSAVE")
+	switch {
+	case err == nil && rep.IsError():
+		return fmt.Errorf("SHUTDOWN NOSAVE refused by %s: %s (is SHUTDOWN renamed or denied by an ACL?)", addr, rep.Str)
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return nil
+	}
+	return fmt.Errorf("send SHUTDOWN NOSAVE: %w", err)
+}
+
+// Recover waits for the scheduler's replacement task to reach RUNNING and
+// returns it with the ECS milestones of both tasks. With DryRun, nothing
+// was faulted and the current task is returned as it is.
+func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
+	if !t.faulted {
+		return target.Recovery{}, errors.New("ecs target: Recover before Inject")
+	}
+	if t.cfg.DryRun {
+		fmt.Fprintf(t.cfg.Out, "dry-run: no replacement to wait for; task %s still serves\n", t.cur.id)
+		return target.Recovery{Instance: t.instance(t.cur, t.addr)}, nil
+	}
+	var found taskView
+	err := t.poll(ctx, t.cfg.Timeout, func(ctx context.Context) (bool, error) {
+		tasks, err := t.serviceTasks(ctx, types.DesiredStatusRunning)
+		if err != nil {
+			return false, err
+		}
+		for _, v := range tasks {
+			if v.arn != t.old.arn && v.lastStatus == "RUNNING" && !v.startedAt.IsZero() {
+				found = v
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if errors.Is(err, errGaveUp) {
+		return target.Recovery{}, fmt.Errorf("no replacement for task %s reached RUNNING within %v%s", t.old.id, t.cfg.Timeout, t.failedReplacements(ctx))
+	}
+	if err != nil {
+		return target.Recovery{}, err
+	}
+	addr, err := t.endpoint(found)
+	if err != nil {
+		return target.Recovery{}, err
+	}
+	t.cur, t.addr = found, addr
+	t.trialTasks = append(t.trialTasks, found)
+	return target.Recovery{Instance: t.instance(found, addr), Milestones: milestones(t.old, found)}, nil
+}
+
+// failedReplacements explains a missing replacement: tasks started after
+// the fault that stopped again (a crash loop, e.g. a corrupt dump.rdb).
+func (t *Target) failedReplacements(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	stopped, err := t.serviceTasks(ctx, types.DesiredStatusStopped)
+	if err != nil {
+		return ""
+	}
+	var n int
+	var last taskView
+	for _, v := range stopped {
+		if v.arn != t.old.arn && v.createdAt.After(t.issuedAt) {
+			if n == 0 {
+				last = v
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d replacement task(s) stopped again, the latest with %s: a crash loop; check its log stream)", n, last.exitDetail())
+}
+
+// ServerLog reads the awslogs stream <prefix>/<container>/<task-id> of
+// every task of the trial, from the head. CloudWatch Logs may lag the
+// container by a few seconds.
+func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	if t.def.logDriver != string(types.LogDriverAwslogs) || t.def.logGroup == "" || t.def.logPrefix == "" {
+		if !t.logNotice {
+			t.notice("task definition %s logs with %q (group %q, stream prefix %q): the ECS target reads awslogs streams with a prefix only, so no server log lines; the timeline uses ECS timestamps and the probe",
+				t.def.arn, t.def.logDriver, t.def.logGroup, t.def.logPrefix)
+			t.logNotice = true
+		}
+		return nil, nil
+	}
+	var lines []target.LogLine
+	for _, v := range t.trialTasks {
+		stream := t.def.logPrefix + "/" + t.def.container + "/" + v.id
+		in := &cloudwatchlogs.GetLogEventsInput{
+			LogGroupName:  aws.String(t.def.logGroup),
+			LogStreamName: aws.String(stream),
+			StartFromHead: aws.Bool(true),
+		}
+		for {
+			out, err := t.logs.GetLogEvents(ctx, in)
+			var missing *logtypes.ResourceNotFoundException
+			if errors.As(err, &missing) {
+				t.notice("log stream %s of group %s does not exist (yet): no server log lines for task %s", stream, t.def.logGroup, v.id)
+				break
+			}
+			if err != nil {
+				return nil, t.explain("logs:GetLogEvents", err)
+			}
+			received := time.Now()
+			for _, e := range out.Events {
+				lines = append(lines, target.LogLine{Instance: v.id, Text: aws.ToString(e.Message), Received: received})
+			}
+			// The forward token repeats once the end of the stream is reached.
+			if out.NextForwardToken == nil || aws.ToString(out.NextForwardToken) == aws.ToString(in.NextToken) {
+				break
+			}
+			in.NextToken = out.NextForwardToken
+		}
+	}
+	return lines, nil
+}
+
+// Finish ends the trial. Start created nothing (the service owns its
+// tasks, and the replacement is the service's next trial), so nothing is
+// removed; the next Start waits for the service to settle.
+func (t *Target) Finish(ctx context.Context) error {
+	t.cur, t.addr, t.old, t.faulted, t.trialTasks = taskView{}, "", taskView{}, false, nil
+	return ctx.Err()
+}
+
+// Close releases the target; idempotent. The SDK clients hold no resources
+// beyond idle HTTP connections.
+func (t *Target) Close() error {
+	t.closed = true
+	return nil
+}
+
+func (t *Target) notice(format string, args ...any) {
+	fmt.Fprintf(t.cfg.Out, "notice: "+format+"\n", args...)
+}
+
+// errGaveUp is poll's error when its limit passed.
+var errGaveUp = errors.New("gave up waiting")
+
+// poll calls f every PollEvery until it reports done, returns an error, or
+// limit passes (errGaveUp).
+func (t *Target) poll(ctx context.Context, limit time.Duration, f func(context.Context) (bool, error)) error {
+	pctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		done, err := f(pctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if pctx.Err() != nil {
+			return errGaveUp
+		}
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-pctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errGaveUp
+		case <-time.After(t.cfg.PollEvery):
+		}
+	}
+}
