@@ -20,7 +20,7 @@ import (
 
 // testServer is a real valkey-server on a loopback port in a temp dir.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	port int
 	dir  string
@@ -44,7 +44,7 @@ func serverBin(t testing.TB) string {
 
 // startServer starts valkey-server with no persistence on a free port and
 // kills it when the test ends. extra arguments are appended.
-func startServer(t *testing.T, extra ...string) *testServer {
+func startServer(t testing.TB, extra ...string) *testServer {
 	t.Helper()
 	s := &testServer{t: t, dir: t.TempDir()}
 	for attempt := 0; ; attempt++ {
@@ -67,7 +67,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	return s
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

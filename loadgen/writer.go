@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,8 +51,9 @@ type WriterConfig struct {
 	// of an outage) grouping lets the writer catch up. Each op is still
 	// recorded on its own. 1 never pipelines.
 	Pipeline int
-	// RefusedPause is how long a connection waits after a refused connect
-	// before trying again (default 1 ms), so a dead server is not hammered.
+	// RefusedPause is how long a connection waits after a failed connect
+	// (refused, timed out, no such host) before trying again (default 1 ms),
+	// so a dead server is not hammered by a hot loop.
 	RefusedPause time.Duration
 }
 
@@ -316,11 +318,17 @@ func (w *Writer) count(op *Op) {
 // writerConn is one connection and its worker. Only its own goroutine
 // touches it until the writer is done.
 type writerConn struct {
-	w      *Writer
-	id     uint16
-	client *redis.Client
-	ops    []Op
+	w        *Writer
+	id       uint16
+	client   *redis.Client
+	raw      net.Conn      // the client's socket, for the idle check
+	lastDone time.Duration // when the last op on this connection finished
+	ops      []Op
 }
+
+// idleCheck is how long a connection may sit unused before it is checked
+// for a server that went away in the meantime.
+const idleCheck = 5 * time.Millisecond
 
 func (c *writerConn) run() {
 	w := c.w
@@ -347,7 +355,7 @@ func (c *writerConn) run() {
 				return
 			}
 		}
-		if c.send(batch) == ErrRefused {
+		if !c.send(batch) {
 			timer.Reset(w.cfg.RefusedPause)
 			select {
 			case <-timer.C:
@@ -359,9 +367,13 @@ func (c *writerConn) run() {
 }
 
 // send writes the batch on this connection, connecting first if needed, and
-// records every op. It returns ErrRefused when the connect was refused.
-func (c *writerConn) send(batch []slot) ErrKind {
+// records every op. connected is false when the connect failed (the caller
+// pauses before the next attempt, so a dead server is not hammered).
+func (c *writerConn) send(batch []slot) (connected bool) {
 	w := c.w
+	if c.client != nil && w.offset()-c.lastDone > idleCheck && !alive(c.raw) {
+		c.reset()
+	}
 	if c.client == nil {
 		attempt := w.offset()
 		nc, err := dial(w.cfg.Addr(), w.cfg.DialTimeout)
@@ -370,9 +382,9 @@ func (c *writerConn) send(batch []slot) ErrKind {
 			for _, s := range batch {
 				c.record(s, attempt, attempt, outcome, kind)
 			}
-			return kind
+			return false
 		}
-		c.client = newClient(nc, w.cfg.OpTimeout)
+		c.client, c.raw = newClient(nc, w.cfg.OpTimeout), nc
 	}
 	ctx := context.Background() // in-flight ops finish (bounded by OpTimeout) even after Stop
 	if len(batch) == 1 {
@@ -383,10 +395,11 @@ func (c *writerConn) send(batch []slot) ErrKind {
 		done := w.offset()
 		outcome, kind := Classify(err, true)
 		c.record(s, sent, done, outcome, kind)
+		c.lastDone = done
 		if err != nil && !isReply(err) {
 			c.reset()
 		}
-		return kind
+		return true
 	}
 	pipe := c.client.Pipeline()
 	cmds := make([]*redis.StatusCmd, len(batch))
@@ -404,10 +417,11 @@ func (c *writerConn) send(batch []slot) ErrKind {
 		c.record(s, sent, done, outcome, kind)
 		broken = broken || (err != nil && !isReply(err))
 	}
+	c.lastDone = done
 	if broken {
 		c.reset()
 	}
-	return ErrNone
+	return true
 }
 
 func (c *writerConn) payload(s slot) (string, []byte) {
@@ -434,6 +448,6 @@ func (c *writerConn) record(s slot, sent, done time.Duration, outcome Outcome, k
 func (c *writerConn) reset() {
 	if c.client != nil {
 		_ = c.client.Close()
-		c.client = nil
+		c.client, c.raw = nil, nil
 	}
 }

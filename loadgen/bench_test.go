@@ -1,0 +1,226 @@
+package loadgen
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Speed targets live here, not in tests. Numbers on a shared 2-core machine
+// are noisy; pinning the server to CPU 0 and the client to CPU 1 (as FACTS.md
+// Part 2 §2 did) halves the variance. Run:
+//
+//	go test -run '^$' -bench . -benchtime 1x ./loadgen
+//	go test -run '^$' -bench SetThroughput -benchtime 3x ./loadgen   # three rounds
+var benchOps = flag.Int("loadgen.ops", 1_000_000, "ops per throughput round (100k with -short)")
+
+func throughputOps() int {
+	if testing.Short() {
+		return 100_000
+	}
+	return *benchOps
+}
+
+// pin restricts every thread of pid to one CPU and returns a function that
+// restores the previous mask. It does nothing on a single-CPU machine.
+func pin(tb testing.TB, pid, cpu int) (restore func()) {
+	tb.Helper()
+	if runtime.NumCPU() < 2 {
+		return func() {}
+	}
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(pid, &old); err != nil {
+		tb.Fatalf("get affinity of %d: %v", pid, err)
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	apply := func(s *unix.CPUSet) {
+		tids, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+		for _, dir := range tids {
+			tid, err := strconv.Atoi(filepath.Base(dir))
+			if err == nil {
+				_ = unix.SchedSetaffinity(tid, s) // a thread may have exited
+			}
+		}
+	}
+	apply(&set)
+	return func() { apply(&old) }
+}
+
+var vbRate = regexp.MustCompile(`SET: ([0-9.]+) requests per second`)
+
+// valkeyBenchmark runs valkey-benchmark on CPU 1 and returns its SET rate.
+func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valueSize int) float64 {
+	b.Helper()
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "set", "-q",
+		"-c", strconv.Itoa(conns), "-P", strconv.Itoa(pipeline), "-n", strconv.Itoa(ops),
+		"-d", strconv.Itoa(valueSize), "-r", "1000000"}
+	name := "valkey-benchmark"
+	if runtime.NumCPU() >= 2 {
+		args = append([]string{"-c", "1", name}, args...)
+		name = "taskset"
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		b.Fatalf("valkey-benchmark against %s: %v: %s", addr, err, out)
+	}
+	m := vbRate.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no SET rate in valkey-benchmark output: %s", out)
+	}
+	rate, _ := strconv.ParseFloat(string(m[1]), 64)
+	return rate
+}
+
+// BenchmarkSetThroughput compares the writer at an unlimited rate with
+// valkey-benchmark in the same run: 4 connections, distinct keys, 100 B
+// values, pipeline 1 and 16. Targets: ratio >= 0.9 at P1, >= 0.8 at P16.
+func BenchmarkSetThroughput(b *testing.B) {
+	for _, pipeline := range []int{1, 16} {
+		b.Run(fmt.Sprintf("P%d", pipeline), func(b *testing.B) {
+			srv := startServer(b)
+			defer pin(b, srv.cmd.Process.Pid, 0)()
+			defer pin(b, os.Getpid(), 1)()
+			ops := throughputOps()
+			var vbSum, oursSum float64
+			var ratios []float64
+			for i := 0; i < b.N; i++ {
+				vb := valkeyBenchmark(b, srv.addr, srv.port, 4, pipeline, ops, 100)
+				began := time.Now()
+				w, err := StartWriter(context.Background(), WriterConfig{
+					Addr:        func() string { return srv.addr },
+					Prefix:      fmt.Sprintf("vc:bench%d:", i),
+					Conns:       4,
+					Pipeline:    pipeline,
+					ValueSize:   100,
+					Pacer:       ConstantPacer{Freq: math.Inf(1)},
+					Base:        began,
+					MaxOps:      uint64(ops),
+					MaxDuration: 10 * time.Minute,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-w.Done()
+				elapsed := time.Since(began)
+				h := w.Stop()
+				if ok, _, _ := h.Counts(); ok != ops {
+					b.Fatalf("%d of %d writes acknowledged", ok, ops)
+				}
+				ours := float64(ops) / elapsed.Seconds()
+				b.Logf("round %d: valkey-benchmark %.0f SET/s, loadgen %.0f SET/s, ratio %.2f", i, vb, ours, ours/vb)
+				vbSum += vb
+				oursSum += ours
+				ratios = append(ratios, ours/vb)
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(vbSum/float64(b.N), "vb-ops/s")
+			b.ReportMetric(oursSum/float64(b.N), "ops/s")
+			b.ReportMetric(oursSum/vbSum, "ratio")
+			b.ReportMetric(ratios[len(ratios)/2], "median-ratio")
+		})
+	}
+}
+
+// BenchmarkPacing runs the writer at fixed rates and reports how close the
+// achieved rate came to the target (achieved/target, want within 1%), the
+// rate at which ops actually went out, and latency from the intended time.
+func BenchmarkPacing(b *testing.B) {
+	tests := []struct {
+		rate     float64
+		dur      time.Duration
+		pipeline int
+	}{
+		{1, 5 * time.Second, 0},
+		{1000, 3 * time.Second, 0},
+		{10000, 3 * time.Second, 0},
+		{20000, 3 * time.Second, 0},
+		{20000, 3 * time.Second, 1}, // never pipelined, for comparison
+		{40000, 3 * time.Second, 0}, // beyond unpipelined capacity
+	}
+	srv := startServer(b)
+	defer pin(b, srv.cmd.Process.Pid, 0)()
+	for _, tt := range tests {
+		name := fmt.Sprintf("%g/s", tt.rate)
+		if tt.pipeline != 0 {
+			name += fmt.Sprintf("-P%d", tt.pipeline)
+		}
+		b.Run(name, func(b *testing.B) {
+			var achieved, sentRate, p50, p99, maxLat float64
+			for i := 0; i < b.N; i++ {
+				base := time.Now()
+				w, err := StartWriter(context.Background(), WriterConfig{
+					Addr:        func() string { return srv.addr },
+					Prefix:      fmt.Sprintf("vc:pace%g:%d:", tt.rate, i),
+					Pacer:       ConstantPacer{Freq: tt.rate},
+					Pipeline:    tt.pipeline,
+					Base:        base,
+					MaxOps:      1 << 30,
+					MaxDuration: tt.dur,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-w.Done()
+				h := w.Stop()
+				from, to := w.Started(), w.Started()+tt.dur
+				achieved += h.AchievedRate(from, to)
+				sent := 0
+				for _, op := range h.Ops {
+					if op.Sent >= from && op.Sent < to {
+						sent++
+					}
+				}
+				sentRate += float64(sent) / tt.dur.Seconds()
+				lat := h.Latency(from, to)
+				p50 += float64(lat.ValueAtQuantile(50)) / 1000
+				p99 += float64(lat.ValueAtQuantile(99)) / 1000
+				maxLat = math.Max(maxLat, float64(lat.Max())/1000)
+			}
+			n := float64(b.N)
+			b.ReportMetric(achieved/n, "achieved/s")
+			b.ReportMetric(achieved/n/tt.rate, "achieved/target")
+			b.ReportMetric(sentRate/n, "sent/s")
+			b.ReportMetric(p50/n, "p50-ms")
+			b.ReportMetric(p99/n, "p99-ms")
+			b.ReportMetric(maxLat, "max-ms")
+		})
+	}
+}
+
+// BenchmarkPreload builds 500k keys of 100 B (50k with -short).
+func BenchmarkPreload(b *testing.B) {
+	keys := int64(500_000)
+	if testing.Short() {
+		keys = 50_000
+	}
+	for _, conns := range []int{2, 4, 8} {
+		b.Run(fmt.Sprintf("conns%d", conns), func(b *testing.B) {
+			var rate, mbps float64
+			for i := 0; i < b.N; i++ {
+				srv := startServer(b)
+				st, err := Preload(context.Background(), srv.addr, "vc:preload:", keys, 100, conns)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate += float64(st.Keys) / st.Duration.Seconds()
+				mbps += float64(st.Bytes) / 1e6 / st.Duration.Seconds()
+				srv.kill()
+			}
+			b.ReportMetric(rate/float64(b.N), "keys/s")
+			b.ReportMetric(mbps/float64(b.N), "MB/s")
+		})
+	}
+}

@@ -1,0 +1,230 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sampleHistory is a small history with every outcome and kind, including
+// odd values (negative offsets, huge latencies) that must survive encoding.
+func sampleHistory() *History {
+	h := &History{}
+	kinds := []ErrKind{ErrLoading, ErrRefused, ErrMisconf, ErrTimeout, ErrConn, ErrOther}
+	for i := 0; i < 1000; i++ {
+		intended := time.Duration(i) * time.Millisecond
+		op := Op{Seq: 41 + uint64(i), Conn: uint16(i % 16), Intended: intended, Sent: intended + 30*time.Microsecond, Done: intended + 400*time.Microsecond, Outcome: OK}
+		switch {
+		case i >= 500 && i < 600: // an outage: refused connects
+			op.Outcome, op.Err, op.Done = Fail, ErrRefused, op.Sent
+		case i >= 600 && i < 620:
+			op.Outcome, op.Err = Unknown, kinds[i%len(kinds)]
+		case i >= 620 && i < 700: // the catch-up: late acks
+			op.Done = time.Duration(700) * time.Millisecond
+		}
+		h.Ops = append(h.Ops, op)
+	}
+	h.Ops = append(h.Ops,
+		Op{Seq: 2000, Conn: 65535, Intended: -5 * time.Second, Sent: -4 * time.Second, Done: 2 * time.Hour, Outcome: OK},
+		Op{Seq: 2001, Intended: 1 << 50, Sent: 1<<50 + 1, Done: 1<<50 + 2, Outcome: Fail, Err: ErrMisconf},
+	)
+	return h
+}
+
+func TestHistoryRoundTrip(t *testing.T) {
+	for _, h := range []*History{{}, sampleHistory()} {
+		var buf bytes.Buffer
+		n, err := h.WriteTo(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(buf.Len()) {
+			t.Errorf("WriteTo reported %d bytes, wrote %d", n, buf.Len())
+		}
+		if len(h.Ops) > 0 && buf.Len() > 12*len(h.Ops) {
+			t.Errorf("%d ops took %d bytes; want a compact encoding (<= 12 B/op)", len(h.Ops), buf.Len())
+		}
+		got, err := ReadHistory(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Ops) != len(h.Ops) || (len(h.Ops) > 0 && !reflect.DeepEqual(got.Ops, h.Ops)) {
+			t.Errorf("round trip changed the history (%d ops in, %d out)", len(h.Ops), len(got.Ops))
+		}
+	}
+}
+
+func TestReadHistoryRejectsDamage(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := sampleHistory().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 0x40
+	wrongVersion := bytes.Clone(good[:len(good)-4])
+	wrongVersion[6] = 9
+	wrongVersion = binary.LittleEndian.AppendUint32(wrongVersion, crc32.ChecksumIEEE(wrongVersion))
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "bad magic"},
+		{"not a history", []byte("{\"schema\": \"valkey-chaos/result/v1\"}"), "bad magic"},
+		{"truncated", good[:len(good)-100], "checksum"},
+		{"bit flip", flipped, "checksum"},
+		{"future version", wrongVersion, "version 9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadHistory(bytes.NewReader(tt.data))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ReadHistory error %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAchievedRateCountsAcksByIntendedTime(t *testing.T) {
+	h := sampleHistory()
+	tests := []struct {
+		from, to time.Duration
+		want     float64
+	}{
+		{0, 500 * time.Millisecond, 1000},                      // all acknowledged
+		{500 * time.Millisecond, 600 * time.Millisecond, 0},    // outage
+		{0, time.Second, 880},                                  // 1000 - 100 refused - 20 unknown
+		{620 * time.Millisecond, 700 * time.Millisecond, 1000}, // late acks count at their intended time
+		{time.Second, time.Second, 0},                          // empty window
+	}
+	for _, tt := range tests {
+		if got := h.AchievedRate(tt.from, tt.to); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("AchievedRate(%v, %v) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
+func TestLatencyIsFromIntendedTime(t *testing.T) {
+	h := sampleHistory()
+	lat := h.Latency(0, 500*time.Millisecond)
+	if lat.TotalCount() != 500 {
+		t.Fatalf("%d latencies, want the 500 acks", lat.TotalCount())
+	}
+	if p50 := lat.ValueAtQuantile(50); p50 < 399 || p50 > 401 {
+		t.Errorf("p50 %d µs, want 400 (Done - Intended, not Done - Sent)", p50)
+	}
+	// The catch-up ops waited until 700 ms: up to 80 ms late.
+	late := h.Latency(620*time.Millisecond, 700*time.Millisecond)
+	if max := late.Max(); max < 79_900 || max > 80_100 {
+		t.Errorf("max latency of late acks %d µs, want 80000", max)
+	}
+	// A two-hour latency is clamped at the ceiling, not dropped.
+	all := h.Latency(-time.Minute, time.Hour)
+	if all.TotalCount() != 881 || all.Max() < LatencyCeiling.Microseconds()*999/1000 {
+		t.Errorf("count %d max %d µs: want the outlier kept at the ceiling", all.TotalCount(), all.Max())
+	}
+}
+
+func TestSeriesBinsSumToOpCounts(t *testing.T) {
+	h := sampleHistory()
+	bin := 100 * time.Millisecond
+	s := h.Series(0, 950*time.Millisecond, bin) // rounded up to 10 bins
+	if len(s.AckedPS) != 10 || len(s.LatP50Ms) != 10 || s.BinS != 0.1 || s.StartS != 0 {
+		t.Fatalf("series shape: %d bins of %v s from %v", len(s.AckedPS), s.BinS, s.StartS)
+	}
+	acked := 0.0
+	for _, v := range s.AckedPS {
+		acked += v * s.BinS
+	}
+	errs := map[string]float64{}
+	for kind, series := range s.ErrorsPS {
+		if len(series) != 10 {
+			t.Errorf("errors[%s] has %d bins", kind, len(series))
+		}
+		for _, v := range series {
+			errs[kind] += v * s.BinS
+		}
+	}
+	ok, fail, unknown := (&History{Ops: h.Ops[:1000]}).Counts()
+	if math.Round(acked) != float64(ok) {
+		t.Errorf("acked bins sum to %v, want %d", acked, ok)
+	}
+	totalErr := 0.0
+	for _, v := range errs {
+		totalErr += v
+	}
+	if math.Round(totalErr) != float64(fail+unknown) {
+		t.Errorf("error bins %v sum to %v, want %d", errs, totalErr, fail+unknown)
+	}
+	wantKinds := map[string]float64{}
+	for _, op := range h.Ops[:1000] {
+		if op.Outcome != OK {
+			wantKinds[op.Err.String()]++
+		}
+	}
+	for kind, want := range wantKinds {
+		if math.Round(errs[kind]) != want {
+			t.Errorf("errors[%s] sum to %v, want %v", kind, errs[kind], want)
+		}
+	}
+	if s.AckedPS[0] != 1000 || s.LatP50Ms[0] != 0.4 || s.LatMaxMs[0] != 0.4 {
+		t.Errorf("bin 0: %v acked/s, p50 %v ms, max %v ms; want 1000, 0.4, 0.4", s.AckedPS[0], s.LatP50Ms[0], s.LatMaxMs[0])
+	}
+	if s.AckedPS[5] != 0 || s.LatP50Ms[5] != 0 || s.LatP99Ms[5] != 0 {
+		t.Errorf("outage bin: %v acked/s, p50 %v; want zeros", s.AckedPS[5], s.LatP50Ms[5])
+	}
+	for i := range s.AckedPS {
+		for _, v := range []float64{s.AckedPS[i], s.LatP50Ms[i], s.LatP99Ms[i], s.LatMaxMs[i]} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("bin %d holds %v", i, v)
+			}
+		}
+	}
+}
+
+func TestWriteHgrm(t *testing.T) {
+	h := sampleHistory().Latency(0, time.Second)
+	var buf bytes.Buffer
+	if err := WriteHgrm(&buf, h); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&buf)
+	sc.Scan()
+	if got := strings.Fields(sc.Text()); !reflect.DeepEqual(got, []string{"Value", "Percentile", "TotalCount", "1/(1-Percentile)"}) {
+		t.Fatalf("header %q", sc.Text())
+	}
+	var last []string
+	var prevPct float64
+	rows := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 4 && len(f) != 3 {
+			t.Fatalf("line %q: want 4 columns (3 on the last)", line)
+		}
+		pct, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || pct < prevPct {
+			t.Fatalf("line %q: percentile not increasing", line)
+		}
+		prevPct = pct
+		last = f
+		rows++
+	}
+	if rows < 10 || len(last) != 3 || last[1] != "1.000000000000" || last[2] != "880" {
+		t.Fatalf("%d rows, last %q: want a final 100%% line with the total count 880", rows, last)
+	}
+	if v, _ := strconv.ParseFloat(last[0], 64); v < 79.9 || v > 80.1 {
+		t.Errorf("max %v ms, want 80", v)
+	}
+}
