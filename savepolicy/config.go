@@ -1,6 +1,7 @@
 package savepolicy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -239,4 +240,54 @@ func unescape(b byte) byte {
 		return '\a'
 	}
 	return b
+}
+
+// RuleSource names where save rules come from; at most one of Save (when
+// SaveSet), Terraform, Addr and Config may be given, and none means Default.
+type RuleSource struct {
+	Save      string
+	SaveSet   bool
+	Terraform string // module directory
+	Addr      string // live server host:port
+	Config    string // valkey.conf
+}
+
+// Resolve reads the rules from the one source given, and says which it was.
+func (s RuleSource) Resolve(ctx context.Context) (Rules, string, error) {
+	var given []string
+	for _, g := range []struct {
+		set  bool
+		name string
+	}{{s.SaveSet, "--save"}, {s.Terraform != "", "--terraform"}, {s.Addr != "", "--addr"}, {s.Config != "", "--config"}} {
+		if g.set {
+			given = append(given, g.name)
+		}
+	}
+	if len(given) > 1 {
+		return nil, "", badInput("save rules from %s: give only one of them", strings.Join(given, " and "))
+	}
+	var rules Rules
+	var err error
+	from := ""
+	switch {
+	case s.Terraform != "":
+		rules, err = FromTerraform(s.Terraform)
+		from = "terraform " + s.Terraform
+	case s.Addr != "":
+		rules, err = FromServer(ctx, s.Addr)
+		from = "CONFIG GET save on " + s.Addr
+	case s.Config != "":
+		rules, err = FromConfigFile(s.Config)
+		from = "config " + s.Config
+	case s.SaveSet:
+		rules, err = Parse(s.Save)
+		from = "--save"
+	default:
+		rules, err = Parse(Default)
+		from = "default"
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return rules, from, nil
 }

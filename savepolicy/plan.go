@@ -274,8 +274,7 @@ func costParts(c Cost) string {
 	return strings.Join(parts, ", ")
 }
 
-// fmtDuration renders a duration at a useful precision: 61.1 s, 2280 s, 2.5 h.
-func fmtDuration(d time.Duration) string { return fmtSeconds(d.Seconds()) }
+func fmtDuration(d time.Duration) string { return FormatDuration(d) }
 
 func fmtSeconds(s float64) string {
 	switch {
@@ -293,7 +292,7 @@ func fmtSeconds(s float64) string {
 
 // fmtUSD renders dollars: cents when it matters, three digits when small.
 func fmtUSD(usd float64) string {
-	if usd >= 1 || usd == 0 {
+	if usd >= 0.01 || usd == 0 {
 		return fmt.Sprintf("$%.2f", usd)
 	}
 	return fmt.Sprintf("$%.2g", usd)

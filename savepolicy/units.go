@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxRate bounds a write rate: far above anything one Valkey accepts, low
@@ -111,7 +112,14 @@ func FormatBytes(b float64) string {
 	return fmt.Sprintf("%.3g %s", b, units[i])
 }
 
-// FormatRate renders writes/s compactly: "200/s", "0.0111/s".
+// FormatRate renders writes/s compactly: "200/s", "12000/s", "0.0111/s".
 func FormatRate(r float64) string {
+	if r >= 100 {
+		return strconv.FormatFloat(math.Round(r), 'f', -1, 64) + "/s"
+	}
 	return strconv.FormatFloat(r, 'g', 3, 64) + "/s"
 }
+
+// FormatDuration renders a duration at a useful precision: "61.1 s",
+// "2280 s", "2.5 h", "3.0 days".
+func FormatDuration(d time.Duration) string { return fmtSeconds(d.Seconds()) }
