@@ -1,0 +1,260 @@
+package check_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/loadgen"
+)
+
+const ms = time.Millisecond
+
+// w is one synthetic write: outcome, sent and done in ms, and what the
+// recovered server holds at its key.
+type w struct {
+	outcome    loadgen.Outcome
+	sent, done time.Duration
+	found      string // "" absent, "ok" its own value, "bad" someone else's value
+}
+
+func build(ws []w) ([]loadgen.Op, []check.Found) {
+	ops := make([]loadgen.Op, len(ws))
+	found := make([]check.Found, len(ws))
+	for i, x := range ws {
+		ops[i] = loadgen.Op{Seq: uint64(i + 1), Intended: x.sent * ms, Sent: x.sent * ms, Done: x.done * ms, Outcome: x.outcome}
+		if x.outcome == loadgen.Fail {
+			ops[i].Err = loadgen.ErrMisconf
+		}
+		found[i] = check.Found{Present: x.found != "", Match: x.found == "ok"}
+	}
+	return ops, found
+}
+
+// steady is n ok writes, one every 100 ms from 100 ms, each acked 5 ms
+// later; the first `survive` are present.
+func steady(n, survive int) []w {
+	ws := make([]w, n)
+	for i := range ws {
+		at := time.Duration(i+1) * 100
+		ws[i] = w{outcome: loadgen.OK, sent: at, done: at + 5}
+		if i < survive {
+			ws[i].found = "ok"
+		}
+	}
+	return ws
+}
+
+func with(ws []w, i int, x w) []w {
+	out := append([]w(nil), ws...)
+	out[i] = x
+	return out
+}
+
+func TestClassify(t *testing.T) {
+	type want struct {
+		acked, failed, unknown, lost, recovered, corrupt, anomalies int
+		lostSpan                                                    [2]time.Duration // ms; zero: no loss
+		snapshot                                                    *msBracket
+		window                                                      *msBracket
+		example                                                     string // substring of some example
+	}
+	tests := []struct {
+		name       string
+		ws         []w
+		tFault     time.Duration // ms
+		replaced   time.Duration // ms
+		saveStarts []float64     // ms
+		want       want
+	}{
+		{
+			name: "crash loses a suffix: bracket between last survivor sent and first loss acked",
+			ws:   steady(10, 6), tFault: 1050,
+			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
+				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket}},
+		},
+		{
+			name: "server log save start inside the bracket is the estimate; the latest wins, outside ones are ignored",
+			ws:   steady(10, 6), tFault: 1050, saveStarts: []float64{650, 300, 620, 900},
+			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
+				snapshot: &msBracket{600, 705, 650, check.SourceServerLog},
+				window:   &msBracket{345, 450, 400, check.SourceServerLog}},
+		},
+		{
+			name: "a log time truncated to the ms just below the last survivor still counts",
+			ws:   steady(10, 6), tFault: 1050, saveStarts: []float64{599.6},
+			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
+				snapshot: &msBracket{600, 705, 600, check.SourceServerLog},
+				window:   &msBracket{345, 450, 450, check.SourceServerLog}},
+		},
+		{
+			name: "graceful stop keeps everything: nothing lost, nothing bounds F from above",
+			ws:   steady(10, 10), tFault: 1050,
+			want: want{acked: 10},
+		},
+		{
+			name: "an unknown write that survived is recovered, not lost, and bounds F from below",
+			ws:   with(steady(10, 6), 6, w{outcome: loadgen.Unknown, sent: 700, done: 1700, found: "ok"}), tFault: 1050,
+			want: want{acked: 9, unknown: 1, lost: 3, recovered: 1, lostSpan: [2]time.Duration{805, 1005},
+				snapshot: &msBracket{700, 805, 752.5, check.SourceClientBracket},
+				window:   &msBracket{245, 350, 297.5, check.SourceClientBracket}},
+		},
+		{
+			name: "an unknown write that is absent is neither lost nor recovered",
+			ws:   with(steady(10, 6), 6, w{outcome: loadgen.Unknown, sent: 700, done: 1700}), tFault: 1050,
+			want: want{acked: 9, unknown: 1, lost: 3, lostSpan: [2]time.Duration{805, 1005},
+				snapshot: &msBracket{600, 805, 702.5, check.SourceClientBracket},
+				window:   &msBracket{245, 450, 347.5, check.SourceClientBracket}},
+		},
+		{
+			name: "writes in flight across the snapshot: a loss sent before a survivor but acked after it was sent is no anomaly",
+			ws: []w{
+				{outcome: loadgen.OK, sent: 100, done: 105, found: "ok"},
+				{outcome: loadgen.OK, sent: 190, done: 260},              // lost, acked after seq 3 was sent
+				{outcome: loadgen.OK, sent: 200, done: 205, found: "ok"}, // applied before the fork
+				{outcome: loadgen.OK, sent: 300, done: 305},
+			},
+			tFault: 400,
+			want: want{acked: 4, lost: 2, lostSpan: [2]time.Duration{260, 305},
+				snapshot: &msBracket{200, 260, 230, check.SourceClientBracket},
+				window:   &msBracket{140, 200, 170, check.SourceClientBracket}},
+		},
+		{
+			name:   "survivors that are not a point-in-time prefix: each loss acked before the last survivor was sent is an anomaly",
+			ws:     with(with(with(steady(10, 3), 7, w{outcome: loadgen.OK, sent: 800, done: 805, found: "ok"}), 8, w{outcome: loadgen.OK, sent: 900, done: 905, found: "ok"}), 9, w{outcome: loadgen.OK, sent: 1000, done: 1005, found: "ok"}),
+			tFault: 1050,
+			want: want{acked: 10, lost: 4, anomalies: 4, lostSpan: [2]time.Duration{405, 705},
+				example: "seq 4 was acknowledged at +0.405s and is lost, but seq 10 sent later at +1.000s survived"},
+		},
+		{
+			name: "a failed write that is present is an anomaly",
+			ws:   with(steady(5, 5), 2, w{outcome: loadgen.Fail, sent: 300, done: 301, found: "ok"}), tFault: 1050,
+			want: want{acked: 4, failed: 1, anomalies: 1, example: "seq 3 failed (misconf, definitely not applied)"},
+		},
+		{
+			name: "a failed write that is absent is fine",
+			ws:   with(steady(5, 5), 2, w{outcome: loadgen.Fail, sent: 300, done: 301}), tFault: 1050,
+			want: want{acked: 4, failed: 1},
+		},
+		{
+			name: "an acknowledged write holding a foreign value is corrupt and lost",
+			ws:   with(steady(10, 6), 8, w{outcome: loadgen.OK, sent: 900, done: 905, found: "bad"}), tFault: 1050,
+			want: want{acked: 10, lost: 4, corrupt: 1, lostSpan: [2]time.Duration{705, 1005},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
+				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket}},
+		},
+		{
+			name: "writes the replacement took are left out of the bracket; one it acknowledged and lost is an anomaly",
+			ws: append(steady(10, 6),
+				w{outcome: loadgen.Fail, sent: 1100, done: 1101},            // refused during the outage
+				w{outcome: loadgen.OK, sent: 1500, done: 1502, found: "ok"}, // the replacement serves
+				w{outcome: loadgen.OK, sent: 1600, done: 1602}),             // ... and then loses one
+			tFault: 1050, replaced: 1300,
+			want: want{acked: 12, failed: 1, lost: 5, anomalies: 1, lostSpan: [2]time.Duration{705, 1602},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
+				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket},
+				example:  "seq 13 was acknowledged by the replacement at +1.602s and is missing"},
+		},
+		{
+			name: "every write lost: nothing bounds F from below",
+			ws:   steady(5, 0), tFault: 1050,
+			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505}},
+		},
+		{
+			name: "no fault instant: a snapshot bracket but no loss window",
+			ws:   steady(10, 6),
+			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ops, found := build(tc.ws)
+			var starts []time.Duration
+			for _, s := range tc.saveStarts {
+				starts = append(starts, time.Duration(s*float64(ms)))
+			}
+			v := check.Classify(check.Input{Ops: ops, Found: found, Unexpected: 2, TFault: tc.tFault * ms, Replacement: tc.replaced * ms, SaveStarts: starts})
+			got := want{acked: v.Acked, failed: v.Failed, unknown: v.Unknown, lost: v.Lost, recovered: v.Recovered, corrupt: v.Corrupt, anomalies: v.Anomalies}
+			exp := tc.want
+			exp.lostSpan, exp.snapshot, exp.window, exp.example = [2]time.Duration{}, nil, nil, ""
+			if got != exp {
+				t.Errorf("counts %+v, want %+v", got, exp)
+			}
+			if v.Writes != len(tc.ws) || v.Unexpected != 2 {
+				t.Errorf("writes %d unexpected %d, want %d and the 2 passed in", v.Writes, v.Unexpected, len(tc.ws))
+			}
+			if span := tc.want.lostSpan; v.HasLost != (span != [2]time.Duration{}) ||
+				v.HasLost && (v.LostFirst != span[0]*ms || v.LostLast != span[1]*ms) {
+				t.Errorf("lost span %v..%v (has %v), want %v ms", v.LostFirst, v.LostLast, v.HasLost, span)
+			}
+			checkBracket(t, "snapshot", v.Snapshot, tc.want.snapshot)
+			checkBracket(t, "loss window", v.LossWindow, tc.want.window)
+			if tc.want.example != "" && !strings.Contains(strings.Join(v.AnomalyExamples, "\n"), tc.want.example) {
+				t.Errorf("examples %q lack %q", v.AnomalyExamples, tc.want.example)
+			}
+			if v.Anomalies == 0 && len(v.AnomalyExamples) > 0 {
+				t.Errorf("examples without anomalies: %q", v.AnomalyExamples)
+			}
+		})
+	}
+}
+
+// msBracket is an expected bracket in ms (fractions allowed).
+type msBracket struct {
+	low, high, est float64
+	src            string
+}
+
+// checkBracket compares got with want.
+func checkBracket(t *testing.T, name string, got *check.Bracket, wantMS *msBracket) {
+	t.Helper()
+	if (got == nil) != (wantMS == nil) {
+		t.Errorf("%s = %+v, want %+v (ms)", name, got, wantMS)
+		return
+	}
+	if got == nil {
+		return
+	}
+	toMS := func(d time.Duration) float64 { return float64(d) / float64(ms) }
+	if toMS(got.Low) != wantMS.low || toMS(got.High) != wantMS.high || toMS(got.Estimate) != wantMS.est || got.Source != wantMS.src {
+		t.Errorf("%s = (%v, %v) est %v from %s; want (%v, %v) est %v from %s (ms)", name,
+			toMS(got.Low), toMS(got.High), toMS(got.Estimate), got.Source, wantMS.low, wantMS.high, wantMS.est, wantMS.src)
+	}
+}
+
+func TestClassifyRejectsMismatchedReadBack(t *testing.T) {
+	ops, found := build(steady(3, 3))
+	v := check.Classify(check.Input{Ops: ops, Found: found[:2]})
+	if v.Acked != 0 || len(v.AnomalyExamples) != 1 || !strings.Contains(v.AnomalyExamples[0], "harness error") {
+		t.Errorf("mismatched lengths gave %+v, want nothing counted and a harness error", v)
+	}
+}
+
+// TestClassifyLargeHistory checks Classify on a million-op crash history:
+// linear time, and the same answer as the definition applied naively to a
+// sample.
+func TestClassifyLargeHistory(t *testing.T) {
+	const n = 1_000_000
+	ops := make([]loadgen.Op, n)
+	found := make([]check.Found, n)
+	fork := 700 * time.Millisecond
+	for i := range ops {
+		sent := time.Duration(i) * time.Microsecond // 1M writes/s, 16 in flight
+		ops[i] = loadgen.Op{Seq: uint64(i + 1), Sent: sent, Done: sent + 16*time.Microsecond, Outcome: loadgen.OK}
+		applied := sent + 8*time.Microsecond
+		found[i] = check.Found{Present: applied < fork, Match: applied < fork}
+	}
+	start := time.Now()
+	v := check.Classify(check.Input{Ops: ops, Found: found, TFault: time.Second})
+	took := time.Since(start)
+	if v.Anomalies != 0 || v.Lost != n-int(fork/time.Microsecond)+8 || v.Snapshot == nil {
+		t.Fatalf("verdict %+v", v)
+	}
+	if v.Snapshot.Low >= fork || v.Snapshot.High <= fork {
+		t.Errorf("bracket (%v, %v) misses the fork at %v", v.Snapshot.Low, v.Snapshot.High, fork)
+	}
+	t.Logf("classified %d ops in %v", n, took)
+}

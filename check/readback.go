@@ -1,0 +1,189 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/trigpointing/valkey-chaos/loadgen"
+)
+
+// Read-back tuning: each worker sends readBackDepth MGETs of `batch` keys per
+// round trip on its own connection; a few workers keep the server busy while
+// the client parses.
+const (
+	defaultBatch   = 1000
+	readBackDepth  = 8
+	readBackConns  = 4
+	readTimeout    = time.Minute // one round trip of readBackDepth*batch values; a loaded server answers in ms
+	scanCount      = 1000
+	maxUnexpectedN = 1 << 20 // distinct unexpected keys remembered (SCAN may repeat keys)
+)
+
+// newClient is a go-redis client for bulk reads: no maintenance
+// notifications (Valkey rejects them and counts an error per client), no
+// CLIENT SETINFO, RESP2, no retries (a read that fails is reported, never
+// silently repeated), long timeouts.
+func newClient(addr string, conns int) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                     addr,
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		MaxRetries:               -1,
+		PoolSize:                 conns,
+		MinIdleConns:             0,
+		DialTimeout:              5 * time.Second,
+		ReadTimeout:              readTimeout,
+		WriteTimeout:             readTimeout,
+		PoolTimeout:              readTimeout,
+	})
+}
+
+// ReadBack reads the key of every op (loadgen.Key(prefix, seq)) with
+// pipelined MGETs of `batch` keys (0: 1000) over a few connections and
+// returns what it found, parallel to ops. It fails on the first error (a
+// LOADING server, a lost connection): a partial read-back would misreport
+// losses.
+func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
+	if batch <= 0 {
+		batch = defaultBatch
+	}
+	found := make([]Found, len(ops))
+	if len(ops) == 0 {
+		return found, nil
+	}
+	rdb := newClient(addr, readBackConns)
+	defer rdb.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunk := batch * readBackDepth
+	next := make(chan int)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for w := 0; w < readBackConns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for from := range next {
+				to := min(from+chunk, len(ops))
+				if err := readRange(ctx, rdb, prefix, ops[from:to], found[from:to], batch); err != nil {
+					errOnce.Do(func() {
+						firstErr = fmt.Errorf("read back keys %d..%d of %d: %w", from, to-1, len(ops), err)
+						cancel()
+					})
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for from := 0; from < len(ops); from += chunk {
+		select {
+		case next <- from:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read back %d keys: %w", len(ops), err)
+	}
+	return found, nil
+}
+
+// readRange reads ops in one pipeline of MGETs of up to batch keys each.
+func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []loadgen.Op, found []Found, batch int) error {
+	pipe := rdb.Pipeline()
+	var cmds []*redis.SliceCmd
+	for from := 0; from < len(ops); from += batch {
+		to := min(from+batch, len(ops))
+		keys := make([]string, to-from)
+		for i := range keys {
+			keys[i] = loadgen.Key(prefix, ops[from+i].Seq)
+		}
+		cmds = append(cmds, pipe.MGet(ctx, keys...))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	for c, cmd := range cmds {
+		vals := cmd.Val()
+		base := c * batch
+		for i, val := range vals {
+			s, ok := val.(string)
+			if !ok {
+				continue // nil: absent
+			}
+			seq, _, parsed := loadgen.ParseValue([]byte(s))
+			found[base+i] = Found{Present: true, Match: parsed && seq == ops[base+i].Seq}
+		}
+	}
+	return nil
+}
+
+// ScanUnexpected counts keys under prefix+"w:" that were never written:
+// written(seq) says whether the History holds seq, and a key whose suffix is
+// not a sequence number is unexpected too. SCAN may return a key more than
+// once, so keys are counted once each.
+func ScanUnexpected(ctx context.Context, addr, prefix string, written func(seq uint64) bool) (int, error) {
+	rdb := newClient(addr, 1)
+	defer rdb.Close()
+	writePrefix := prefix + "w:"
+	match := globEscape(writePrefix) + "*"
+	seen := make(map[string]struct{})
+	var cursor uint64
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, match, scanCount).Result()
+		if err != nil {
+			return len(seen), fmt.Errorf("scan %s: %w", match, err)
+		}
+		for _, k := range keys {
+			suffix, ok := strings.CutPrefix(k, writePrefix)
+			if !ok {
+				continue
+			}
+			if seq, err := strconv.ParseUint(suffix, 10, 64); err == nil && written(seq) {
+				continue
+			}
+			if len(seen) < maxUnexpectedN {
+				seen[k] = struct{}{}
+			} else {
+				return len(seen), errors.New("more than 1M unexpected keys: is the prefix shared with another run?")
+			}
+		}
+		cursor = next
+		if cursor == 0 {
+			return len(seen), nil
+		}
+	}
+}
+
+// globEscape quotes the characters SCAN MATCH treats as a pattern, so a run
+// id like "a[1]" matches itself only.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\', '^', '-':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
