@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +199,65 @@ func BenchmarkPacing(b *testing.B) {
 			b.ReportMetric(maxLat, "max-ms")
 		})
 	}
+}
+
+// BenchmarkPacingDuringBGSave writes 12k/s into a server holding 500k keys
+// (50k with -short) while it forks and writes a snapshot, as a trial does.
+func BenchmarkPacingDuringBGSave(b *testing.B) {
+	const rate, dur = 12000, 4 * time.Second
+	keys := int64(500_000)
+	if testing.Short() {
+		keys = 50_000
+	}
+	srv := startServer(b)
+	defer pin(b, srv.cmd.Process.Pid, 0)()
+	if _, err := Preload(context.Background(), srv.addr, "vc:bgsave:", keys, 100, 4); err != nil {
+		b.Fatal(err)
+	}
+	c := srv.client()
+	var achieved, p99, maxLat, saveS float64
+	for i := 0; i < b.N; i++ {
+		base := time.Now()
+		w, err := StartWriter(context.Background(), WriterConfig{
+			Addr:        func() string { return srv.addr },
+			Prefix:      fmt.Sprintf("vc:bgsave:%d:", i),
+			Pacer:       ConstantPacer{Freq: rate},
+			Base:        base,
+			MaxOps:      1 << 30,
+			MaxDuration: dur,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sleepUntil(base, 500*time.Millisecond)
+		if err := c.BgSave(context.Background()).Err(); err != nil {
+			b.Fatal(err)
+		}
+		saveStart := time.Now()
+		for {
+			info, err := c.Info(context.Background(), "persistence").Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if strings.Contains(info, "rdb_bgsave_in_progress:0") || time.Since(saveStart) > dur {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		saveS += time.Since(saveStart).Seconds()
+		<-w.Done()
+		h := w.Stop()
+		from, to := w.Started(), w.Started()+dur
+		achieved += h.AchievedRate(from, to)
+		lat := h.Latency(from, to)
+		p99 += float64(lat.ValueAtQuantile(99)) / 1000
+		maxLat = math.Max(maxLat, float64(lat.Max())/1000)
+	}
+	n := float64(b.N)
+	b.ReportMetric(achieved/n/rate, "achieved/target")
+	b.ReportMetric(p99/n, "p99-ms")
+	b.ReportMetric(maxLat, "max-ms")
+	b.ReportMetric(saveS/n, "bgsave-s")
 }
 
 // BenchmarkPreload builds 500k keys of 100 B (50k with -short).

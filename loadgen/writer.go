@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -215,23 +216,39 @@ func (w *Writer) Stop() *History {
 		for _, c := range w.conns {
 			n += len(c.ops)
 		}
-		h := &History{Ops: make([]Op, 0, n)}
+		w.history = &History{Ops: mergeBySeq(w.conns, n, w.cfg.StartSeq)}
 		for _, c := range w.conns {
-			h.Ops = append(h.Ops, c.ops...)
 			c.ops = nil
 		}
-		slices.SortFunc(h.Ops, func(a, b Op) int {
-			switch {
-			case a.Seq < b.Seq:
-				return -1
-			case a.Seq > b.Seq:
-				return 1
-			}
-			return 0
-		})
-		w.history = h
 	})
 	return w.history
+}
+
+// mergeBySeq gathers the connections' ops, n in all, into Seq order. The
+// sequence numbers are contiguous from first, so each op goes straight to its
+// slot; a sort is the fallback should that ever not hold.
+func mergeBySeq(conns []*writerConn, n int, first uint64) []Op {
+	ops := make([]Op, n)
+	placed := true
+	for _, c := range conns {
+		for _, op := range c.ops {
+			i := op.Seq - first
+			if i >= uint64(n) || ops[i].Outcome != 0 {
+				placed = false
+				break
+			}
+			ops[i] = op
+		}
+	}
+	if placed {
+		return ops
+	}
+	ops = ops[:0]
+	for _, c := range conns {
+		ops = append(ops, c.ops...)
+	}
+	slices.SortFunc(ops, func(a, b Op) int { return cmp.Compare(a.Seq, b.Seq) })
+	return ops
 }
 
 // halt stops claiming; ops due from now on are not sent.

@@ -409,3 +409,36 @@ func TestStartWriterRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeBySeq(t *testing.T) {
+	conn := func(seqs ...uint64) *writerConn {
+		c := &writerConn{}
+		for _, s := range seqs {
+			c.ops = append(c.ops, Op{Seq: s, Outcome: OK})
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		conns []*writerConn
+		first uint64
+		want  []uint64
+	}{
+		{"interleaved contiguous", []*writerConn{conn(5, 7, 8), conn(6, 9)}, 5, []uint64{5, 6, 7, 8, 9}},
+		{"gap falls back to sorting", []*writerConn{conn(5, 9), conn(6)}, 5, []uint64{5, 6, 9}},
+		{"empty", []*writerConn{conn(), conn()}, 1, []uint64{}},
+	}
+	for _, tt := range tests {
+		n := 0
+		for _, c := range tt.conns {
+			n += len(c.ops)
+		}
+		got := []uint64{}
+		for _, op := range mergeBySeq(tt.conns, n, tt.first) {
+			got = append(got, op.Seq)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
