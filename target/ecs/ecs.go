@@ -54,7 +54,7 @@ var ErrAlarm = errors.New("stop condition")
 
 // Config selects the service and how the target behaves.
 type Config struct {
-	Cluster, Service string
+	Cluster, Service string // names or ARNs
 	Region, Profile  string // empty: the SDK's default chain
 	// Endpoint overrides host:port of Valkey, e.g. a service discovery
 	// name, so a run includes DNS propagation. Default: the task's private
@@ -120,6 +120,11 @@ type taskDef struct {
 func New(ctx context.Context, cfg Config) (*Target, error) {
 	if cfg.Cluster == "" || cfg.Service == "" {
 		return nil, fmt.Errorf("%w: the ECS target needs --cluster and --service", result.ErrBadInput)
+	}
+	// ListTasks filters by service name and task groups carry the name, so
+	// a service ARN is reduced to its name; a cluster may stay an ARN.
+	if strings.HasPrefix(cfg.Service, "arn:") {
+		cfg.Service = cfg.Service[strings.LastIndexByte(cfg.Service, '/')+1:]
 	}
 	if cfg.Port == 0 {
 		cfg.Port = 6379

@@ -216,7 +216,8 @@ func TestStopReplacesTheTaskAndKeepsAcknowledgedWrites(t *testing.T) {
 
 func TestCrashLosesWritesSinceTheLastSave(t *testing.T) {
 	startTwin(t, ecstwin.Config{})
-	tg, _ := newTarget(t, ecs.Config{})
+	// As the chaos-schedule module calls it: the cluster by ARN.
+	tg, _ := newTarget(t, ecs.Config{Cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/chaos", Service: "arn:aws:ecs:us-east-1:123456789012:service/chaos/valkey"})
 	ctx := ctxT(t)
 	inst, err := tg.Start(ctx, target.StartSpec{Label: "crash-1"})
 	if err != nil {
