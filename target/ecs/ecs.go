@@ -96,6 +96,7 @@ type Target struct {
 	version       string
 	alarmsChecked bool
 	logNotice     bool
+	specNoticed   bool
 
 	// One trial.
 	label      string
@@ -203,6 +204,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		t.version = serverVersion(ctx, addr)
 	}
 	t.noticeSaveRules(ctx, addr, task, spec.Save)
+	t.noticeFixedByECS(spec)
 	t.label = spec.Label
 	if t.label == "" {
 		t.label = "trial"
@@ -395,6 +397,31 @@ func (t *Target) noticeSaveRules(ctx context.Context, addr string, v taskView, w
 	}
 	if live := rep.Array[1].Str; strings.Join(strings.Fields(live), " ") != strings.Join(strings.Fields(want), " ") {
 		t.notice("the scenario asks for save rules %q but task %s runs with %q (set by the task definition); the run measures the live rules", want, v.id, live)
+	}
+}
+
+// noticeFixedByECS says once which scenario settings a deployed service
+// decides for itself.
+func (t *Target) noticeFixedByECS(spec target.StartSpec) {
+	if t.specNoticed {
+		return
+	}
+	var fixed []string
+	if spec.StopTimeout > 0 && spec.StopTimeout != t.def.stopTimeout {
+		fixed = append(fixed, fmt.Sprintf("stop_timeout %v (the container's stopTimeout is %v)", spec.StopTimeout, t.def.stopTimeout))
+	}
+	if spec.RestartDelay > 0 {
+		fixed = append(fixed, "restart_delay (the service scheduler times the replacement)")
+	}
+	if len(spec.ExtraArgs) > 0 {
+		fixed = append(fixed, fmt.Sprintf("server args %q (the task definition's command)", spec.ExtraArgs))
+	}
+	if len(spec.Storage) > 0 {
+		fixed = append(fixed, "storage (the task's EFS volume)")
+	}
+	if len(fixed) > 0 {
+		t.notice("the ECS task definition decides %s; the run measures what is deployed", strings.Join(fixed, ", "))
+		t.specNoticed = true
 	}
 }
 

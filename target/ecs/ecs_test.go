@@ -142,12 +142,15 @@ func mutatingCalls(tw *ecstwin.Twin) []string {
 
 func TestStopReplacesTheTaskAndKeepsAcknowledgedWrites(t *testing.T) {
 	tw := startTwin(t, ecstwin.Config{})
-	tg, _ := newTarget(t, ecs.Config{})
+	tg, out := newTarget(t, ecs.Config{})
 	ctx := ctxT(t)
 
-	inst, err := tg.Start(ctx, target.StartSpec{Label: "stop-1", Save: "3600 1"})
+	inst, err := tg.Start(ctx, target.StartSpec{Label: "stop-1", Save: "3600 1", StopTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
+	}
+	if !strings.Contains(out.String(), "stop_timeout 2m0s (the container's stopTimeout is 30s)") {
+		t.Errorf("no notice that the task definition's stop timeout, not the scenario's, applies: %q", out.String())
 	}
 	if !strings.HasPrefix(inst.ID, "arn:aws:ecs:") || inst.StartedAt.IsZero() || !strings.HasPrefix(inst.ServerVersion, "valkey ") {
 		t.Errorf("instance %+v: want the task ARN, its startedAt and the server version", inst)
