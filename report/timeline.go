@@ -141,13 +141,9 @@ func timelineChart(run *result.Run, t *result.Trial) ([]byte, error) {
 	yMax := 1.0
 	if s := t.Series; s != nil && len(s.AckedPS) > 0 {
 		k := displayFactor(s, t.RatePerS)
-		xs := binCentres(s, len(s.AckedPS))
-		inOutage := func(i int) bool {
-			lo, hi := s.StartS+float64(i)*s.BinS, s.StartS+float64(i+1)*s.BinS
-			return hasOutage && hi > ofrom && lo < oto
-		}
+		inOutage := outageBins(t)
 		ackSty := lineStyle(colAcked, 1.6, nil)
-		acked := rebinSegments(segments(xs, s.AckedPS, func(i int) bool { return !(inOutage(i) && s.AckedPS[i] == 0) }), k)
+		acked := ackedSegments(t)
 		if err := addSegments(top, acked, ackSty); err != nil {
 			return nil, err
 		}
@@ -242,6 +238,26 @@ func timelineChart(run *result.Run, t *result.Trial) ([]byte, error) {
 		notes:  notes,
 	}
 	return f.render()
+}
+
+// outageBins reports whether series bin i overlaps the outage.
+func outageBins(t *result.Trial) func(i int) bool {
+	s := t.Series
+	from, to, ok := outage(t)
+	return func(i int) bool {
+		lo, hi := s.StartS+float64(i)*s.BinS, s.StartS+float64(i+1)*s.BinS
+		return ok && hi > from && lo < to
+	}
+}
+
+// ackedSegments is the acknowledged-writes line as drawn: split wherever a
+// bin in the outage had no acknowledged write, so the outage is a gap and
+// never a bridge, then averaged within each piece at low rates.
+func ackedSegments(t *result.Trial) []plotter.XYs {
+	s := t.Series
+	inOutage := outageBins(t)
+	keep := func(i int) bool { return !(inOutage(i) && s.AckedPS[i] == 0) }
+	return rebinSegments(segments(binCentres(s, len(s.AckedPS)), s.AckedPS, keep), displayFactor(s, t.RatePerS))
 }
 
 // displayFactor groups series bins so that one drawn bin holds about five
