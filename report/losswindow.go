@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -38,25 +37,17 @@ type curvePoint struct {
 	rule         int
 }
 
-// predictedCurve evaluates the save rules over log-spaced rates with
-// savepolicy.Predict, the same model the runner uses per trial.
-func predictedCurve(rules savepolicy.Rules, lo, hi, bgsave float64, n int) []curvePoint {
+// predictedCurve evaluates the save rules over log-spaced rates (and both
+// sides of every threshold) with the sawtooth chart's evaluator, which
+// applies savepolicy.Predict: the same model the runner uses per trial.
+func predictedCurve(rules savepolicy.Rules, lo, hi, bgsave float64) []curvePoint {
+	s := evalCurve(SawtoothCurve{Rules: rules, BGSave: seconds(bgsave)}, lo, hi)
 	var out []curvePoint
-	d := time.Duration(bgsave * float64(time.Second))
-	for i := 0; i < n; i++ {
-		r := lo * math.Pow(hi/lo, float64(i)/float64(n-1))
-		p := savepolicy.Predict(rules, r, d)
-		if !p.Fires {
+	for i, r := range s.rates {
+		if math.IsNaN(s.worst[i]) || s.rule[i] < 0 {
 			continue
 		}
-		idx := -1
-		for j, rule := range rules {
-			if rule == p.Rule {
-				idx = j
-				break
-			}
-		}
-		out = append(out, curvePoint{rate: r, window: p.WorstWindow.Seconds(), rule: idx})
+		out = append(out, curvePoint{rate: r, window: s.worst[i], rule: s.rule[i]})
 	}
 	return out
 }
@@ -100,7 +91,7 @@ func lossWindowChart(run *result.Run) (png []byte, ok bool, err error) {
 	realRules, _ := savepolicy.Parse(run.Target.SaveReal)
 	var notes []string
 	if perr == nil && len(rules) > 0 {
-		curve := predictedCurve(rules, lo, hi, bgsave, 400)
+		curve := predictedCurve(rules, lo, hi, bgsave)
 		xys := make(plotter.XYs, len(curve))
 		for i, c := range curve {
 			xys[i] = plotter.XY{X: c.rate, Y: c.window}
