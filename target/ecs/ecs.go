@@ -91,12 +91,13 @@ type Target struct {
 	logs *cloudwatchlogs.Client
 	cw   *cloudwatch.Client
 
-	serviceARN    string
-	def           taskDef
-	version       string
-	alarmsChecked bool
-	logNotice     bool
-	specNoticed   bool
+	serviceARN      string
+	def             taskDef
+	version         string
+	alarmsChecked   bool
+	logNotice       bool
+	specNoticed     bool
+	untaggedNoticed bool
 
 	// One trial.
 	label      string
@@ -245,10 +246,13 @@ func (t *Target) checkService(ctx context.Context) error {
 	}
 	if !hasAllowTag(tags) {
 		if !t.cfg.AllowUntagged {
-			return fmt.Errorf("%w: service %s in cluster %s lacks the tag %s=%s, so valkey-chaos will not fault it: tag it (aws ecs tag-resource --resource-arn %s --tags key=%s,value=%s, or the valkey module's chaos tag variable) or pass --allow-untagged",
+			return fmt.Errorf("%w: service %s in cluster %s lacks the tag %s=%s, so valkey-chaos will not fault it: tag it (aws ecs tag-resource --resource-arn %s --tags key=%s,value=%s, or chaos_opt_in = true in terraform/modules/valkey) or pass --allow-untagged",
 				result.ErrBadInput, t.cfg.Service, t.cfg.Cluster, AllowTagKey, AllowTagValue, t.serviceARN, AllowTagKey, AllowTagValue)
 		}
-		t.notice("service %s lacks the tag %s=%s; going ahead because of --allow-untagged", t.cfg.Service, AllowTagKey, AllowTagValue)
+		if !t.untaggedNoticed {
+			t.notice("service %s lacks the tag %s=%s; going ahead because of --allow-untagged", t.cfg.Service, AllowTagKey, AllowTagValue)
+			t.untaggedNoticed = true
+		}
 	}
 	if svc.DesiredCount != 1 {
 		return fmt.Errorf("%w: service %s has desiredCount %d: valkey-chaos faults a single-task cache service (desiredCount 1)", result.ErrBadInput, t.cfg.Service, svc.DesiredCount)
