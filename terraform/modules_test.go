@@ -62,6 +62,12 @@ func TestValkeyDeploysTheHarnessDefaultSaveRules(t *testing.T) {
 		}
 	}
 
+	// What the harness itself reads from the module (valkey-chaos plan --terraform).
+	read, err := savepolicy.FromTerraform(valkeyDir)
+	if err != nil || read.String() != savepolicy.Default {
+		t.Errorf("savepolicy.FromTerraform(%s) = %q, %v; want %q", valkeyDir, read, err, savepolicy.Default)
+	}
+
 	custom := valkeyContainer(t, m, map[string]cty.Value{"save_rules": cty.StringVal("60 1000")})
 	if got := flagValue(t, stringList(t, custom["command"]), "--save"); got != "60 1000" {
 		t.Errorf("with save_rules = \"60 1000\" the container runs --save %q", got)
