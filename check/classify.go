@@ -80,7 +80,9 @@ type Input struct {
 	Replacement time.Duration
 	// SaveStarts are the server log's "Background saving started" (or final
 	// save) instants, any order. Pass saves that completed: a save killed
-	// mid-way is not what the restored data reflects.
+	// mid-way is not what the restored data reflects. Log times are truncated
+	// to the millisecond, so a start up to 1 ms below the bracket still counts
+	// (the estimate is then the bracket's low end).
 	SaveStarts []time.Duration
 }
 
