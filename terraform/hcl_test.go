@@ -313,6 +313,7 @@ func functions() map[string]function.Function {
 		"concat":     stdlib.ConcatFunc,
 		"contains":   stdlib.ContainsFunc,
 		"element":    stdlib.ElementFunc,
+		"flatten":    stdlib.FlattenFunc,
 		"floor":      stdlib.FloorFunc,
 		"format":     stdlib.FormatFunc,
 		"jsonencode": stdlib.JSONEncodeFunc,

@@ -543,7 +543,7 @@ func TestChaosScheduleRunsTheHarnessAgainstTheService(t *testing.T) {
 		args[i], _ = a.(string)
 	}
 	if len(args) == 0 || args[0] != "run" {
-		t.Fatalf("harness command %q, want valkey-chaos run ...", args)
+		t.Fatalf("harness command %v, want valkey-chaos run ... (a function the test does not know makes it unknown)", harness["command"])
 	}
 	namespace := m.defaultOf(t, "metric_namespace")
 	for flag, want := range map[string]string{
@@ -569,6 +569,15 @@ func TestChaosScheduleRunsTheHarnessAgainstTheService(t *testing.T) {
 		if got := m.attr(t, alarm, attr, nil); got != want {
 			t.Errorf("verdict alarm %s = %v, want %v", attr, got, want)
 		}
+	}
+
+	alarms := map[string]cty.Value{"stop_condition_alarm_names": cty.TupleVal([]cty.Value{cty.StringVal("api-5xx")})}
+	for k, v := range in {
+		alarms[k] = v
+	}
+	guarded := stringList(t, m.containers(t, m.block(t, "resource", "aws_ecs_task_definition", "harness"), alarms)[0]["command"])
+	if got := flagValue(t, guarded, "--alarm"); got != "api-5xx" {
+		t.Errorf("stop_condition_alarm_names = [api-5xx] passes --alarm %q", got)
 	}
 
 	target := nested(t, m.block(t, "resource", "aws_scheduler_schedule", "harness"), "target")

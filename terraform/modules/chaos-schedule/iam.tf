@@ -106,7 +106,7 @@ data "aws_iam_policy_document" "harness_task" {
     }
   }
 
-  # Only the alarms named as stop conditions (pass them with extra_args).
+  # Only the alarms named as stop conditions (--alarm in the command).
   dynamic "statement" {
     for_each = length(var.stop_condition_alarm_names) > 0 ? [1] : []
 

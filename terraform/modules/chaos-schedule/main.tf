@@ -25,6 +25,7 @@ locals {
       "--out", "/results",
     ],
     var.valkey_endpoint == null ? [] : ["--endpoint", var.valkey_endpoint],
+    flatten([for a in var.stop_condition_alarm_names : ["--alarm", a]]),
     var.extra_args,
     var.scenarios,
   )

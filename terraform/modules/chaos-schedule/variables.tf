@@ -163,7 +163,7 @@ variable "tags" {
 }
 
 variable "stop_condition_alarm_names" {
-  description = "CloudWatch alarms the harness checks before each fault (pass the matching flag in extra_args); the role may describe only these."
+  description = "CloudWatch alarms the harness checks before each fault (--alarm NAME each); a run stops before its fault while one is in ALARM. The role may describe only these."
   type        = list(string)
   default     = []
 }

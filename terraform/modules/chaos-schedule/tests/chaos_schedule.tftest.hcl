@@ -100,13 +100,14 @@ run "endpoint_scenarios_and_extra_flags_reach_the_command" {
   command = plan
 
   variables {
-    valkey_endpoint = "valkey.trigpointing.local:6379"
-    scenarios       = ["stop", "crash"]
-    extra_args      = ["--slo", "loss_window<=65s"]
+    valkey_endpoint            = "valkey.trigpointing.local:6379"
+    stop_condition_alarm_names = ["api-5xx", "api-latency"]
+    scenarios                  = ["stop", "crash"]
+    extra_args                 = ["--slo", "loss_window<=65s"]
   }
 
   assert {
-    condition     = slice(output.harness_command, length(output.harness_command) - 6, length(output.harness_command)) == ["--endpoint", "valkey.trigpointing.local:6379", "--slo", "loss_window<=65s", "stop", "crash"]
+    condition     = slice(output.harness_command, length(output.harness_command) - 10, length(output.harness_command)) == ["--endpoint", "valkey.trigpointing.local:6379", "--alarm", "api-5xx", "--alarm", "api-latency", "--slo", "loss_window<=65s", "stop", "crash"]
     error_message = "Unexpected harness command: ${jsonencode(output.harness_command)}"
   }
 }
