@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -493,10 +494,13 @@ func rulesFromCommand(args []string) (Rules, bool, error) {
 	}
 	if !hasSave {
 		for _, a := range args {
-			if strings.Contains(a, "--save") {
-				if tokens, err := splitArgs(a); err == nil {
-					return rulesFromCommand(tokens)
-				}
+			if !strings.Contains(a, "--save") {
+				continue
+			}
+			// Descend only when the string holds a --save word, so the
+			// recursion always ends (it then takes the branch above).
+			if tokens, err := splitArgs(a); err == nil && slices.Contains(tokens, "--save") {
+				return rulesFromCommand(tokens)
 			}
 		}
 		return nil, false, nil

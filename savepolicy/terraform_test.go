@@ -1,0 +1,110 @@
+package savepolicy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trigpointing/valkey-chaos/result"
+)
+
+func TestFromTerraform(t *testing.T) {
+	tests := []struct {
+		dir, want string
+	}{
+		// The shape of terraform/modules/valkey: the command built from
+		// locals (concat of a base list and ["--save", var.save_rules]), an
+		// image variable without a default, resource references elsewhere.
+		{"module", "900 1 300 10 60 10000"},
+		{"inline", "3600 1 120 50"},  // command inline in jsonencode
+		{"shell", "600 5 30 100000"}, // sh -c "valkey-server --save '...'"
+		{"heredoc", "300 1 60 1000"}, // JSON heredoc, two --save options
+		{"nosave", ServerDefault},    // valkey without --save: server defaults
+		{"tfvars", "45 1"},           // terraform.tfvars overrides the default
+		{"root", "120 1 30 5000"},    // a root calling the module with its own value
+	}
+	for _, tc := range tests {
+		rules, err := FromTerraform(filepath.Join("testdata", "terraform", tc.dir))
+		if err != nil || rules.String() != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.dir, rules, err, tc.want)
+		}
+	}
+}
+
+func TestFromTerraformErrors(t *testing.T) {
+	writeModule := func(t *testing.T, src string) string {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	tests := []struct {
+		name, dir, mention string
+	}{
+		{"variable without default", filepath.Join("testdata", "terraform", "unknown"), "only known at apply time"},
+		{"missing directory", filepath.Join("testdata", "terraform", "absent"), "not found"},
+		{"no tf files", t.TempDir(), "no .tf files"},
+		{"syntax error", writeModule(t, "resource \"aws_ecs_task_definition\" \"x\" {\n  container_definitions = jsonencode([{\n}\n"), "line"},
+		{"no task definition", writeModule(t, "variable \"a\" {\n  default = 1\n}\n"), "no aws_ecs_task_definition"},
+		{"odd save", writeModule(t, `resource "aws_ecs_task_definition" "x" {
+  container_definitions = jsonencode([{ name = "valkey", image = "valkey", command = ["valkey-server", "--save", "900"] }])
+}
+`), "pairs"},
+		{"config file in the image", writeModule(t, `resource "aws_ecs_task_definition" "x" {
+  container_definitions = jsonencode([{ name = "valkey", image = "valkey", command = ["valkey-server", "/etc/valkey/valkey.conf"] }])
+}
+`), "--config"},
+	}
+	for _, tc := range tests {
+		rules, err := FromTerraform(tc.dir)
+		if err == nil || !errors.Is(err, result.ErrBadInput) {
+			t.Errorf("%s: %q, %v; want a bad-input error", tc.name, rules, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.mention) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %q: want one line mentioning %q", tc.name, err, tc.mention)
+		}
+	}
+}
+
+// TestTerraformModuleDeploysDefaultRules reads the real module: one source
+// of truth for the rules the harness assumes and the module deploys.
+func TestTerraformModuleDeploysDefaultRules(t *testing.T) {
+	dir := filepath.Join("..", "terraform", "modules", "valkey")
+	if _, err := os.Stat(filepath.Join(dir, "main.tf")); err != nil {
+		t.Skipf("%s/main.tf does not exist yet (the module is another issue); the fixture testdata/terraform/module stands in for it", dir)
+	}
+	rules, err := FromTerraform(dir)
+	if err != nil {
+		t.Fatalf("read the module: %v", err)
+	}
+	if rules.String() != Default {
+		t.Fatalf("the module deploys save %q, the harness defaults to %q: make them agree", rules, Default)
+	}
+}
+
+func TestRulesFromCommand(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  string
+		found bool
+	}{
+		{[]string{"valkey-server", "--save", "60 100"}, "60 100", true},
+		{[]string{"valkey-server", "--save", "60", "100", "--save", "10", "5000"}, "60 100 10 5000", true},
+		{[]string{"valkey-server", "--save", ""}, "", true},
+		{[]string{"valkey-server", "--save", "--appendonly", "no"}, "", true},
+		{[]string{"--save", "900 1", "--save", "", "--save", "30 7"}, "30 7", true},
+		{[]string{"valkey-server", "--dir", "/data"}, "", false},
+		{[]string{"sh", "-c", "exec valkey-server --save '60 1' --dir /data"}, "60 1", true},
+	}
+	for _, tc := range tests {
+		rules, found, err := rulesFromCommand(tc.args)
+		if err != nil || found != tc.found || (found && rules.String() != tc.want) {
+			t.Errorf("%q: %q found=%v %v; want %q found=%v", tc.args, rules, found, err, tc.want, tc.found)
+		}
+	}
+}
