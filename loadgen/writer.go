@@ -230,12 +230,13 @@ func (w *Writer) Stop() *History {
 func mergeBySeq(conns []*writerConn, n int, first uint64) []Op {
 	ops := make([]Op, n)
 	placed := true
+place:
 	for _, c := range conns {
 		for _, op := range c.ops {
 			i := op.Seq - first
 			if i >= uint64(n) || ops[i].Outcome != 0 {
 				placed = false
-				break
+				break place
 			}
 			ops[i] = op
 		}
