@@ -19,7 +19,7 @@ import (
 
 // SawtoothCurve is one rule set whose loss window is drawn across rates.
 type SawtoothCurve struct {
-	Label  string // legend name, e.g. `current "900 1 300 10 60 10000"`
+	Label  string // names the rule set, e.g. "current" (may be empty for one)
 	Rules  savepolicy.Rules
 	BGSave time.Duration
 }
@@ -177,7 +177,11 @@ func SawtoothPNG(s Sawtooth) ([]byte, error) {
 			p.Add(vline{xs: ths, style: sty})
 			legend = append(legend, legendItem{"thresholds (BGSAVE shifts them a little): " + strings.Join(names, ", "), []plot.Thumbnailer{lineThumb(sty)}})
 		}
-		notes = append(notes, fmt.Sprintf("save %q, BGSAVE %.1f s", c.Rules, c.BGSave.Seconds()))
+		note := fmt.Sprintf("save %q, BGSAVE %.1f s", c.Rules, c.BGSave.Seconds())
+		if c.Label != "" {
+			note = c.Label + ": " + note
+		}
+		notes = append(notes, note)
 	}
 	useLogX(p, s.Lo, s.Hi)
 	useLogY(p, yLo, yHi)

@@ -35,7 +35,7 @@ func (in PlanInput) bgsave() (time.Duration, string) {
 		return SaveDuration(in.RDBBytes, in.Storage.WriteMiBps()),
 			fmt.Sprintf("%s at %.4g MiB/s", FormatBytes(float64(in.RDBBytes)), in.Storage.WriteMiBps())
 	}
-	return 0, "taken as 0: give --rdb-size (and --throughput) or --bgsave"
+	return 0, "taken as 0: no RDB size or BGSAVE time given"
 }
 
 // Plan is the model's answer for one rate. Durations are seconds.

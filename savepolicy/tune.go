@@ -130,11 +130,12 @@ func Tune(in TuneInput) (Tuning, error) {
 		el := in.Storage
 		el.Mode = Elastic
 		elCost := el.DailyCost(in.RDBBytes, sum.SavesPerDayHi, in.RestartsPerDay)
+		padding := in.Storage.DailyCost(int64(b.StoredBytesNeeded), 0, 0).StorageUSD
 		t.Feasible = false
 		t.Findings = append(t.Findings, fmt.Sprintf(
-			"%q meets the RPO only while Bursting credits last: at %s it writes %s/day against a baseline of %s/day, so a full balance lasts %.1f days; then each save takes %s. Elastic would cost $%.2f/day; or store %s on the file system to raise the baseline",
+			"%q meets the RPO only while Bursting credits last: at %s it writes %s/day against a baseline of %s/day, so a full balance lasts %.1f days; then each save takes %s. Elastic would cost %s/day; or store %s on the file system to raise the baseline (%s/day of storage)",
 			best, FormatRate(in.Hi), FormatBytes(sum.BytesPerDayHi), FormatBytes(b.BaselineBytesPerS*86400), b.DaysFromFull,
-			fmtDuration(b.SaveAtBaseline), elCost.TotalUSD, FormatBytes(b.StoredBytesNeeded)))
+			fmtDuration(b.SaveAtBaseline), fmtUSD(elCost.TotalUSD), FormatBytes(b.StoredBytesNeeded), fmtUSD(padding)))
 	}
 	t.Findings = append(t.Findings, t.explainProposal(best, in, d, rpo)...)
 	return t, nil

@@ -176,7 +176,7 @@ func runPlan(cmd *cobra.Command, o planOpts) error {
 		Title:  fmt.Sprintf("Loss window against write rate: save %q", rules),
 		Lo:     lo,
 		Hi:     hi,
-		Curves: []report.SawtoothCurve{{Label: fmt.Sprintf("save %q", rules), Rules: rules, BGSave: d}},
+		Curves: []report.SawtoothCurve{{Rules: rules, BGSave: d}},
 	}
 	if err := report.WriteSawtooth(o.out, chart); err != nil {
 		return err
