@@ -85,6 +85,28 @@ func TestTerraformModuleDeploysDefaultRules(t *testing.T) {
 	if rules.String() != Default {
 		t.Fatalf("the module deploys save %q, the harness defaults to %q: make them agree", rules, Default)
 	}
+	// The rules come from the module's variable, not by coincidence: a copy
+	// deployed with other rules reads back as those.
+	cp := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cp, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(cp, "terraform.tfvars"), []byte("save_rules = \"120 1 30 5000\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rules, err := FromTerraform(cp); err != nil || rules.String() != "120 1 30 5000" {
+		t.Fatalf("the module with save_rules = \"120 1 30 5000\" reads back as %q, %v", rules, err)
+	}
 }
 
 func TestRulesFromCommand(t *testing.T) {
