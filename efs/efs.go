@@ -201,7 +201,7 @@ func (f *FS) unmount() error {
 	case <-served:
 		return nil
 	case <-time.After(2 * time.Second):
-		return fmt.Errorf("unmount %s: %v: %w", f.mnt, err, ErrDetachedBusy)
+		return fmt.Errorf("unmount %s: %w", f.mnt, ErrDetachedBusy)
 	}
 }
 

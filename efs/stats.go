@@ -28,7 +28,7 @@ type Stats struct {
 	ThrottledSeconds float64 `json:"throttled_s"`
 	LatencySeconds   float64 `json:"latency_s"`
 	// ActiveSeconds is the wall time data was moving (a read or write in
-	// flight, pauses under 10 ms included).
+	// flight, pauses under 100 ms included).
 	ActiveSeconds float64 `json:"active_s"`
 	// SaturatedSeconds is the part of it during which the limit held
 	// requests back.
@@ -47,11 +47,11 @@ type Stats struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Thresholds of the bottleneck verdict: at least half a second of transfer,
+// Thresholds of the bottleneck verdict: at least 0.2 s of transfer,
 // the limit holding requests back under half that time, and metered
 // throughput under 75% of the modelled limit.
 const (
-	minActiveForVerdict = 500 * time.Millisecond
+	minActiveForVerdict = 200 * time.Millisecond
 	saturatedShare      = 0.5
 	reachedShare        = 0.75
 )

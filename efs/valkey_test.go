@@ -264,3 +264,22 @@ func TestENOSPCIsLogged(t *testing.T) {
 	v.waitLog(t, "No space left on device", 10*time.Second)
 	v.waitLog(t, "Background saving error", 10*time.Second)
 }
+
+// TestStatsFlagsEmulatorBottleneck: under elastic mode (1500 MiB/s per
+// client) a save runs at whatever FUSE allows, far below the model, and
+// Stats says so rather than passing the time off as EFS's.
+func TestStatsFlagsEmulatorBottleneck(t *testing.T) {
+	f, _ := mountT(t, DefaultConfig(Elastic))
+	v := startValkey(t, f.MountPoint(), "")
+	v.waitReady(t, 10*time.Second)
+	c := v.conn(t)
+	fill(t, c, 50_000_000, 1000)
+	if _, err := c.do(time.Minute, "SAVE"); err != nil {
+		t.Fatalf("SAVE: %v", err)
+	}
+	s := f.Stats()
+	t.Logf("\n%s", s)
+	if !s.EmulatorBottleneck || !strings.Contains(s.Note, "emulator was the bottleneck") {
+		t.Errorf("a save at %.1f MiB/s under a %.0f MiB/s model is not flagged as an emulator bottleneck", s.ObservedMiBps, s.ModelledMiBps)
+	}
+}
