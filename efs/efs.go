@@ -11,6 +11,12 @@
 //
 // Every mount is unmounted by Unmount, when the context passed to Mount is
 // done, and by the next Mount of the same path after a crash (CleanupStale).
+//
+// A process that serves a mount must not start children that touch it
+// between fork and exec: no exec.Cmd.Dir inside the mount, no binary run
+// from it. Go's fork child shares the parent's memory until it execs and can
+// stall the whole process, so nothing answers the child's request. Pass the
+// path as an argument instead (valkey-server --dir MNT chdirs after exec).
 package efs
 
 import (

@@ -53,8 +53,9 @@ func TestBurstingFallsToBaseline(t *testing.T) {
 	if burst < 4*after {
 		t.Errorf("bursting did not slow down: %.2f MiB/s on credits, %.2f MiB/s after", burst, after)
 	}
-	if s.CreditBytes > mib/2 {
-		t.Errorf("Stats after the credits: balance %s, want about none", FormatBytes(s.CreditBytes))
+	if s.CreditBytes > mib/2 || s.LimitMiBps != baseline {
+		t.Errorf("Stats after the credits: balance %s, limit %.3f MiB/s; want about none and the %.3f MiB/s baseline",
+			FormatBytes(s.CreditBytes), s.LimitMiBps, baseline)
 	}
 
 	// A file the mount has never cached, so the reads reach the model.

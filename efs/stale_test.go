@@ -84,8 +84,11 @@ func startDaemon(t *testing.T, src, mnt, control string) *exec.Cmd {
 func TestControlSocketDrivesARunningMount(t *testing.T) {
 	src, mnt := t.TempDir(), filepath.Join(t.TempDir(), "mnt")
 	control := filepath.Join(t.TempDir(), "efs.sock")
-	startDaemon(t, src, mnt, control)
-	t.Cleanup(func() { CleanupStale(mnt) })
+	t.Cleanup(func() {
+		CleanupStale(mnt)
+		assertNotMounted(t, mnt)
+	})
+	daemon := startDaemon(t, src, mnt, control)
 	ctx := context.Background()
 	client := NewClient(control)
 
@@ -119,6 +122,29 @@ func TestControlSocketDrivesARunningMount(t *testing.T) {
 	if _, err := writeFile(filepath.Join(mnt, "blocked-2"), 1024); err != nil {
 		t.Errorf("create after the fault was lifted: %v", err)
 	}
+
+	// Ctrl-C (or SIGTERM) ends the daemon cleanly: unmounted, socket gone.
+	if err := daemon.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for isMounted(mnt) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if isMounted(mnt) {
+		t.Errorf("%s still mounted after the daemon got SIGTERM", mnt)
+	}
+	for fileExists(control) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fileExists(control) {
+		t.Errorf("control socket %s left behind", control)
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // TestStaleMountAfterDaemonKill: a SIGKILLed daemon leaves "Transport

@@ -12,7 +12,8 @@ type Stats struct {
 	Mode   Mode   `json:"mode"`
 	Config string `json:"config"`
 	// LimitMiBps is the metered throughput limit in force now (bursting: the
-	// burst rate while credits last, then the baseline); 0 when unlimited.
+	// burst rate while at least 1 MiB of credits is left, then the
+	// baseline); 0 when unlimited.
 	LimitMiBps float64 `json:"limit_mibps"`
 	// CreditBytes is the burst credit balance now (bursting mode only).
 	CreditBytes  int64 `json:"credit_bytes"`

@@ -157,7 +157,9 @@ func (m *meter) state(now time.Time) meterState {
 	if m.mode == Bursting {
 		s.hasCredits = true
 		s.credits = max(m.credits, 0)
-		if m.credits <= 0 {
+		// Credits earned back in a short pause do not make a 1 MiB request
+		// go at the burst rate: report the rate that request would get.
+		if m.credits < NFSRequestBytes {
 			s.limit = m.baseline
 		}
 	}
