@@ -133,6 +133,11 @@ func TestMountPassesFSConformance(t *testing.T) {
 	if err := fstest.TestFS(os.DirFS(f.MountPoint()), "a.txt", "dir/b.txt", "dir/sub/c.bin"); err != nil {
 		t.Fatal(err)
 	}
+	// Files report NFS's 1 MiB block size, so stdio buffers as on EFS.
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(f.MountPoint(), "a.txt"), &st); err != nil || st.Blksize != NFSRequestBytes {
+		t.Errorf("stat through the mount: block size %d (%v), want %d as NFS reports", st.Blksize, err, NFSRequestBytes)
+	}
 	// What is written through the mount lands in the source, byte for byte.
 	data := make([]byte, 2*mib+5)
 	rand.Read(data)

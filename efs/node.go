@@ -22,6 +22,10 @@ type node struct {
 
 var (
 	_ fs.NodeWrapChilder    = (*node)(nil)
+	_ fs.NodeLookuper       = (*node)(nil)
+	_ fs.NodeGetattrer      = (*node)(nil)
+	_ fs.NodeSetattrer      = (*node)(nil)
+	_ fs.NodeStatxer        = (*node)(nil)
 	_ fs.NodeOpener         = (*node)(nil)
 	_ fs.NodeCreater        = (*node)(nil)
 	_ fs.NodeRenamer        = (*node)(nil)
@@ -36,6 +40,35 @@ func (n *node) WrapChild(ctx context.Context, ops fs.InodeEmbedder) fs.InodeEmbe
 		return &node{LoopbackNode: ln, fsys: n.fsys}
 	}
 	return ops
+}
+
+// NFS reports its wsize (1 MiB on EFS) as the block size, and stdio sizes
+// its buffers from it: Valkey writes an RDB to EFS in 1 MiB write calls, not
+// the 4 KiB a local disk suggests. Report the same.
+const nfsBlockSize = NFSRequestBytes
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	child, errno := n.LoopbackNode.Lookup(ctx, name, out)
+	out.Attr.Blksize = nfsBlockSize
+	return child, errno
+}
+
+func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	errno := n.LoopbackNode.Getattr(ctx, f, out)
+	out.Blksize = nfsBlockSize
+	return errno
+}
+
+func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	errno := n.LoopbackNode.Setattr(ctx, f, in, out)
+	out.Blksize = nfsBlockSize
+	return errno
+}
+
+func (n *node) Statx(ctx context.Context, f fs.FileHandle, flags uint32, mask uint32, out *fuse.StatxOut) syscall.Errno {
+	errno := n.LoopbackNode.Statx(ctx, f, flags, mask, out)
+	out.Blksize = nfsBlockSize
+	return errno
 }
 
 // relPath is the node's path relative to the mount root ("" for the root).
@@ -86,6 +119,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
+	out.Attr.Blksize = nfsBlockSize
 	childNode, _ := child.Operations().(*node)
 	if childNode == nil {
 		return child, fh, fuseFlags, 0
