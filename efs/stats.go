@@ -23,7 +23,8 @@ type Stats struct {
 	MeteredBytes int64         `json:"metered_bytes"`
 	Ops          map[Op]int64  `json:"ops"`
 	Faults       []ActiveFault `json:"faults"`
-	Elapsed      float64       `json:"elapsed_s"`
+	// ElapsedSeconds is the time since the mount.
+	ElapsedSeconds float64 `json:"elapsed_s"`
 	// ThrottledSeconds sums the waits the limit and slow faults imposed on
 	// requests; LatencySeconds sums the injected request latency.
 	ThrottledSeconds float64 `json:"throttled_s"`
@@ -71,7 +72,7 @@ func (f *FS) Stats() Stats {
 		MeteredBytes:     int64(ms.metered),
 		Ops:              map[Op]int64{},
 		Faults:           f.faults.list(),
-		Elapsed:          now.Sub(f.started).Seconds(),
+		ElapsedSeconds:   now.Sub(f.started).Seconds(),
 		ThrottledSeconds: time.Duration(f.throttled.Load()).Seconds(),
 		LatencySeconds:   time.Duration(f.latencySum.Load()).Seconds(),
 		SaturatedSeconds: ms.saturated.Seconds(),
@@ -117,7 +118,7 @@ func (s Stats) String() string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "data:       read %s, written %s, metered %s in %.2f s active of %.1f s\n",
-		FormatBytes(s.BytesRead), FormatBytes(s.BytesWritten), FormatBytes(s.MeteredBytes), s.ActiveSeconds, s.Elapsed)
+		FormatBytes(s.BytesRead), FormatBytes(s.BytesWritten), FormatBytes(s.MeteredBytes), s.ActiveSeconds, s.ElapsedSeconds)
 	fmt.Fprintf(&b, "throughput: observed %.2f MiB/s, modelled %.2f MiB/s; throttled %.2f s, saturated %.2f s, latency %.2f s\n",
 		s.ObservedMiBps, s.ModelledMiBps, s.ThrottledSeconds, s.SaturatedSeconds, s.LatencySeconds)
 	ops := make([]string, 0, len(Ops))
