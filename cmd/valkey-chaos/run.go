@@ -1,0 +1,197 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trigpointing/valkey-chaos/report"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/scenarios"
+	"github.com/trigpointing/valkey-chaos/target/local"
+)
+
+type runOpts struct {
+	save         string
+	timeScale    float64
+	trials       int
+	seed         int64
+	out          string
+	runID        string
+	keys         int64
+	rate         string
+	stopTimeout  time.Duration
+	restartDelay time.Duration
+	serverBin    string
+	port         int
+	slos         []string
+	targetKind   string
+	noReport     bool
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOpts
+	cmd := &cobra.Command{
+		Use:   "run [SCENARIO|FILE ...]",
+		Short: "Run chaos trials (default: the thresholds suite) and write results/<run-id>/",
+		Long: `Starts Valkey with the save rules, writes keys at rates matched to each rule,
+kills it the way production does (crash = SIGKILL, stop = ECS StopTask), restarts it
+on the same data, and measures what was lost, the loss window and the warm-up.
+
+Exit codes: 0 all trials passed; 2 bad input; 3 a trial, SLO or invariant failed;
+4 inconclusive (a trial's own preconditions did not hold: rerun); 1 harness error.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd, args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.save, "save", savepolicy.Default, "save rules at time scale 1, as in valkey.conf")
+	f.Float64Var(&o.timeScale, "time-scale", 1, "multiply every rule's seconds by this (rates scale by 1/s); scheduled runs use 1")
+	f.IntVar(&o.trials, "trials", 1, "repetitions of every trial")
+	f.Int64Var(&o.seed, "seed", 1, "seed recorded with every trial")
+	f.StringVar(&o.out, "out", "results", "directory that receives <run-id>/")
+	f.StringVar(&o.runID, "run-id", "", "run id (default: time-based)")
+	f.Int64Var(&o.keys, "keys", -1, "dataset keys to preload (default: the scenario's)")
+	f.StringVar(&o.rate, "rate", "", "override the write rate, real time (e.g. 200/s)")
+	f.DurationVar(&o.stopTimeout, "stop-timeout", 0, "SIGTERM-to-SIGKILL grace of the stop fault (default: the scenario's, else 30s)")
+	f.DurationVar(&o.restartDelay, "restart-delay", 0, "wait before starting the replacement (local)")
+	f.StringVar(&o.serverBin, "server-bin", "valkey-server", "server binary (valkey-server or redis-server)")
+	f.IntVar(&o.port, "port", 0, "port for the local server (default: a free one)")
+	f.StringArrayVar(&o.slos, "slo", nil, "SLO applied to every trial, e.g. loss_window<=65s, rto<=30s (repeatable)")
+	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local")
+	f.BoolVar(&o.noReport, "no-report", false, "write result.json only")
+	return cmd
+}
+
+func runRun(cmd *cobra.Command, args []string, o runOpts) error {
+	ctx := cmd.Context()
+	rules, err := savepolicy.Parse(o.save)
+	if err != nil {
+		return fmt.Errorf("%w: --save: %v", result.ErrBadInput, err)
+	}
+	if err := savepolicy.ValidateTimeScale(o.timeScale); err != nil {
+		return fmt.Errorf("%w: --time-scale: %v", result.ErrBadInput, err)
+	}
+	var rate float64
+	if o.rate != "" {
+		if rate, err = scenarios.ParseRate(o.rate); err != nil {
+			return fmt.Errorf("%w: --rate: %v", result.ErrBadInput, err)
+		}
+	}
+	scens, err := scenarios.Resolve(args)
+	if err != nil {
+		return err
+	}
+	if o.runID == "" {
+		o.runID = newRunID()
+	}
+	outDir := filepath.Join(o.out, o.runID)
+	if err := os.MkdirAll(filepath.Join(outDir, "logs"), 0o755); err != nil {
+		return fmt.Errorf("%w: cannot create %s (%v): choose a writable --out", result.ErrBadInput, outDir, err)
+	}
+	if o.targetKind != "local" {
+		return fmt.Errorf("%w: --target %q: use local", result.ErrBadInput, o.targetKind)
+	}
+	tgt, err := local.New(ctx, local.Config{
+		ServerBin:    o.serverBin,
+		Port:         o.port,
+		LogDir:       filepath.Join(outDir, "logs"),
+		StopTimeout:  o.stopTimeout,
+		RestartDelay: o.restartDelay,
+	})
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "run %s: %s, save %q at time scale %g -> %q\n", o.runID, tgt.Version(), rules, o.timeScale, rules.Scale(o.timeScale))
+	run, runErr := scenarios.Run(ctx, scenarios.Config{
+		RunID:       o.runID,
+		OutDir:      outDir,
+		SaveReal:    rules,
+		TimeScale:   o.timeScale,
+		Trials:      o.trials,
+		Seed:        o.seed,
+		Keys:        o.keys,
+		StopTimeout: o.stopTimeout,
+		Rate:        rate,
+		SLOs:        o.slos,
+		Target:      tgt,
+		TargetInfo:  result.Target{Kind: "local", ServerVersion: tgt.Version(), ServerBin: tgt.Bin(), Storage: "local-disk"},
+		Progress:    w,
+		Args:        os.Args[1:],
+	}, scens)
+	if run != nil && len(run.Trials) > 0 {
+		printSummary(w, run)
+		if !o.noReport {
+			if err := report.Write(outDir, run); err != nil {
+				return errors.Join(runErr, fmt.Errorf("render report: %w", err))
+			}
+			fmt.Fprintf(w, "report: %s\n", filepath.Join(outDir, "report.md"))
+		}
+		fmt.Fprintf(w, "result: %s\n", filepath.Join(outDir, result.FileName))
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return verdictError(run)
+}
+
+func newRunID() string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func verdictError(run *result.Run) error {
+	var failed, invalid int
+	for _, t := range run.Trials {
+		switch t.Verdict {
+		case "fail":
+			failed++
+		case "invalid":
+			invalid++
+		}
+	}
+	switch {
+	case failed > 0:
+		return fmt.Errorf("%w: %d of %d trials failed", report.ErrFailed, failed, len(run.Trials))
+	case invalid > 0:
+		return fmt.Errorf("%w: %d of %d trials were invalid (their preconditions did not hold); see the reasons and rerun", errInvalid, invalid, len(run.Trials))
+	}
+	return nil
+}
+
+func printSummary(w interface{ Write([]byte) (int, error) }, run *result.Run) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "trial\tfault\trate/s\tacked\tlost\trecovered\tanomalies\tloss window s\tpredicted s\twarm-up s\tserver load s\tRTO s\tverdict\t")
+	for _, t := range run.Trials {
+		win := "-"
+		if t.LossWindowS != nil && t.Lost > 0 {
+			win = fmt.Sprintf("%.2f [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
+		}
+		label := t.Scenario
+		if t.Rule != "" {
+			label += " " + t.Rule
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, t.RatePerS, t.Acked, t.Lost, t.Recovered, t.Anomalies,
+			win, t.PredictedLossWindowS, opt(t.WarmupS), opt(t.ServerLoadS), opt(t.RTOS), t.Verdict)
+	}
+	tw.Flush()
+}
+
+func opt(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}

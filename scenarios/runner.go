@@ -1,0 +1,244 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// Version is the harness version recorded in every result.
+var Version = "0.1.0-dev"
+
+// Config is everything one `valkey-chaos run` needs besides its scenarios.
+type Config struct {
+	RunID     string
+	OutDir    string           // results/<run-id>; created if missing
+	SaveReal  savepolicy.Rules // the rules at time scale 1
+	TimeScale float64          // (0, 1]
+	Trials    int              // repetitions of every expanded trial
+	Seed      int64
+	// Keys overrides every scenario's dataset size when >= 0.
+	Keys int64
+	// StopTimeout overrides every scenario's stop_timeout when > 0.
+	StopTimeout time.Duration
+	// Rate overrides the measured write rate (real-time writes/s) when > 0.
+	Rate float64
+	// SLOs apply to every trial, on top of each scenario's expect block.
+	SLOs []string
+
+	Target     Target
+	TargetInfo result.Target // kind, server version, ...; rules filled in by the Runner
+	// Progress receives one line per phase; nil discards.
+	Progress io.Writer
+	Args     []string
+}
+
+// TrialPlan is one expanded trial: a scenario with a fixed fault and rate.
+type TrialPlan struct {
+	Scenario  *Scenario
+	Fault     target.FaultKind
+	Index     int
+	RuleIndex int     // -1 when the rate is explicit
+	RealRate  float64 // writes/s at time scale 1
+	Label     string
+}
+
+// Plan expands scenarios into trials: one per fault, per exercised rule and
+// per repetition, in a stable order.
+func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
+	trials := cfg.Trials
+	if trials <= 0 {
+		trials = 1
+	}
+	scaled := cfg.SaveReal.Scale(cfg.TimeScale)
+	var plans []TrialPlan
+	for _, s := range scens {
+		type rateChoice struct {
+			rule int
+			real float64
+			tag  string
+		}
+		var rates []rateChoice
+		switch {
+		case cfg.Rate > 0:
+			rates = append(rates, rateChoice{-1, cfg.Rate, fmtRate(cfg.Rate)})
+		case s.Load.Rule == "each":
+			if len(scaled) == 0 {
+				return nil, fmt.Errorf("%w: scenario %s exercises every save rule, but the save rules are empty", result.ErrBadInput, s.Name)
+			}
+			for i := range scaled {
+				rate, ok := savepolicy.ExerciseRate(scaled, i)
+				if !ok {
+					continue // a shorter rule always fires first: unreachable
+				}
+				rates = append(rates, rateChoice{i, rate * cfg.TimeScale, strings.ReplaceAll(cfg.SaveReal[i].String(), " ", "-")})
+			}
+		case s.Load.Rule != "":
+			i, _ := strconv.Atoi(s.Load.Rule)
+			if i >= len(scaled) {
+				return nil, fmt.Errorf("%w: scenario %s: load.rule %d but the save rules %q have %d rules", result.ErrBadInput, s.Name, i, cfg.SaveReal, len(scaled))
+			}
+			rate, ok := savepolicy.ExerciseRate(scaled, i)
+			if !ok {
+				return nil, fmt.Errorf("%w: scenario %s: no write rate makes rule %q fire first", result.ErrBadInput, s.Name, cfg.SaveReal[i])
+			}
+			rates = append(rates, rateChoice{i, rate * cfg.TimeScale, strings.ReplaceAll(cfg.SaveReal[i].String(), " ", "-")})
+		default:
+			r, err := ParseRate(s.Load.Rate)
+			if err != nil {
+				return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, s.Name, err)
+			}
+			rates = append(rates, rateChoice{-1, r, fmtRate(r)})
+		}
+		for _, rc := range rates {
+			for _, f := range s.Faults {
+				kind, _ := target.ParseFaultKind(f)
+				for rep := 0; rep < trials; rep++ {
+					label := fmt.Sprintf("%s-%s-%s", s.Name, rc.tag, kind)
+					if trials > 1 {
+						label += fmt.Sprintf("-%d", rep)
+					}
+					plans = append(plans, TrialPlan{Scenario: s, Fault: kind, Index: rep, RuleIndex: rc.rule, RealRate: rc.real, Label: label})
+				}
+			}
+		}
+	}
+	return plans, nil
+}
+
+func fmtRate(r float64) string {
+	return strings.ReplaceAll(strconv.FormatFloat(r, 'g', 4, 64), ".", "_") + "ps"
+}
+
+// Run executes every planned trial in order and returns the run result. The
+// result file is rewritten after every trial, so an interrupted run leaves a
+// valid partial result with "complete": false.
+func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error) {
+	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
+		return nil, fmt.Errorf("%w: %v", result.ErrBadInput, err)
+	}
+	plans, err := Plan(cfg, scens)
+	if err != nil {
+		return nil, err
+	}
+	if len(plans) == 0 {
+		return nil, fmt.Errorf("%w: the scenarios expand to no trials", result.ErrBadInput)
+	}
+	if err := prepareOutDir(cfg.OutDir); err != nil {
+		return nil, err
+	}
+	info := cfg.TargetInfo
+	info.Save = cfg.SaveReal.Scale(cfg.TimeScale).String()
+	info.SaveReal = cfg.SaveReal.String()
+	info.TimeScale = cfg.TimeScale
+	run := &result.Run{
+		Schema:        result.Schema,
+		RunID:         cfg.RunID,
+		StartedUnixMs: time.Now().UnixMilli(),
+		Harness:       result.Harness{Version: Version, GoVersion: runtime.Version()},
+		Args:          cfg.Args,
+		Target:        info,
+		Trials:        []result.Trial{},
+		SLOs:          cfg.SLOs,
+	}
+	if err := result.Write(cfg.OutDir, run); err != nil {
+		return nil, err
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	for i, plan := range plans {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(progress, "[%d/%d] %s: %s at %.4g writes/s (scaled)\n", i+1, len(plans), plan.Label, plan.Fault, plan.RealRate/cfg.TimeScale)
+		tr := &trialRun{cfg: cfg, plan: plan, seq: i, out: progress}
+		trial, err := tr.execute(ctx)
+		if trial != nil {
+			run.Trials = append(run.Trials, *trial)
+			if run.Target.Dataset.Keys == 0 {
+				run.Target.Dataset = tr.dataset
+			}
+			if run.Target.ServerVersion == "" {
+				run.Target.ServerVersion = tr.serverVersion
+			}
+			if tr.stopTimeout > 0 {
+				run.Target.StopTimeoutS = tr.stopTimeout.Seconds()
+			}
+		}
+		if werr := result.Write(cfg.OutDir, run); werr != nil {
+			return run, werr
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, result.ErrBadInput) {
+				return run, err
+			}
+			return run, fmt.Errorf("trial %s: %w", plan.Label, err)
+		}
+		fmt.Fprintf(progress, "  -> %s\n", summaryLine(trial))
+	}
+	run.FinishedUnixMs = time.Now().UnixMilli()
+	if ctx.Err() != nil {
+		run.Interrupted = fmt.Sprintf("interrupted after %d of %d trials: %v", len(run.Trials), len(plans), context.Cause(ctx))
+	} else {
+		run.Complete = true
+	}
+	if err := result.Write(cfg.OutDir, run); err != nil {
+		return run, err
+	}
+	if !run.Complete {
+		return run, ctx.Err()
+	}
+	return run, nil
+}
+
+func prepareOutDir(dir string) error {
+	for _, sub := range []string{"", "logs", "trials"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return fmt.Errorf("%w: cannot create output directory %s (%v): choose a writable --out", result.ErrBadInput, dir, err)
+		}
+	}
+	probe := filepath.Join(dir, ".write-test")
+	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+		return fmt.Errorf("%w: output directory %s is not writable (%v): choose a writable --out", result.ErrBadInput, dir, err)
+	}
+	return os.Remove(probe)
+}
+
+func summaryLine(t *result.Trial) string {
+	if t == nil {
+		return "no result"
+	}
+	w := "n/a"
+	if t.LossWindowS != nil {
+		w = fmt.Sprintf("%.2fs [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
+	}
+	f := func(p *float64) string {
+		if p == nil || math.IsNaN(*p) {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3fs", *p)
+	}
+	line := fmt.Sprintf("%s: acked %d, lost %d, recovered %d, anomalies %d, loss window %s (predicted <= %.2fs), warm-up %s, server load %s, RTO %s",
+		strings.ToUpper(t.Verdict), t.Acked, t.Lost, t.Recovered, t.Anomalies, w, t.PredictedLossWindowS, f(t.WarmupS), f(t.ServerLoadS), f(t.RTOS))
+	if len(t.Reasons) > 0 {
+		line += "; " + strings.Join(t.Reasons, "; ")
+	}
+	return line
+}

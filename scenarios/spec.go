@@ -1,0 +1,220 @@
+// Package scenarios defines what a chaos trial is (a Scenario, written in
+// YAML, with an embedded catalog) and the Runner that walks its phases:
+// start -> preload -> steady load -> fault -> recover -> verify.
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+//go:embed catalog/*.yaml
+var catalogFS embed.FS
+
+// Scenario is one kind of trial, as written in YAML. A scenario may fan out
+// into several trials: `faults` lists several kinds, `load.rule: each`
+// exercises every save rule in turn.
+type Scenario struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Faults      []string `yaml:"faults"`
+	Load        Load     `yaml:"load"`
+	Dataset     Dataset  `yaml:"dataset"`
+	// FaultAt places the fault at this fraction of the predicted snapshot
+	// cycle after the last save ended (0.9: late, close to the worst case).
+	FaultAt      float64           `yaml:"fault_at"`
+	StopTimeout  Duration          `yaml:"stop_timeout"`
+	RestartDelay Duration          `yaml:"restart_delay"`
+	AfterRecover Duration          `yaml:"after_recover"` // keep writing this long after serving
+	ServerArgs   []string          `yaml:"server_args"`
+	Storage      map[string]string `yaml:"storage"`
+	Expect       []string          `yaml:"expect"` // SLO expressions, e.g. "loss_window<=65s"
+	// Source is where the scenario came from ("catalog" or a file path).
+	Source string `yaml:"-"`
+}
+
+// Load is the measured write phase.
+type Load struct {
+	// Rule selects the rate: "each" (one trial per save rule, at a rate
+	// where that rule fires), a rule index ("0"), or empty with Rate set.
+	Rule string `yaml:"rule"`
+	// Rate is a real-time rate ("200/s", "12000/min"); scaled by 1/time-scale.
+	Rate      string `yaml:"rate"`
+	Conns     int    `yaml:"conns"`
+	ValueSize int    `yaml:"value_size"`
+}
+
+// Dataset is preloaded before the measured writes.
+type Dataset struct {
+	Keys      int64 `yaml:"keys"`
+	ValueSize int   `yaml:"value_size"`
+}
+
+// Duration reads "30s", "1m30s" or a number of seconds.
+type Duration time.Duration
+
+// UnmarshalYAML accepts Go durations and plain seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: duration: %w", n.Line, err)
+	}
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		*d = Duration(secs * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: duration %q: use a form like 30s or 2m", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Parse reads one scenario; unknown fields are errors with line numbers.
+func Parse(r io.Reader, source string) (*Scenario, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var s Scenario
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: scenario %s is empty", result.ErrBadInput, source)
+		}
+		return nil, fmt.Errorf("%w: scenario %s: %s", result.ErrBadInput, source, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	s.Source = source
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, source, err)
+	}
+	return &s, nil
+}
+
+func (s *Scenario) validate() error {
+	if s.Name == "" {
+		return errors.New("name is required")
+	}
+	if len(s.Faults) == 0 {
+		return errors.New("faults is required (e.g. faults: [crash, stop])")
+	}
+	for _, f := range s.Faults {
+		if _, err := target.ParseFaultKind(f); err != nil {
+			return err
+		}
+	}
+	if s.Load.Rule == "" && s.Load.Rate == "" {
+		return errors.New("load needs rule (each, or a rule index) or rate (e.g. 200/s)")
+	}
+	if s.Load.Rule != "" && s.Load.Rule != "each" {
+		if i, err := strconv.Atoi(s.Load.Rule); err != nil || i < 0 {
+			return fmt.Errorf("load.rule %q: use each or a 0-based rule index", s.Load.Rule)
+		}
+	}
+	if s.Load.Rate != "" {
+		if _, err := ParseRate(s.Load.Rate); err != nil {
+			return err
+		}
+	}
+	if s.FaultAt < 0 || s.FaultAt >= 1 {
+		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in [0, 1), e.g. 0.9", s.FaultAt)
+	}
+	if s.Dataset.Keys < 0 {
+		return fmt.Errorf("dataset.keys %d: must be zero or more", s.Dataset.Keys)
+	}
+	return nil
+}
+
+// ParseRate reads "200/s", "200", "12000/min", "0.5/s" (writes per second).
+func ParseRate(s string) (float64, error) {
+	num, unit, _ := strings.Cut(strings.TrimSpace(s), "/")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("rate %q: use a positive rate like 200/s or 12000/min", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "", "s", "sec":
+		return v, nil
+	case "min", "m":
+		return v / 60, nil
+	case "h":
+		return v / 3600, nil
+	}
+	return 0, fmt.Errorf("rate %q: unit must be /s, /min or /h", s)
+}
+
+// Catalog returns the embedded scenarios, sorted by name.
+func Catalog() ([]*Scenario, error) {
+	entries, err := fs.ReadDir(catalogFS, "catalog")
+	if err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	var out []*Scenario
+	for _, e := range entries {
+		data, err := catalogFS.ReadFile(path.Join("catalog", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read catalog %s: %w", e.Name(), err)
+		}
+		s, err := Parse(bytes.NewReader(data), "catalog/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		s.Source = "catalog"
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Resolve turns names and file paths into scenarios: a path to a YAML file
+// (anything with a slash or .yaml suffix), else a catalog name.
+func Resolve(args []string) ([]*Scenario, error) {
+	if len(args) == 0 {
+		args = []string{"thresholds"}
+	}
+	catalog, err := Catalog()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*Scenario{}
+	var names []string
+	for _, s := range catalog {
+		byName[s.Name] = s
+		names = append(names, s.Name)
+	}
+	var out []*Scenario
+	for _, a := range args {
+		if strings.ContainsRune(a, '/') || strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
+			f, err := os.Open(a)
+			if err != nil {
+				return nil, fmt.Errorf("%w: scenario file %s: %v", result.ErrBadInput, a, err)
+			}
+			s, err := Parse(f, a)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+			continue
+		}
+		s, ok := byName[a]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown scenario %q: run 'valkey-chaos scenarios' to list them (%s), or pass a YAML file", result.ErrBadInput, a, strings.Join(names, ", "))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

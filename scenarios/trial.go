@@ -1,0 +1,423 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+const (
+	probeEvery = 2 * time.Millisecond  // readiness resolution (FACTS: 1-10 ms)
+	infoEvery  = 10 * time.Millisecond // save-cycle watcher
+	adminLimit = 10 * time.Minute      // SAVE/BGSAVE of a big dataset on slow storage
+)
+
+// trialRun carries one trial through its phases. Only the Runner knows the
+// order of phases; each phase is a method.
+type trialRun struct {
+	cfg  Config
+	plan TrialPlan
+	seq  int
+	out  io.Writer
+
+	base          time.Time // the trial's clock origin (monotonic)
+	prefix        string
+	addr          atomic.Value // string: current endpoint; changes on ECS replacement
+	rules         savepolicy.Rules
+	rate          float64 // scaled writes/s
+	dataset       result.Dataset
+	serverVersion string
+	stopTimeout   time.Duration
+
+	trial   *result.Trial
+	reasons []string
+	invalid []string
+}
+
+func (tr *trialRun) logf(format string, args ...any) {
+	fmt.Fprintf(tr.out, "  %6.2fs  %s\n", time.Since(tr.base).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (tr *trialRun) currentAddr() string { return tr.addr.Load().(string) }
+
+func (tr *trialRun) offset(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Sub(tr.base).Seconds()
+}
+
+// execute runs the trial; the returned Trial is non-nil whenever the trial
+// got far enough to say something, even on error (partial results).
+func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error) {
+	s := tr.plan.Scenario
+	tr.base = time.Now()
+	tr.prefix = fmt.Sprintf("vc:%s.%d:", tr.cfg.RunID, tr.seq)
+	tr.rate = tr.plan.RealRate / tr.cfg.TimeScale
+	tr.trial = &result.Trial{
+		Scenario:         s.Name,
+		Index:            tr.plan.Index,
+		Fault:            string(tr.plan.Fault),
+		Seed:             tr.cfg.Seed + int64(tr.seq),
+		TrialStartUnixMs: tr.base.UnixMilli(),
+		RatePerS:         tr.rate,
+		Reasons:          []string{},
+		Steps:            []result.Step{},
+	}
+	if tr.plan.RuleIndex >= 0 {
+		tr.trial.Rule = tr.cfg.SaveReal[tr.plan.RuleIndex].String()
+	}
+	defer func() {
+		if trial != nil {
+			tr.finishVerdict(err)
+		}
+	}()
+
+	stopTimeout := time.Duration(s.StopTimeout)
+	if tr.cfg.StopTimeout > 0 {
+		stopTimeout = tr.cfg.StopTimeout
+	}
+	scaled := tr.cfg.SaveReal.Scale(tr.cfg.TimeScale)
+	spec := target.StartSpec{
+		Save:         scaled.String(),
+		ExtraArgs:    s.ServerArgs,
+		Label:        tr.plan.Label,
+		StopTimeout:  stopTimeout,
+		RestartDelay: time.Duration(s.RestartDelay),
+		Storage:      s.Storage,
+	}
+	inst, err := tr.cfg.Target.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if ferr := tr.cfg.Target.Finish(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+			err = fmt.Errorf("finish trial: %w", ferr)
+		}
+	}()
+	tr.addr.Store(inst.Addr)
+	tr.serverVersion = inst.ServerVersion
+	tr.logf("server %s up at %s (%s)", inst.ID, inst.Addr, inst.ServerVersion)
+
+	// The rules in force are what the server says, not what we asked for
+	// (an ECS task runs its task definition's rules).
+	if tr.rules, err = liveRules(ctx, inst.Addr); err != nil {
+		return tr.trial, err
+	}
+	if tr.rules.String() != scaled.String() && tr.cfg.TargetInfo.Kind == "local" {
+		return tr.trial, fmt.Errorf("server runs save rules %q, asked for %q", tr.rules, scaled)
+	}
+	// Keys of this trial are cleaned up on every exit path.
+	defer func() {
+		if n, cerr := deletePrefix(context.WithoutCancel(ctx), tr.currentAddr(), tr.prefix); cerr != nil {
+			tr.logf("cleanup of %s* failed after %d keys: %v", tr.prefix, n, cerr)
+		}
+	}()
+
+	if err := tr.preload(ctx); err != nil {
+		return tr.trial, err
+	}
+	return tr.trial, tr.measure(ctx)
+}
+
+// preload builds the dataset, writes the marker key the serving probe reads,
+// and takes a snapshot so the dataset is on disk before the measured phase.
+func (tr *trialRun) preload(ctx context.Context) error {
+	s := tr.plan.Scenario
+	keys := s.Dataset.Keys
+	if tr.cfg.Keys >= 0 {
+		keys = tr.cfg.Keys
+	}
+	valueSize := s.Dataset.ValueSize
+	if valueSize == 0 {
+		valueSize = 100
+	}
+	tr.dataset = result.Dataset{Keys: keys, ValueBytes: valueSize}
+	if keys > 0 {
+		tr.logf("preloading %d keys of %d B", keys, valueSize)
+		st, err := loadgen.Preload(ctx, tr.currentAddr(), tr.prefix, keys, valueSize, 4)
+		if err != nil {
+			return fmt.Errorf("preload %d keys: %w", keys, err)
+		}
+		tr.logf("preloaded %d keys (%.1f MB) in %.2fs", st.Keys, float64(st.Bytes)/1e6, st.Duration.Seconds())
+	}
+	if _, err := probe.Do(ctx, tr.currentAddr(), 5*time.Second, "SET", tr.markerKey(), "marker"); err != nil {
+		return fmt.Errorf("write marker key: %w", err)
+	}
+	start := time.Now()
+	if err := snapshotNow(ctx, tr.currentAddr()); err != nil {
+		return fmt.Errorf("snapshot the preloaded dataset: %w", err)
+	}
+	tr.logf("dataset snapshot taken in %.2fs", time.Since(start).Seconds())
+	if info, err := probe.Info(ctx, tr.currentAddr(), "persistence"); err == nil {
+		_ = info // the RDB size is read from the data dir below when visible
+	}
+	return nil
+}
+
+func (tr *trialRun) markerKey() string { return tr.prefix + "marker" }
+
+// measure runs the steady load, places the fault late in the snapshot cycle,
+// recovers, and verifies.
+func (tr *trialRun) measure(ctx context.Context) error {
+	s := tr.plan.Scenario
+	conns := s.Load.Conns
+	if conns <= 0 {
+		conns = 16
+	}
+	valueSize := s.Load.ValueSize
+	if valueSize <= 0 {
+		valueSize = 100
+	}
+	faultAt := s.FaultAt
+	if faultAt == 0 {
+		faultAt = 0.9
+	}
+	pred := savepolicy.Predict(tr.rules, tr.rate, 0)
+	if !pred.Fires {
+		return fmt.Errorf("%w: at %.4g writes/s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, tr.rate, tr.rules)
+	}
+	// Bound the writer generously: two full cycles, the stop timeout, and
+	// the recovery of a large dataset.
+	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
+	limit := 3*cycle + 2*time.Duration(s.StopTimeout) + 5*time.Minute
+	saves := probe.WatchSaves(ctx, tr.currentAddr, infoEvery)
+	defer saves.Stop()
+
+	writer, err := loadgen.StartWriter(ctx, loadgen.WriterConfig{
+		Addr:        tr.currentAddr,
+		Prefix:      tr.prefix,
+		Conns:       conns,
+		ValueSize:   valueSize,
+		Pacer:       loadgen.ConstantPacer{Freq: tr.rate},
+		Base:        tr.base,
+		MaxOps:      uint64(tr.rate*limit.Seconds()) + 1000,
+		MaxDuration: limit,
+		OpTimeout:   time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("start writer: %w", err)
+	}
+	writerStart := time.Now()
+	stopped := false
+	defer func() {
+		if !stopped {
+			writer.Stop()
+		}
+	}()
+	tr.logf("writing at %.4g/s on %d connections; waiting for a save during load (rule %s expected)", tr.rate, conns, pred.Rule)
+
+	// Phase: a save fired by the rules while the load runs. Its fork is the
+	// snapshot the crash will fall back to.
+	waitCtx, cancel := context.WithTimeout(ctx, 2*cycle+2*time.Minute)
+	ev, err := saves.WaitEnd(waitCtx, writerStart)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		tr.invalid = append(tr.invalid, fmt.Sprintf("no snapshot completed during the load within %v (rules %q at %.4g/s)", 2*cycle+2*time.Minute, tr.rules, tr.rate))
+		return nil
+	}
+	if !ev.OK {
+		tr.invalid = append(tr.invalid, "the background save during the load failed: no valid snapshot before the fault")
+	}
+	bgsave := ev.Ended.Sub(ev.Started)
+	pred = savepolicy.Predict(tr.rules, tr.rate, bgsave)
+	tr.trial.PredictedLossWindowS = pred.WorstWindow.Seconds()
+	tr.trial.PredictedRule = pred.Rule.String()
+	tr.trial.BGSaveS = bgsave.Seconds()
+	faultTime := ev.Ended.Add(time.Duration(faultAt * float64(pred.NextForkAfterEnd)))
+	tr.logf("save ended (took %.2fs); next fork predicted %.2fs after it; fault at %.0f%% of the cycle", bgsave.Seconds(), pred.NextForkAfterEnd.Seconds(), faultAt*100)
+	if err := sleepUntil(ctx, faultTime); err != nil {
+		return err
+	}
+
+	// Phase: the fault.
+	before := writer.Stats()
+	tr.logf("injecting %s (acked so far %d)", tr.plan.Fault, before.Acked)
+	rep, ferr := tr.cfg.Target.Inject(ctx, tr.plan.Fault)
+	tFault := rep.IssuedAt
+	if tFault.IsZero() {
+		tFault = time.Now()
+	}
+	tr.stopTimeout = rep.StopTimeout
+	tr.trial.TFaultUnixMs = tFault.UnixMilli()
+	tr.trial.StopEscalated = rep.Escalated
+	tr.addStep("fault", tFault, "client")
+	if ferr != nil {
+		tr.invalid = append(tr.invalid, fmt.Sprintf("fault could not be confirmed: %v", ferr))
+		return ferr
+	}
+	if !rep.Confirmed {
+		tr.invalid = append(tr.invalid, "fault could not be confirmed: the old server did not go away")
+		return nil
+	}
+	tr.addStep("old_gone", rep.GoneAt, "process")
+	if rep.Escalated {
+		tr.logf("final save did not finish within stop timeout %v: SIGKILL", rep.StopTimeout)
+	}
+	tr.logf("old server gone after %.3fs (%s)", rep.GoneAt.Sub(tFault).Seconds(), rep.ExitDetail)
+
+	// Phase: recovery.
+	rec, err := tr.cfg.Target.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	tr.addr.Store(rec.Instance.Addr)
+	for _, m := range rec.Milestones {
+		tr.addStep(m.Name, m.At, m.Source)
+	}
+	if len(rec.StaleTempFiles) > 0 {
+		tr.trial.Leaks = &result.TempFileLeak{Files: rec.StaleTempFiles, Bytes: rec.StaleTempBytes, Removed: rec.TempRemoved}
+		tr.logf("%d stale temp RDB file(s), %.1f MB, left by the killed save", len(rec.StaleTempFiles), float64(rec.StaleTempBytes)/1e6)
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	ready, rerr := probe.WaitReady(readyCtx, tr.currentAddr, probeEvery)
+	cancel()
+	if rerr != nil {
+		tr.reasons = append(tr.reasons, fmt.Sprintf("the replacement never became ready: %v", rerr))
+	}
+	servingCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	serving, _, serr := probe.WaitServing(servingCtx, tr.currentAddr, tr.markerKey(), probeEvery)
+	cancel()
+	if serr != nil {
+		tr.reasons = append(tr.reasons, fmt.Sprintf("no surviving key could be read after recovery: %v", serr))
+	}
+	tr.logf("replacement ready %.3fs after start, serving %.3fs after the fault", ready.Ready.Sub(rec.Instance.StartedAt).Seconds(), serving.Sub(tFault).Seconds())
+
+	// Keep writing a little after recovery so the timeline shows it.
+	if err := sleepUntil(ctx, time.Now().Add(time.Duration(s.AfterRecover))); err != nil {
+		return err
+	}
+	stopped = true
+	history := writer.Stop()
+	saves.Stop()
+
+	// Phase: verify.
+	return tr.verify(ctx, history, rep, rec, ready, serving, tFault, writerStart, saves.Events())
+}
+
+func (tr *trialRun) addStep(name string, at time.Time, source string) {
+	if at.IsZero() {
+		return
+	}
+	tr.trial.Steps = append(tr.trial.Steps, result.Step{Name: name, AtS: tr.offset(at), UnixMs: at.UnixMilli(), Source: source})
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// liveRules reads CONFIG GET save from the server.
+func liveRules(ctx context.Context, addr string) (savepolicy.Rules, error) {
+	r, err := probe.Do(ctx, addr, 5*time.Second, "CONFIG", "GET", "save")
+	if err != nil {
+		return nil, fmt.Errorf("read save rules: %w", err)
+	}
+	if len(r.Array) != 2 {
+		return nil, fmt.Errorf("read save rules: unexpected CONFIG GET reply %+v", r)
+	}
+	rules, err := savepolicy.Parse(r.Array[1].Str)
+	if err != nil {
+		return nil, fmt.Errorf("server save rules: %w", err)
+	}
+	return rules, nil
+}
+
+// snapshotNow waits out any running save, then runs BGSAVE and waits for it,
+// so the dataset is on disk and the dirty counter starts from zero.
+func snapshotNow(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, adminLimit)
+	defer cancel()
+	before, err := persistence(ctx, addr)
+	if err != nil {
+		return err
+	}
+	for tries := 0; ; tries++ {
+		if err := waitNoSave(ctx, addr); err != nil {
+			return err
+		}
+		r, err := probe.Do(ctx, addr, time.Minute, "BGSAVE")
+		if err != nil {
+			return fmt.Errorf("BGSAVE: %w", err)
+		}
+		if r.Kind != '-' {
+			break
+		}
+		if tries > 50 {
+			return fmt.Errorf("BGSAVE refused: %s", r.Str)
+		}
+		// "Background save already in progress": a rule fired meanwhile.
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := waitNoSave(ctx, addr); err != nil {
+		return err
+	}
+	after, err := persistence(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if after["rdb_last_bgsave_status"] != "ok" {
+		return fmt.Errorf("BGSAVE failed (rdb_last_bgsave_status %s): check the server log", after["rdb_last_bgsave_status"])
+	}
+	if after["rdb_saves"] == before["rdb_saves"] {
+		return errors.New("BGSAVE reported started but no save was counted")
+	}
+	return nil
+}
+
+func persistence(ctx context.Context, addr string) (map[string]string, error) {
+	info, err := probe.Info(ctx, addr, "persistence")
+	if err != nil {
+		return nil, fmt.Errorf("INFO persistence: %w", err)
+	}
+	return info, nil
+}
+
+func waitNoSave(ctx context.Context, addr string) error {
+	for {
+		info, err := persistence(ctx, addr)
+		if err != nil {
+			return err
+		}
+		if info["rdb_bgsave_in_progress"] == "0" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the running save to end: %w", ctx.Err())
+		case <-time.After(infoEvery):
+		}
+	}
+}
+
+// fileSize returns the size of path, or 0 when it cannot be seen.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}

@@ -1,0 +1,309 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// verify reads back every key the History wrote, joins the server log, and
+// fills the trial's numbers exactly as DESIGN.md defines them.
+func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.FaultReport, rec target.Recovery,
+	ready probe.Readiness, serving, tFault, writerStart time.Time, watched []probe.SaveEvent) error {
+	t := tr.trial
+	addr := tr.currentAddr()
+	tFaultOff := tFault.Sub(tr.base)
+
+	// Server log: save instants, load time, final save.
+	lines, err := tr.cfg.Target.ServerLog(ctx)
+	if err != nil {
+		tr.logf("server log unavailable: %v", err)
+	}
+	events := parseLog(lines)
+	logView := summarizeLog(events, rec.Instance.StartedAt)
+
+	tr.logf("reading back %d writes", len(h.Ops))
+	found, err := check.ReadBack(ctx, addr, tr.prefix, h.Ops, 1000)
+	if err != nil {
+		return fmt.Errorf("read back %d keys: %w", len(h.Ops), err)
+	}
+	written := make(map[uint64]bool, len(h.Ops))
+	for _, op := range h.Ops {
+		written[op.Seq] = true
+	}
+	unexpected, err := check.ScanUnexpected(ctx, addr, tr.prefix, func(seq uint64) bool { return written[seq] })
+	if err != nil {
+		return fmt.Errorf("scan for unexpected keys: %w", err)
+	}
+
+	// Writes sent once the replacement started may have reached it rather
+	// than the old server: check leaves them out of the snapshot bracket and
+	// the prefix check, and counts a lost one as an anomaly.
+	var saveStarts []time.Duration
+	for _, s := range logView.saveStarts {
+		saveStarts = append(saveStarts, s.Sub(tr.base))
+	}
+	var replacement time.Duration
+	if !rec.Instance.StartedAt.IsZero() {
+		replacement = rec.Instance.StartedAt.Sub(tr.base)
+	}
+	v := check.Classify(check.Input{Ops: h.Ops, Found: found, Unexpected: unexpected, TFault: tFaultOff, Replacement: replacement, SaveStarts: saveStarts})
+
+	t.Writes, t.Acked, t.Failed, t.Unknown = v.Writes, v.Acked, v.Failed, v.Unknown
+	t.Lost, t.Recovered, t.Unexpected, t.Corrupt = v.Lost, v.Recovered, v.Unexpected, v.Corrupt
+	t.Anomalies = v.Anomalies
+	for _, ex := range v.AnomalyExamples {
+		tr.reasons = append(tr.reasons, "anomaly: "+ex)
+	}
+	if v.HasLost {
+		t.LostSpanS = &result.Span{From: v.LostFirst.Seconds(), To: v.LostLast.Seconds()}
+	}
+	if v.Snapshot != nil && v.Lost > 0 {
+		t.SnapshotUnixMs = tr.base.Add(v.Snapshot.Estimate).UnixMilli()
+		t.SnapshotSource = v.Snapshot.Source
+	}
+	if v.LossWindow != nil && v.Lost > 0 {
+		t.LossWindowS = &result.Window{Low: v.LossWindow.Low.Seconds(), High: v.LossWindow.High.Seconds(), Estimate: v.LossWindow.Estimate.Seconds()}
+	} else {
+		t.LossWindowS = &result.Window{}
+	}
+
+	// Recovery timeline.
+	tl := check.Recovery(check.Instants{
+		Fault:             tFault,
+		OldGone:           rep.GoneAt,
+		NewStarted:        rec.Instance.StartedAt,
+		PortAccepts:       ready.Accepted,
+		FirstReply:        ready.FirstReply,
+		Ready:             ready.Ready,
+		Serving:           serving,
+		ServerLoadSeconds: logView.loadSeconds,
+		HasServerLoad:     logView.hasLoad,
+	})
+	t.WarmupS, t.RTOS, t.ServerLoadS = tl.WarmupS, tl.RTOS, tl.ServerLoadS
+	tr.addStep("port_accepts", ready.Accepted, "probe")
+	tr.addStep("first_reply", ready.FirstReply, "probe")
+	tr.addStep("ready", ready.Ready, "probe")
+	tr.addStep("serving", serving, "probe")
+	if !logView.loadedAt.IsZero() {
+		tr.addStep("loaded", logView.loadedAt, "server-log")
+	}
+	for _, p := range tl.Problems {
+		tr.reasons = append(tr.reasons, "timeline: "+p)
+	}
+	sort.SliceStable(t.Steps, func(i, j int) bool { return t.Steps[i].AtS < t.Steps[j].AtS })
+	if logView.finalSave > 0 {
+		fs := logView.finalSave.Seconds()
+		t.FinalSaveS = &fs
+	}
+	t.Saves = tr.saves(logView, watched)
+
+	// Validity: the harness's own assumptions first.
+	achieved := h.AchievedRate(writerStart.Sub(tr.base), tFaultOff)
+	t.AchievedRatePerS = achieved
+	if achieved < 0.95*tr.rate {
+		tr.invalid = append(tr.invalid, fmt.Sprintf("achieved %.4g writes/s before the fault, more than 5%% short of the target %.4g/s", achieved, tr.rate))
+	}
+
+	// Latency and series for the report.
+	end := time.Since(tr.base)
+	hist := h.Latency(0, end)
+	t.Latency = &result.Latency{
+		P50: float64(hist.ValueAtQuantile(50)) / 1000, P90: float64(hist.ValueAtQuantile(90)) / 1000,
+		P99: float64(hist.ValueAtQuantile(99)) / 1000, P999: float64(hist.ValueAtQuantile(99.9)) / 1000,
+		Max: float64(hist.Max()) / 1000, Count: hist.TotalCount(),
+	}
+	series := h.Series(0, end, seriesBin(end))
+	t.Series = &series
+	return tr.writeArtifacts(h, hist)
+}
+
+// seriesBin keeps a plot at a few hundred bins whatever the trial length.
+func seriesBin(d time.Duration) time.Duration {
+	for _, b := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second, time.Minute} {
+		if d/b <= 600 {
+			return b
+		}
+	}
+	return 5 * time.Minute
+}
+
+func (tr *trialRun) saves(v logSummary, watched []probe.SaveEvent) []result.Save {
+	var out []result.Save
+	if len(v.saves) > 0 {
+		for _, s := range v.saves {
+			rs := result.Save{StartS: tr.offset(s.start), OK: s.ok, Trigger: s.trigger, Source: "server-log"}
+			if !s.end.IsZero() {
+				rs.EndS = tr.offset(s.end)
+			}
+			out = append(out, rs)
+		}
+		return out
+	}
+	for _, w := range watched {
+		rs := result.Save{StartS: tr.offset(w.Started), OK: w.OK, Source: "info"}
+		if !w.Ended.IsZero() {
+			rs.EndS = tr.offset(w.Ended)
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+func (tr *trialRun) writeArtifacts(h *loadgen.History, hist interface{ TotalCount() int64 }) error {
+	t := tr.trial
+	name := sanitizeName(tr.plan.Label)
+	for _, path := range tr.logFiles() {
+		t.Files.ServerLogs = append(t.Files.ServerLogs, path)
+	}
+	histPath := filepath.Join("trials", name+".history.bin")
+	if err := writeFile(filepath.Join(tr.cfg.OutDir, histPath), func(f *os.File) error { _, err := h.WriteTo(f); return err }); err != nil {
+		return err
+	}
+	t.Files.History = histPath
+	hgrmPath := filepath.Join("trials", name+".hgrm")
+	if err := writeFile(filepath.Join(tr.cfg.OutDir, hgrmPath), func(f *os.File) error {
+		return loadgen.WriteHgrm(f, h.Latency(0, time.Since(tr.base)))
+	}); err != nil {
+		return err
+	}
+	t.Files.Hgrm = hgrmPath
+	return nil
+}
+
+// logFiles copies nothing: local server logs are written straight into the
+// run's logs/ directory; other targets' lines are saved there.
+func (tr *trialRun) logFiles() []string {
+	type logFiler interface{ LogFiles() []string }
+	var out []string
+	if lf, ok := tr.cfg.Target.(logFiler); ok {
+		for _, p := range lf.LogFiles() {
+			if rel, err := filepath.Rel(tr.cfg.OutDir, p); err == nil && !strings.HasPrefix(rel, "..") {
+				out = append(out, rel)
+			} else {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	lines, err := tr.cfg.Target.ServerLog(context.Background())
+	if err != nil || len(lines) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "[%s] %s\n", l.Instance, l.Text)
+	}
+	rel := filepath.Join("logs", sanitizeName(tr.plan.Label)+"-server.log")
+	if err := result.WriteFileAtomic(filepath.Join(tr.cfg.OutDir, rel), []byte(b.String())); err != nil {
+		return nil
+	}
+	return []string{rel}
+}
+
+func writeFile(path string, fill func(*os.File) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fill(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
+
+func sanitizeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// finishVerdict decides pass, fail or invalid. Invalid (the harness's own
+// preconditions did not hold) is never counted as a pass or as evidence.
+func (tr *trialRun) finishVerdict(runErr error) {
+	t := tr.trial
+	reasons := append([]string{}, tr.reasons...)
+	fault := target.FaultKind(t.Fault)
+	if runErr != nil && len(tr.invalid) == 0 {
+		tr.invalid = append(tr.invalid, "trial did not finish: "+runErr.Error())
+	}
+	if len(tr.invalid) > 0 {
+		t.Verdict = "invalid"
+		t.Reasons = append(tr.invalid, reasons...)
+		return
+	}
+	if t.Lost > 0 && (fault == target.Stop) {
+		if t.StopEscalated {
+			reasons = append(reasons, fmt.Sprintf("the final save did not finish within the %gs stop timeout: SIGKILL, %d acknowledged writes lost", tr.stopTimeout.Seconds(), t.Lost))
+		} else {
+			reasons = append(reasons, fmt.Sprintf("%d acknowledged writes lost on a graceful stop", t.Lost))
+		}
+	}
+	if t.Anomalies > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
+	}
+	if t.Corrupt > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d keys came back with wrong values", t.Corrupt))
+	}
+	if t.Unexpected > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d keys under the run prefix were never written", t.Unexpected))
+	}
+	if t.LossWindowS != nil && t.PredictedLossWindowS > 0 && t.LossWindowS.High > t.PredictedLossWindowS {
+		reasons = append(reasons, fmt.Sprintf("loss window up to %.2fs exceeds the %.2fs the save rules promise", t.LossWindowS.High, t.PredictedLossWindowS))
+	}
+	if t.RTOS == nil {
+		reasons = append(reasons, "the cache never served again: RTO unbounded")
+	}
+	checks, err := evaluateSLOs(t, append(append([]string{}, tr.plan.Scenario.Expect...), tr.cfg.SLOs...))
+	if err != nil {
+		reasons = append(reasons, err.Error())
+	}
+	t.Checks = checks
+	for _, c := range checks {
+		if !c.Pass {
+			reasons = append(reasons, fmt.Sprintf("SLO %s failed: observed %g", c.Name, c.Observed))
+		}
+	}
+	t.Reasons = dedupe(reasons)
+	if len(t.Reasons) > 0 {
+		t.Verdict = "fail"
+	} else {
+		t.Verdict = "pass"
+	}
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
