@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,12 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/scenarios"
+	"github.com/trigpointing/valkey-chaos/target/ecs"
 	"github.com/trigpointing/valkey-chaos/target/local"
 )
 
@@ -35,6 +38,8 @@ type runOpts struct {
 	slos         []string
 	targetKind   string
 	noReport     bool
+	ecs          ecs.Config
+	publish      string
 }
 
 func newRunCmd() *cobra.Command {
@@ -66,8 +71,21 @@ Exit codes: 0 all trials passed; 2 bad input; 3 a trial, SLO or invariant failed
 	f.StringVar(&o.serverBin, "server-bin", "valkey-server", "server binary (valkey-server or redis-server)")
 	f.IntVar(&o.port, "port", 0, "port for the local server (default: a free one)")
 	f.StringArrayVar(&o.slos, "slo", nil, "SLO applied to every trial, e.g. loss_window<=65s, rto<=30s (repeatable)")
-	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local")
+	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local (a valkey-server this command starts) or ecs (a running ECS service)")
 	f.BoolVar(&o.noReport, "no-report", false, "write result.json only")
+
+	// ECS target; see docs/ecs.md.
+	f.StringVar(&o.ecs.Cluster, "cluster", "", "ECS cluster name or ARN (--target ecs)")
+	f.StringVar(&o.ecs.Service, "service", "", "ECS service name or ARN running the Valkey task (--target ecs)")
+	f.StringVar(&o.ecs.Region, "region", "", "AWS region (default: the SDK's chain)")
+	f.StringVar(&o.ecs.Profile, "profile", "", "AWS shared-config profile (default: the SDK's chain)")
+	f.StringVar(&o.ecs.Endpoint, "endpoint", "", "host:port of Valkey, e.g. a service-discovery name (default: the task's private IP)")
+	f.BoolVar(&o.ecs.AllowUntagged, "allow-untagged", false, "run against a service without the tag valkey-chaos=allowed")
+	f.BoolVar(&o.ecs.DryRun, "dry-run", false, "print every state-changing AWS call instead of making it")
+	f.StringArrayVar(&o.ecs.AlarmNames, "alarm", nil, "CloudWatch alarm checked before each fault; in ALARM the run aborts (repeatable)")
+	f.DurationVar(&o.ecs.PollEvery, "poll-every", time.Second, "DescribeTasks polling interval")
+	f.DurationVar(&o.ecs.Timeout, "ecs-timeout", 15*time.Minute, "bound on each wait on ECS (service settling, task stopping, replacement running)")
+	f.StringVar(&o.publish, "publish", "", "after the run, put per-scenario metrics: cloudwatch or cloudwatch:NAMESPACE")
 	return cmd
 }
 
@@ -97,23 +115,26 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	if err := os.MkdirAll(filepath.Join(outDir, "logs"), 0o755); err != nil {
 		return fmt.Errorf("%w: cannot create %s (%v): choose a writable --out", result.ErrBadInput, outDir, err)
 	}
-	if o.targetKind != "local" {
-		return fmt.Errorf("%w: --target %q: use local", result.ErrBadInput, o.targetKind)
+	var namespace string
+	if o.publish != "" {
+		if namespace, err = ecs.ParsePublish(o.publish); err != nil {
+			return err
+		}
 	}
-	tgt, err := local.New(ctx, local.Config{
-		ServerBin:    o.serverBin,
-		Port:         o.port,
-		LogDir:       filepath.Join(outDir, "logs"),
-		StopTimeout:  o.stopTimeout,
-		RestartDelay: o.restartDelay,
-	})
+	w := cmd.OutOrStdout()
+	tgt, info, err := openTarget(cmd, o, outDir)
 	if err != nil {
 		return err
 	}
 	defer tgt.Close()
-
-	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "run %s: %s, save %q at time scale %g -> %q\n", o.runID, tgt.Version(), rules, o.timeScale, rules.Scale(o.timeScale))
+	if namespace != "" && info.Kind != "ecs" {
+		return fmt.Errorf("%w: --publish needs --target ecs (metrics go to the AWS account of the service)", result.ErrBadInput)
+	}
+	where := tgt.Version()
+	if info.Kind == "ecs" {
+		where = fmt.Sprintf("ECS service %s in cluster %s", info.Service, info.Cluster)
+	}
+	fmt.Fprintf(w, "run %s: %s, save %q at time scale %g -> %q\n", o.runID, where, rules, o.timeScale, rules.Scale(o.timeScale))
 	run, runErr := scenarios.Run(ctx, scenarios.Config{
 		RunID:       o.runID,
 		OutDir:      outDir,
@@ -126,7 +147,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		Rate:        rate,
 		SLOs:        o.slos,
 		Target:      tgt,
-		TargetInfo:  result.Target{Kind: "local", ServerVersion: tgt.Version(), ServerBin: tgt.Bin(), Storage: "local-disk"},
+		TargetInfo:  info,
 		Progress:    w,
 		Args:        os.Args[1:],
 	}, scens)
@@ -136,7 +157,21 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 			if err := report.Write(outDir, run); err != nil {
 				return errors.Join(runErr, fmt.Errorf("render report: %w", err))
 			}
+			// Write names the plots in each trial: keep result.json in step.
+			if err := result.Write(outDir, run); err != nil {
+				return errors.Join(runErr, err)
+			}
 			fmt.Fprintf(w, "report: %s\n", filepath.Join(outDir, "report.md"))
+		}
+		if namespace != "" {
+			pub, ok := tgt.(interface{ AWSConfig() aws.Config })
+			if !ok {
+				return errors.Join(runErr, errors.New("--publish: the target has no AWS configuration"))
+			}
+			if err := ecs.PublishMetrics(context.WithoutCancel(ctx), pub.AWSConfig(), namespace, run); err != nil {
+				return errors.Join(runErr, fmt.Errorf("publish metrics to CloudWatch namespace %s: %w", namespace, err))
+			}
+			fmt.Fprintf(w, "metrics: CloudWatch namespace %s\n", namespace)
 		}
 		fmt.Fprintf(w, "result: %s\n", filepath.Join(outDir, result.FileName))
 	}
@@ -144,6 +179,46 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		return runErr
 	}
 	return verdictError(run)
+}
+
+// runTarget is a scenarios.Target that can name the server it runs.
+type runTarget interface {
+	scenarios.Target
+	Version() string
+}
+
+// openTarget builds the --target; the returned info is echoed in result.json.
+func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result.Target, error) {
+	ctx := cmd.Context()
+	switch o.targetKind {
+	case "local":
+		if o.ecs.Cluster != "" || o.ecs.Service != "" {
+			return nil, result.Target{}, fmt.Errorf("%w: --cluster/--service need --target ecs", result.ErrBadInput)
+		}
+		tgt, err := local.New(ctx, local.Config{
+			ServerBin:    o.serverBin,
+			Port:         o.port,
+			LogDir:       filepath.Join(outDir, "logs"),
+			StopTimeout:  o.stopTimeout,
+			RestartDelay: o.restartDelay,
+		})
+		if err != nil {
+			return nil, result.Target{}, err
+		}
+		return tgt, result.Target{Kind: "local", ServerVersion: tgt.Version(), ServerBin: tgt.Bin(), Storage: "local-disk"}, nil
+	case "ecs":
+		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") {
+			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --port and --restart-delay are for --target local; ECS runs the task definition", result.ErrBadInput)
+		}
+		cfg := o.ecs
+		cfg.Out = cmd.ErrOrStderr()
+		tgt, err := ecs.New(ctx, cfg)
+		if err != nil {
+			return nil, result.Target{}, err
+		}
+		return tgt, result.Target{Kind: "ecs", Cluster: cfg.Cluster, Service: cfg.Service, Storage: "efs"}, nil
+	}
+	return nil, result.Target{}, fmt.Errorf("%w: --target %q: use local or ecs", result.ErrBadInput, o.targetKind)
 }
 
 func newRunID() string {
