@@ -94,6 +94,15 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 	if cfg.LogDir == "" {
 		return nil, errors.New("local target: LogDir is required")
 	}
+	// The server resolves --logfile against its own working directory.
+	if cfg.LogDir, err = filepath.Abs(cfg.LogDir); err != nil {
+		return nil, fmt.Errorf("log dir %s: %w", cfg.LogDir, err)
+	}
+	if cfg.DataDir != "" {
+		if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+		}
+	}
 	if cfg.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "valkey-chaos-")
 		if err != nil {
