@@ -119,6 +119,15 @@ type Trial struct {
 	Files   Files         `json:"files"`
 	Leaks   *TempFileLeak `json:"temp_files,omitempty"`
 	Storage *StorageNote  `json:"storage,omitempty"`
+
+	// Dataset is this trial's preloaded dataset when it differs between
+	// trials of a run (a capacity sweep); the run's Target.Dataset otherwise.
+	Dataset       *Dataset            `json:"dataset,omitempty"`
+	StorageFaults []StorageFaultEvent `json:"storage_faults,omitempty"`
+	Refused       *Refusal            `json:"writes_refused,omitempty"`
+	// ReplacementExited is set when the replacement server exited during
+	// start-up (e.g. a corrupt dump.rdb): on ECS it would crash-loop.
+	ReplacementExited string `json:"replacement_exited,omitempty"`
 }
 
 // Span is an interval in seconds from trial start.
@@ -199,6 +208,38 @@ type StorageNote struct {
 	ThroughputMiBps    float64 `json:"throughput_mibps,omitempty"`
 	EmulatorBottleneck bool    `json:"emulator_bottleneck,omitempty"`
 	ObservedWriteMiBps float64 `json:"observed_write_mibps,omitempty"`
+	BytesRead          int64   `json:"bytes_read,omitempty"`
+	BytesWritten       int64   `json:"bytes_written,omitempty"`
+	// CreditBytes is the burst credit balance at the end (bursting only).
+	CreditBytes *int64 `json:"credit_bytes,omitempty"`
+	Config      string `json:"config,omitempty"` // the emulator's configuration, in words
+	Note        string `json:"note,omitempty"`
+}
+
+// StorageFaultEvent is one storage fault injected during a trial: what, and
+// when it was in force (seconds from trial start; LiftS 0 while never lifted
+// before the trial ended).
+type StorageFaultEvent struct {
+	Kind    string   `json:"kind"`
+	Path    string   `json:"path,omitempty"`
+	Ops     []string `json:"ops,omitempty"`
+	AtS     float64  `json:"at_s"`
+	LiftS   float64  `json:"lift_s,omitempty"`
+	Trigger string   `json:"trigger"` // the spec's at, e.g. "save+0s"
+}
+
+// Refusal is a stretch of writes the server refused with an error reply
+// (MISCONF after a failed background save): definitely not applied, so
+// "fail", never "unknown".
+type Refusal struct {
+	Kind    string  `json:"kind"` // misconf
+	Count   int     `json:"count"`
+	FromS   float64 `json:"from_s"` // intended time of the first refused write
+	ToS     float64 `json:"to_s"`   // of the last
+	Seconds float64 `json:"seconds"`
+	// ResumedS is the first acknowledged write intended after the last
+	// refusal; 0 when writes never resumed before the fault.
+	ResumedS float64 `json:"resumed_s,omitempty"`
 }
 
 // Write stores run as dir/result.json atomically (temp file, fsync, rename).

@@ -57,6 +57,28 @@ type StartSpec struct {
 	// Storage describes the data directory's storage for local runs, e.g.
 	// {"mode": "efs-bursting", "credits": "1GiB"}; nil means local disk.
 	Storage map[string]string
+	// KeepTempFiles leaves the temp-*.rdb files a killed save left behind
+	// in place (they are always reported), so repeated crashes show how
+	// they pile up on a volume nobody cleans.
+	KeepTempFiles bool
+}
+
+// StorageFault is a misbehaviour of the storage under the data directory,
+// injected while a trial runs (local runs on the EFS emulator). It mirrors
+// the emulator's faults without tying the runner to it.
+type StorageFault struct {
+	// Kind is eio, enospc, stall, slow or torn.
+	Kind string
+	// Path is a glob relative to the data directory; one without "/"
+	// matches base names ("temp-*.rdb"). Empty matches every file.
+	Path string
+	// Ops limits the fault to read, write, fsync, create, rename or open;
+	// empty means every operation the kind applies to.
+	Ops []string
+	// MiBps is the rate a slow fault allows.
+	MiBps float64
+	// Keep is the fraction of the file a torn rename keeps (0: half).
+	Keep float64
 }
 
 // Instance is one running server: a process or an ECS task.

@@ -41,8 +41,9 @@ type Config struct {
 	// StartTimeout bounds how long a fresh server may take to accept.
 	StartTimeout time.Duration
 	// Storage prepares the data directory of a trial whose spec asks for
-	// storage other than local disk (e.g. mounts the EFS emulator over it)
-	// and returns the directory the server must use and a release function.
+	// storage other than local disk and returns the directory the server
+	// must use and a release function. Nil: the built-in EFS emulator
+	// (package efs) for the efs- modes, which also takes storage faults.
 	Storage func(ctx context.Context, dir string, storage map[string]string) (serverDir string, release func() error, err error)
 }
 
@@ -57,9 +58,10 @@ type Target struct {
 	trial     int
 	label     string
 	spec      target.StartSpec
-	dataDir   string
-	ownsDir   bool
+	dataDir   string // where the server keeps dump.rdb (a mount point on EFS-like storage)
+	ownedDir  string // the directory the target created, removed by Finish
 	release   func() error
+	store     *storage
 	port      int
 	cur       *Server
 	all       []*Server
@@ -140,24 +142,34 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		t.label = fmt.Sprintf("trial-%d", t.trial)
 	}
 	t.all, t.logFiles, t.tempFiles = nil, nil, map[string]bool{}
+	mode, efsCfg, err := parseStorage(spec.Storage)
+	if err != nil {
+		return target.Instance{}, err
+	}
 	if t.cfg.DataDir != "" {
-		t.dataDir, t.ownsDir = t.cfg.DataDir, false
+		t.dataDir, t.ownedDir = t.cfg.DataDir, ""
 	} else {
 		dir, err := os.MkdirTemp(t.cfg.WorkDir, sanitize(t.label)+"-")
 		if err != nil {
 			return target.Instance{}, fmt.Errorf("create data dir: %w", err)
 		}
-		t.dataDir, t.ownsDir = dir, true
+		t.dataDir, t.ownedDir = dir, dir
 	}
-	if mode := spec.Storage["mode"]; mode != "" && mode != "local-disk" {
-		if t.cfg.Storage == nil {
-			return target.Instance{}, fmt.Errorf("%w: storage mode %q is not available in this build of the local target", result.ErrBadInput, mode)
-		}
+	switch {
+	case mode == LocalDisk:
+	case t.cfg.Storage != nil:
 		dir, release, err := t.cfg.Storage(ctx, t.dataDir, spec.Storage)
 		if err != nil {
 			return target.Instance{}, fmt.Errorf("prepare storage for %s: %w", t.dataDir, err)
 		}
 		t.dataDir, t.release = dir, release
+	default:
+		st, err := mountEFS(ctx, t.dataDir, mode, efsCfg)
+		if err != nil {
+			t.Finish(ctx)
+			return target.Instance{}, err
+		}
+		t.store, t.dataDir, t.release = st, st.mnt, st.release
 	}
 	t.port = t.cfg.Port
 	srv, err := t.spawn()
@@ -292,13 +304,16 @@ func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
 		return rec, err
 	}
 	rec.StaleTempFiles, rec.StaleTempBytes = files, bytes
-	if len(files) > 0 && !t.cfg.KeepTempFiles {
+	if len(files) > 0 && !t.cfg.KeepTempFiles && !t.spec.KeepTempFiles {
 		for _, f := range files {
 			if err := os.Remove(filepath.Join(t.dataDir, f)); err != nil {
 				return rec, fmt.Errorf("remove stale %s: %w", f, err)
 			}
 		}
 		rec.TempRemoved = true
+	}
+	if t.store != nil {
+		t.store.dropCache(filepath.Join(t.dataDir, "dump.rdb"))
 	}
 	srv, err := t.spawn()
 	if err != nil {
@@ -354,6 +369,17 @@ func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
 	return lines, ctx.Err()
 }
 
+// ServerExited reports whether the current server process has exited, and
+// how, with the last lines it logged: a replacement that dies while
+// starting (a corrupt dump.rdb) would crash-loop under a scheduler.
+func (t *Target) ServerExited() (bool, string) {
+	srv := t.cur
+	if srv == nil || srv.Running() {
+		return false, ""
+	}
+	return true, srv.ExitDetail() + ": " + srv.failureHint()
+}
+
 // LogFiles are the server logs of the current trial, in process order.
 func (t *Target) LogFiles() []string { return append([]string(nil), t.logFiles...) }
 
@@ -380,12 +406,13 @@ func (t *Target) Finish(ctx context.Context) error {
 		}
 		t.release = nil
 	}
-	if t.ownsDir && t.dataDir != "" {
-		if err := os.RemoveAll(t.dataDir); err != nil {
+	t.store = nil
+	if t.ownedDir != "" {
+		if err := os.RemoveAll(t.ownedDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
 		}
 	}
-	t.dataDir = ""
+	t.dataDir, t.ownedDir = "", ""
 	return errors.Join(errs...)
 }
 

@@ -113,6 +113,16 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 			return nil, err
 		}
 	}
+	// The server chdirs into --dir and opens --logfile afresh for every
+	// line, so both must be absolute to mean what the caller meant.
+	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if cfg.LogFile != "" {
+		if cfg.LogFile, err = filepath.Abs(cfg.LogFile); err != nil {
+			return nil, fmt.Errorf("log file: %w", err)
+		}
+	}
 	args := []string{
 		"--port", strconv.Itoa(cfg.Port),
 		"--bind", cfg.Host,
@@ -127,8 +137,10 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 		args = append(args, "--logfile", cfg.LogFile)
 	}
 	args = append(args, cfg.ExtraArgs...)
+	// No cmd.Dir: the data dir may be a FUSE mount served by this very
+	// process, and a fork child that touches it before exec deadlocks the
+	// process (package efs). --dir makes the server chdir after exec.
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = cfg.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
