@@ -288,3 +288,29 @@ func seconds(s float64) time.Duration {
 	}
 	return time.Duration(ns)
 }
+
+// NextFork is the earliest instant the rules allow the next fork, at a
+// steady rate, given the last fork and Valkey's lastsave (INFO
+// rdb_last_save_time, whole unix seconds, set when the parent noticed the
+// save's end). A rule is due once the writes since the fork reach its
+// changes (dirty counts from the fork) and the whole-second clock is past
+// lastsave + seconds; the fork itself lands on the first serverCron tick at
+// or after that instant, at most Tick later. ok is false when no rule can
+// fire (no writes and every rule needs changes).
+func NextFork(rules Rules, ratePerS float64, forked time.Time, lastSave int64) (at time.Time, ok bool) {
+	for _, r := range rules {
+		due := time.Unix(lastSave+r.Seconds+1, 0)
+		if r.Changes > 0 {
+			if ratePerS <= 0 || math.IsNaN(ratePerS) {
+				continue
+			}
+			if counted := forked.Add(seconds(float64(r.Changes) / ratePerS)); counted.After(due) {
+				due = counted
+			}
+		}
+		if !ok || due.Before(at) {
+			at, ok = due, true
+		}
+	}
+	return at, ok
+}

@@ -206,3 +206,44 @@ func TestPredictMatchesSimulation(t *testing.T) {
 		}
 	}
 }
+
+func TestNextForkFollowsTheWholeSecondClockAndTheChangeCount(t *testing.T) {
+	rules, err := Parse("9 1 3 10 1 10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork := time.Unix(1000, 50e6) // forked 50 ms after a second boundary
+	const lastSave = 1000          // the parent noticed the end within that second
+	tests := []struct {
+		name string
+		rate float64
+		want time.Time
+	}{
+		// 1 change arrives at once; the clock must pass 1000+9: due at 1010.
+		{"slow writer: the 9 s rule on its clock", 0.5, time.Unix(1010, 0)},
+		// 10 changes at 2/s take 5 s, beyond the 3 s clock: fork + 5 s.
+		{"the 3 s rule waits for its 10 changes", 2, fork.Add(5 * time.Second)},
+		// 10 changes arrive in 0.1 s: the 3 s rule is due on its clock at 1004.
+		{"the 3 s rule on its clock", 100, time.Unix(1004, 0)},
+		// 10000 changes at 20000/s take 0.5 s; the 1 s clock allows 1002.
+		{"the 1 s rule on its clock", 20000, time.Unix(1002, 0)},
+		// 10000 changes at 5000/s take 2 s: fork + 2 s beats the 3 s rule's 1004.
+		{"the 1 s rule waits for its changes", 5000, fork.Add(2 * time.Second)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := NextFork(rules, tc.rate, fork, lastSave)
+			if !ok || !got.Equal(tc.want) {
+				t.Fatalf("NextFork at %g/s = %v (ok %v), want %v", tc.rate, got, ok, tc.want)
+			}
+			// Never later than the model's worst case, never before its earliest.
+			pred := Predict(rules, tc.rate, 0)
+			if got.Sub(fork) > pred.WorstWindow {
+				t.Errorf("next fork %v after the fork exceeds the worst window %v", got.Sub(fork), pred.WorstWindow)
+			}
+		})
+	}
+	if _, ok := NextFork(rules, 0, fork, lastSave); ok {
+		t.Error("no writes: no rule with changes can fire")
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// execute runs the root command in-process and returns its error.
+func execute(t *testing.T, args ...string) error {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	return root.ExecuteContext(context.Background())
+}
+
+// childServers counts valkey/redis servers this test process started.
+func childServers(t *testing.T) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) && strings.Contains(s[:i], "-server") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
+
+	badYAML := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(badYAML, []byte("name: x\nfaults: [crash]\nload: {rate: 10/s}\nfualt_at: 0.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(t.TempDir(), "ro")
+	if err := os.WriteFile(readOnly, nil, 0o444); err != nil { // a file where a directory must go
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want []string // the input named, and the fix
+	}{
+		{"unknown scenario", []string{"run", "no-such-scenario"}, []string{`"no-such-scenario"`, "valkey-chaos scenarios"}},
+		{"save rule with a non-number", []string{"run", "--save", "900 x"}, []string{"--save", "900 x"}},
+		{"save rule without its count", []string{"run", "--save", "60"}, []string{"--save", "60"}},
+		{"unknown YAML field", []string{"run", badYAML}, []string{"bad.yaml", "fualt_at", "line 4"}},
+		{"server binary not found", []string{"run", "--server-bin", "/nonexistent/valkey-server", "crash"}, []string{"/nonexistent/valkey-server", "--server-bin"}},
+		{"port taken", []string{"run", "--port", takenPort, "crash"}, []string{takenPort, "--port"}},
+		{"unwritable --out", []string{"run", "--out", filepath.Join(readOnly, "sub"), "crash"}, []string{readOnly, "--out"}},
+		{"time scale out of range", []string{"run", "--time-scale", "2"}, []string{"--time-scale"}},
+		{"unknown target", []string{"run", "--target", "k8s"}, []string{`"k8s"`, "local or ecs"}},
+		{"ECS target without a service", []string{"run", "--target", "ecs", "--cluster", "c"}, []string{"--service"}},
+		{"publish somewhere unknown", []string{"run", "--publish", "prometheus"}, []string{"--publish", "cloudwatch"}},
+		{"unknown flag", []string{"run", "--bogus"}, []string{"--bogus", "--help"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{}, tc.args...)
+			args = append(args[:1], append([]string{"--out", t.TempDir()}, args[1:]...)...)
+			if tc.name == "unwritable --out" {
+				args = tc.args
+			}
+			err := execute(t, args...)
+			if code := exitCode(err); code != exitBadInput {
+				t.Fatalf("exit %d (%v), want %d", code, err, exitBadInput)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("message spans lines: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q does not name %q", msg, w)
+				}
+			}
+			if n := childServers(t); n != 0 {
+				t.Errorf("%d server processes left running", n)
+			}
+		})
+	}
+}
