@@ -36,8 +36,10 @@ vet:
 unit:
 	$(GO) test -race -timeout 25m $(PKGS)
 
-# Every rule parser is fuzzed for a bounded time.
-FUZZ_TARGETS := ./savepolicy:FuzzParse
+# Every parser of user input is fuzzed for a bounded time.
+FUZZ_TARGETS := ./savepolicy:FuzzParse ./savepolicy:FuzzConfigFile ./savepolicy:FuzzTerraform \
+	./savepolicy:FuzzCommand ./savepolicy:FuzzRate ./savepolicy:FuzzSize \
+	./slo:FuzzParse ./scenarios:FuzzParseScenario
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \

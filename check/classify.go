@@ -106,8 +106,9 @@ const maxExamples = 5
 //
 // Two more cases count as anomalies because no snapshot explains them: a
 // write that failed (definitely not applied, e.g. MISCONF or refused) yet is
-// present, and a write acknowledged by the replacement (sent after
-// Replacement) that is missing.
+// present, and a write sent after Replacement, acknowledged and missing
+// (acknowledged by the replacement, or by the old server while both ran:
+// a rolling deployment's overlap).
 //
 // It runs in O(n) time over the ops.
 func Classify(in Input) Verdict {
@@ -150,7 +151,7 @@ func Classify(in Input) Verdict {
 			v.HasLost = true
 			if !beforeReplacement(op) {
 				v.Anomalies++
-				v.example("seq %d was acknowledged by the replacement at %s and is missing", op.Seq, fmtOffset(op.Done))
+				v.example("seq %d was acknowledged at %s, after the replacement started, and is missing", op.Seq, fmtOffset(op.Done))
 				continue
 			}
 			haveLost = true

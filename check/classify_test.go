@@ -155,7 +155,7 @@ func TestClassify(t *testing.T) {
 			want: want{acked: 12, failed: 1, lost: 5, anomalies: 1, lostSpan: [2]time.Duration{705, 1602},
 				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
 				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket},
-				example:  "seq 13 was acknowledged by the replacement at +1.602s and is missing"},
+				example:  "seq 13 was acknowledged at +1.602s, after the replacement started, and is missing"},
 		},
 		{
 			name: "every write lost: nothing bounds F from below",

@@ -109,6 +109,12 @@ type Trial struct {
 	FinalSaveS    *float64 `json:"final_save_s,omitempty"`
 	StopEscalated bool     `json:"stop_escalated,omitempty"` // SIGKILL after stop_timeout
 
+	// OverlapS is when the replacement ran while the old server had not yet
+	// exited, from the replacement's start to the old one's exit: two
+	// servers on one dump.rdb, as an ECS deployment with minimum healthy
+	// 100 % / maximum 200 % does. Absent when they never overlapped.
+	OverlapS *Span `json:"overlap_s,omitempty"`
+
 	Verdict string        `json:"verdict"` // pass, fail, invalid
 	Reasons []string      `json:"reasons"`
 	Checks  []Check       `json:"checks,omitempty"`

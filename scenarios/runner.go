@@ -136,6 +136,9 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 	if len(plans) == 0 {
 		return nil, fmt.Errorf("%w: the scenarios expand to no trials", result.ErrBadInput)
 	}
+	if err := checkFaults(cfg, plans); err != nil {
+		return nil, err
+	}
 	if err := prepareOutDir(cfg.OutDir); err != nil {
 		return nil, err
 	}
@@ -188,6 +191,12 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			}
 			if errors.Is(err, result.ErrBadInput) {
 				return run, err
+			}
+			if errors.Is(err, target.ErrStopCondition) {
+				// A clean stop before a fault: record why, keep the partial result.
+				run.FinishedUnixMs = time.Now().UnixMilli()
+				run.Interrupted = fmt.Sprintf("stopped before the fault of trial %s (%d of %d): %v", plan.Label, i+1, len(plans), err)
+				return run, errors.Join(err, result.Write(cfg.OutDir, run))
 			}
 			return run, fmt.Errorf("trial %s: %w", plan.Label, err)
 		}

@@ -247,6 +247,11 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	before := writer.Stats()
 	tr.logf("injecting %s (acked so far %d)", tr.plan.Fault, before.Acked)
 	rep, ferr := tr.cfg.Target.Inject(ctx, tr.plan.Fault)
+	if errors.Is(ferr, target.ErrStopCondition) {
+		// Nothing was injected: the trial is no evidence, and the run ends.
+		tr.invalid = append(tr.invalid, "aborted before the fault: "+ferr.Error())
+		return ferr
+	}
 	tFault := rep.IssuedAt
 	if tFault.IsZero() {
 		tFault = time.Now()

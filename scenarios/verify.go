@@ -23,6 +23,10 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	t := tr.trial
 	addr := tr.currentAddr()
 	tFaultOff := tFault.Sub(tr.base)
+	// When the replacement started before the old server was gone, the loss
+	// window runs to the replacement's start (see overlap.go).
+	t.OverlapS = tr.overlapOf(rep)
+	lossTo := classifyFault(rep, tFault).Sub(tr.base)
 
 	// Server log: save instants, load time, final save.
 	lines, err := tr.cfg.Target.ServerLog(ctx)
@@ -57,7 +61,7 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	if !rec.Instance.StartedAt.IsZero() {
 		replacement = rec.Instance.StartedAt.Sub(tr.base)
 	}
-	v := check.Classify(check.Input{Ops: h.Ops, Found: found, Unexpected: unexpected, TFault: tFaultOff, Replacement: replacement, SaveStarts: saveStarts})
+	v := check.Classify(check.Input{Ops: h.Ops, Found: found, Unexpected: unexpected, TFault: lossTo, Replacement: replacement, SaveStarts: saveStarts})
 
 	t.Writes, t.Acked, t.Failed, t.Unknown = v.Writes, v.Acked, v.Failed, v.Unknown
 	t.Lost, t.Recovered, t.Unexpected, t.Corrupt = v.Lost, v.Recovered, v.Unexpected, v.Corrupt
@@ -91,6 +95,9 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 		HasServerLoad:     logView.hasLoad,
 	})
 	t.WarmupS, t.RTOS, t.ServerLoadS = tl.WarmupS, tl.RTOS, tl.ServerLoadS
+	if t.OverlapS != nil {
+		t.WarmupS = nil // not observed: the probe met the replacement long after its load
+	}
 	tr.addStep("port_accepts", ready.Accepted, "probe")
 	tr.addStep("first_reply", ready.FirstReply, "probe")
 	tr.addStep("ready", ready.Ready, "probe")
@@ -263,7 +270,9 @@ func (tr *trialRun) finishVerdict(runErr error) {
 			reasons = append(reasons, fmt.Sprintf("%d acknowledged writes lost on a graceful stop", t.Lost))
 		}
 	}
-	if t.Anomalies > 0 {
+	if t.OverlapS != nil {
+		reasons = append(reasons, overlapReason(t)) // names the anomalies it caused
+	} else if t.Anomalies > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
 	}
 	if t.Corrupt > 0 {

@@ -6,9 +6,16 @@
 package target
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrStopCondition marks a run a target stopped before injecting a fault
+// because a stop condition held (target/ecs: a CloudWatch alarm in ALARM).
+// The trial is no evidence either way; the run ends cleanly, with a partial
+// result.
+var ErrStopCondition = errors.New("stop condition")
 
 // FaultKind names how the running server is taken down.
 type FaultKind string

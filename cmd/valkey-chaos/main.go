@@ -15,6 +15,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // Exit codes, documented in the README: schedulers act on them.
@@ -70,7 +71,9 @@ func exitCode(err error) int {
 		return exitBadInput
 	case errors.Is(err, report.ErrFailed):
 		return exitFailed
-	case errors.Is(err, errInvalid):
+	case errors.Is(err, errInvalid), errors.Is(err, target.ErrStopCondition):
+		// A stop-condition alarm aborted the run before a fault: no
+		// evidence either way, like an inconclusive trial.
 		return exitInvalid
 	}
 	return exitHarnessError

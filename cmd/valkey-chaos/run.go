@@ -52,7 +52,12 @@ kills it the way production does (crash = SIGKILL, stop = ECS StopTask), restart
 on the same data, and measures what was lost, the loss window and the warm-up.
 
 Exit codes: 0 all trials passed; 2 bad input; 3 a trial, SLO or invariant failed;
-4 inconclusive (a trial's own preconditions did not hold: rerun); 1 harness error.`,
+4 inconclusive (a trial's own preconditions did not hold: rerun; or a --alarm stop
+condition was in ALARM, so the run stopped before a fault); 1 harness error.
+
+--dry-run (--target ecs) checks the guardrails and the service, prints what each trial
+would write and the exact state-changing AWS calls it would make, and changes nothing:
+no load, no fault, no result file.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd, args, o)
 		},
@@ -112,8 +117,10 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		o.runID = newRunID()
 	}
 	outDir := filepath.Join(o.out, o.runID)
-	if err := os.MkdirAll(filepath.Join(outDir, "logs"), 0o755); err != nil {
-		return fmt.Errorf("%w: cannot create %s (%v): choose a writable --out", result.ErrBadInput, outDir, err)
+	if !o.ecs.DryRun { // a dry run writes no result
+		if err := os.MkdirAll(filepath.Join(outDir, "logs"), 0o755); err != nil {
+			return fmt.Errorf("%w: cannot create %s (%v): choose a writable --out", result.ErrBadInput, outDir, err)
+		}
 	}
 	var namespace string
 	if o.publish != "" {
@@ -135,7 +142,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		where = fmt.Sprintf("ECS service %s in cluster %s", info.Service, info.Cluster)
 	}
 	fmt.Fprintf(w, "run %s: %s, save %q at time scale %g -> %q\n", o.runID, where, rules, o.timeScale, rules.Scale(o.timeScale))
-	run, runErr := scenarios.Run(ctx, scenarios.Config{
+	cfg := scenarios.Config{
 		RunID:       o.runID,
 		OutDir:      outDir,
 		SaveReal:    rules,
@@ -150,7 +157,15 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		TargetInfo:  info,
 		Progress:    w,
 		Args:        os.Args[1:],
-	}, scens)
+	}
+	if o.ecs.DryRun {
+		// No load and no fault: see scenarios.DryRun and docs/ecs.md.
+		if namespace != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "dry-run: would call cloudwatch:PutMetricData (namespace %s) after the run\n", namespace)
+		}
+		return scenarios.DryRun(ctx, cfg, scens)
+	}
+	run, runErr := scenarios.Run(ctx, cfg, scens)
 	if run != nil && len(run.Trials) > 0 {
 		printSummary(w, run)
 		if !o.noReport {
@@ -194,6 +209,9 @@ func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result
 	case "local":
 		if o.ecs.Cluster != "" || o.ecs.Service != "" {
 			return nil, result.Target{}, fmt.Errorf("%w: --cluster/--service need --target ecs", result.ErrBadInput)
+		}
+		if o.ecs.DryRun || o.ecs.AllowUntagged || len(o.ecs.AlarmNames) > 0 {
+			return nil, result.Target{}, fmt.Errorf("%w: --dry-run, --allow-untagged and --alarm are for --target ecs; the local target starts its own servers", result.ErrBadInput)
 		}
 		tgt, err := local.New(ctx, local.Config{
 			ServerBin:    o.serverBin,

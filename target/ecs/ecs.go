@@ -49,8 +49,8 @@ const (
 const DefaultStopTimeout = 30 * time.Second
 
 // ErrAlarm marks a run stopped by a stop-condition alarm in ALARM before a
-// fault was injected.
-var ErrAlarm = errors.New("stop condition")
+// fault was injected; it is target.ErrStopCondition, which the runner knows.
+var ErrAlarm = target.ErrStopCondition
 
 // Config selects the service and how the target behaves.
 type Config struct {
@@ -159,6 +159,10 @@ func (t *Target) AWSConfig() aws.Config { return t.aws }
 
 // StopTimeout is the container's stopTimeout, known after Start.
 func (t *Target) StopTimeout() time.Duration { return t.def.stopTimeout }
+
+// DryRun reports whether state-changing calls are printed instead of made;
+// the runner then walks the trials without load or fault.
+func (t *Target) DryRun() bool { return t.cfg.DryRun }
 
 // Version is the server version found by Start.
 func (t *Target) Version() string { return t.version }
@@ -458,7 +462,11 @@ func (t *Target) checkAlarms(ctx context.Context, requireAll bool) error {
 			continue
 		}
 		if s[0] == string(cwtypes.StateValueAlarm) {
-			return fmt.Errorf("%w: alarm %q is in ALARM (%s): no fault injected, the run stops here", ErrAlarm, name, oneLine(s[1]))
+			why := ""
+			if r := oneLine(s[1]); r != "" {
+				why = " (" + r + ")"
+			}
+			return fmt.Errorf("%w: alarm %q is in ALARM%s: no fault injected, the run stops here", ErrAlarm, name, why)
 		}
 	}
 	return nil

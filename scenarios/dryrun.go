@@ -1,0 +1,125 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// dryRunner is a Target that prints its state-changing calls instead of
+// making them (target/ecs with --dry-run).
+type dryRunner interface {
+	DryRun() bool
+}
+
+// DryRun walks every planned trial the way Run would, but changes nothing:
+// no load and no fault. A dry run promises to change nothing, and the
+// load is a change too (the preload's keys, the BGSAVE that writes
+// dump.rdb on the service's EFS, the dirty counter that fires save rules),
+// so it skips the load entirely rather than only the fault. For each
+// trial it:
+//
+//   - starts the trial on the target (for ECS: the guardrails, the service
+//     settling, the task definition, the endpoint; all read-only);
+//   - reads the live save rules (CONFIG GET save) and prints what the trial
+//     would write, when it would place the fault and the predicted loss
+//     window;
+//   - calls Inject and Recover, which in dry-run mode print the exact
+//     state-changing calls with their input and make none;
+//   - finishes the trial.
+//
+// It writes no result file. A target that cannot dry-run is refused, so a
+// dry run never injects a real fault.
+func DryRun(ctx context.Context, cfg Config, scens []*Scenario) error {
+	if d, ok := cfg.Target.(dryRunner); !ok || !d.DryRun() {
+		return fmt.Errorf("%w: --dry-run needs --target ecs (the local target has nothing to rehearse: it starts its own servers)", result.ErrBadInput)
+	}
+	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
+		return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+	}
+	plans, err := Plan(cfg, scens)
+	if err != nil {
+		return err
+	}
+	if len(plans) == 0 {
+		return fmt.Errorf("%w: the scenarios expand to no trials", result.ErrBadInput)
+	}
+	if err := checkFaults(cfg, plans); err != nil {
+		return err
+	}
+	out := cfg.Progress
+	if out == nil {
+		out = io.Discard
+	}
+	for i, plan := range plans {
+		fmt.Fprintf(out, "[%d/%d] %s: %s (dry run: no load, no fault)\n", i+1, len(plans), plan.Label, plan.Fault)
+		if err := dryTrial(ctx, cfg, plan, i, out); err != nil {
+			if errors.Is(err, result.ErrBadInput) || errors.Is(err, target.ErrStopCondition) || ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("trial %s: %w", plan.Label, err)
+		}
+	}
+	fmt.Fprintf(out, "dry run: %d trial(s) checked; nothing was written to Valkey and no state-changing AWS call was made\n", len(plans))
+	return nil
+}
+
+func dryTrial(ctx context.Context, cfg Config, plan TrialPlan, seq int, out io.Writer) (err error) {
+	s := plan.Scenario
+	stopTimeout := time.Duration(s.StopTimeout)
+	if cfg.StopTimeout > 0 {
+		stopTimeout = cfg.StopTimeout
+	}
+	scaled := cfg.SaveReal.Scale(cfg.TimeScale)
+	inst, err := cfg.Target.Start(ctx, target.StartSpec{
+		Save:         scaled.String(),
+		ExtraArgs:    s.ServerArgs,
+		Label:        plan.Label,
+		StopTimeout:  stopTimeout,
+		RestartDelay: time.Duration(s.RestartDelay),
+		Storage:      s.Storage,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if ferr := cfg.Target.Finish(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+			err = fmt.Errorf("finish trial: %w", ferr)
+		}
+	}()
+	fmt.Fprintf(out, "  server %s at %s (%s)\n", inst.ID, inst.Addr, inst.ServerVersion)
+	rules, err := liveRules(ctx, inst.Addr)
+	if err != nil {
+		return err
+	}
+	keys := s.Dataset.Keys
+	if cfg.Keys >= 0 {
+		keys = cfg.Keys
+	}
+	rate := plan.RealRate / cfg.TimeScale
+	prefix := fmt.Sprintf("vc:%s.%d:", cfg.RunID, seq)
+	fmt.Fprintf(out, "  would preload %d keys and write at %s under %s*, then take a snapshot (BGSAVE)\n", keys, savepolicy.FormatRate(rate), prefix)
+	pred := savepolicy.Predict(rules, rate, 0)
+	if !pred.Fires {
+		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(rate), rules)
+	}
+	faultAt := s.FaultAt
+	if faultAt == 0 {
+		faultAt = 0.9
+	}
+	fmt.Fprintf(out, "  live save rules %q: rule %q fires first; the fault would land at %.0f%% of a %.2fs cycle; predicted loss window <= %.2fs plus the BGSAVE time\n",
+		rules, pred.Rule, faultAt*100, pred.NextForkAfterEnd.Seconds(), pred.WorstWindow.Seconds())
+	if _, err := cfg.Target.Inject(ctx, plan.Fault); err != nil {
+		return err
+	}
+	if _, err := cfg.Target.Recover(ctx); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package scenarios
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// Overlap: the replacement started before the old server was gone.
+//
+// With ECS's default deployment settings (minimum healthy 100 %, maximum
+// 200 %) a forced deployment starts the new task, which loads dump.rdb,
+// while the old task still serves, runs its background saves and, on
+// SIGTERM, its final save. Writes the old task acknowledges after the
+// snapshot the new one loaded are gone from the cache that keeps serving,
+// although every save succeeded. The runner keeps writing to the old
+// endpoint until Inject confirms it gone, so those writes are in the
+// History, acknowledged, and missing after recovery.
+//
+// How the runner reads such a trial:
+//   - overlap_s is [replacement started, old server gone], from the target's
+//     FaultReport (ECS: the new task's startedAt, the old container's exit);
+//   - the snapshot that matters is the one the replacement loaded, so the
+//     loss window is measured to the replacement's start, not to the API
+//     call that began the deployment (the old task kept saving after it);
+//   - writes sent after the replacement started and missing are the
+//     consistency anomalies the overlap caused (check.Classify counts them);
+//   - the probe reached the replacement only once the old server was gone,
+//     long after it had loaded: its warm-up was not observed and is left
+//     out (server_load_s, from the server's own log, still says how long
+//     the load took).
+
+// overlapOf returns the overlap interval as offsets from the trial base, or
+// nil when the replacement did not start before the old server was gone.
+func (tr *trialRun) overlapOf(rep target.FaultReport) *result.Span {
+	if rep.OverlapFrom.IsZero() || rep.OverlapTo.IsZero() || !rep.OverlapFrom.Before(rep.OverlapTo) {
+		return nil
+	}
+	return &result.Span{From: tr.offset(rep.OverlapFrom), To: tr.offset(rep.OverlapTo)}
+}
+
+// classifyFault is the instant the loss window is measured to: the fault,
+// or the replacement's start when the two servers overlapped.
+func classifyFault(rep target.FaultReport, tFault time.Time) time.Time {
+	if !rep.OverlapFrom.IsZero() && rep.OverlapFrom.After(tFault) {
+		return rep.OverlapFrom
+	}
+	return tFault
+}
+
+// overlapReason is the verdict's line for a trial whose servers
+// overlapped: what happened, what it cost, and the fix.
+func overlapReason(t *result.Trial) string {
+	o := t.OverlapS
+	cost := "no acknowledged write was lost this time, but the old server's saves raced the new one's load"
+	if t.Lost > 0 {
+		cost = fmt.Sprintf("%d acknowledged writes lost, %d of them acknowledged by the old server during the overlap (consistency anomalies)", t.Lost, t.Anomalies)
+	}
+	return fmt.Sprintf("the replacement started %.2fs before the old server was gone (overlap %+.2fs..%+.2fs): two servers shared dump.rdb, %s; "+
+		"fix: deploy with minimum healthy 0 %% / maximum 100 %% (ECS deploymentConfiguration minimumHealthyPercent=0, maximumPercent=100; "+
+		"deployment_minimum_healthy_percent = 0, deployment_maximum_percent = 100 in terraform/modules/valkey) so the old task stops before the new one starts",
+		o.To-o.From, o.From, o.To, cost)
+}
+
+// checkFaults refuses, before any trial runs, a fault the target cannot
+// inject: rolling-deploy needs a service scheduler that starts the new
+// server itself (ECS), which the local target does not have.
+func checkFaults(cfg Config, plans []TrialPlan) error {
+	for _, p := range plans {
+		if p.Fault == target.RollingDeploy && cfg.TargetInfo.Kind != "ecs" {
+			return fmt.Errorf("%w: scenario %s injects rolling-deploy, which needs a service scheduler that starts the new server before the old one stops: run it with --target ecs (rehearse against 'valkey-chaos twin'); the %s target supports crash, stop and shutdown-nosave",
+				result.ErrBadInput, p.Scenario.Name, targetKind(cfg))
+		}
+	}
+	return nil
+}
+
+func targetKind(cfg Config) string {
+	if cfg.TargetInfo.Kind == "" {
+		return "local"
+	}
+	return cfg.TargetInfo.Kind
+}
