@@ -112,8 +112,12 @@ func rpoFindings(run *result.Run) []Finding {
 			fmt.Fprintf(&b, ": %s", strings.Join(never, "; "))
 		}
 		fmt.Fprintf(&b, ". Your effective RPO is up to %s", fmtSeconds(pred.WorstWindow.Seconds()))
-		if bgsave > 0 {
-			fmt.Fprintf(&b, " (the rule's %d s, up to %.1f s of clock granularity, and the %s BGSAVE)", pred.Rule.Seconds, savepolicy.Granularity.Seconds(), fmtSeconds(bgsave))
+		switch {
+		case pred.CountBound:
+			fmt.Fprintf(&b, " (its %d changes take %s at this rate, longer than its %d s; a 0.1 s tick; and the %s BGSAVE twice)",
+				pred.Rule.Changes, fmtSeconds(float64(pred.Rule.Changes)/real), pred.Rule.Seconds, fmtSeconds(bgsave))
+		case bgsave > 0:
+			fmt.Fprintf(&b, " (the rule's %d s, up to %.1f s of clock granularity, and the %s BGSAVE twice)", pred.Rule.Seconds, savepolicy.Granularity.Seconds(), fmtSeconds(bgsave))
 		}
 		b.WriteString(".")
 		for _, t := range ar.crashes {

@@ -62,7 +62,8 @@ func parseHgrm(r io.Reader) (*hgrm, error) {
 			continue
 		}
 		f := strings.Fields(text)
-		if len(f) != 4 {
+		// HdrHistogram writes the 100th percentile without 1/(1-Percentile).
+		if len(f) != 4 && !(len(f) == 3 && strings.HasPrefix(f[1], "1.0")) {
 			return nil, fmt.Errorf("line %d: want 4 columns (Value Percentile TotalCount 1/(1-Percentile)), got %q", line, text)
 		}
 		v, err1 := strconv.ParseFloat(f[0], 64)
