@@ -129,6 +129,10 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
 		return nil, fmt.Errorf("%w: %v", result.ErrBadInput, err)
 	}
+	scens, err := prepareScenarios(cfg, scens)
+	if err != nil {
+		return nil, err
+	}
 	plans, err := Plan(cfg, scens)
 	if err != nil {
 		return nil, err
@@ -172,6 +176,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 		trial, err := tr.execute(ctx)
 		if trial != nil {
 			run.Trials = append(run.Trials, *trial)
+			run.Target.Storage = withStorage(run.Target.Storage, trial)
 			if run.Target.Dataset.Keys == 0 {
 				run.Target.Dataset = tr.dataset
 			}

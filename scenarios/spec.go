@@ -44,6 +44,8 @@ type Scenario struct {
 	ServerArgs   []string          `yaml:"server_args"`
 	Storage      map[string]string `yaml:"storage"`
 	Expect       []string          `yaml:"expect"` // SLO expressions, e.g. "loss_window<=65s"
+	// Storage faults, where the fault lands, capacity sweeps (storage.go).
+	storageSpec `yaml:",inline"`
 	// Source is where the scenario came from ("catalog" or a file path).
 	Source string `yaml:"-"`
 }
@@ -135,7 +137,7 @@ func (s *Scenario) validate() error {
 	if s.Dataset.Keys < 0 {
 		return fmt.Errorf("dataset.keys %d: must be zero or more", s.Dataset.Keys)
 	}
-	return nil
+	return s.validateStorage()
 }
 
 // ParseRate reads "200/s", "200", "12000/min", "0.5/s" (writes per second).

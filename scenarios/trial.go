@@ -38,6 +38,7 @@ type trialRun struct {
 	dataset       result.Dataset
 	serverVersion string
 	stopTimeout   time.Duration
+	storage       *storageRun
 
 	trial   *result.Trial
 	reasons []string
@@ -61,6 +62,7 @@ func (tr *trialRun) offset(t time.Time) float64 {
 // got far enough to say something, even on error (partial results).
 func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error) {
 	s := tr.plan.Scenario
+	tr.plan.Label += s.sizeLabel() // sweep trials differ only in size
 	tr.base = time.Now()
 	tr.prefix = fmt.Sprintf("vc:%s.%d:", tr.cfg.RunID, tr.seq)
 	tr.rate = tr.plan.RealRate / tr.cfg.TimeScale
@@ -89,12 +91,13 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 	}
 	scaled := tr.cfg.SaveReal.Scale(tr.cfg.TimeScale)
 	spec := target.StartSpec{
-		Save:         scaled.String(),
-		ExtraArgs:    s.ServerArgs,
-		Label:        tr.plan.Label,
-		StopTimeout:  stopTimeout,
-		RestartDelay: time.Duration(s.RestartDelay),
-		Storage:      s.Storage,
+		Save:          scaled.String(),
+		ExtraArgs:     s.ServerArgs,
+		Label:         tr.plan.Label,
+		StopTimeout:   stopTimeout,
+		RestartDelay:  time.Duration(s.RestartDelay),
+		Storage:       s.Storage,
+		KeepTempFiles: s.KeepTempFiles,
 	}
 	inst, err := tr.cfg.Target.Start(ctx, spec)
 	if err != nil {
@@ -105,6 +108,8 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 			err = fmt.Errorf("finish trial: %w", ferr)
 		}
 	}()
+	tr.storage = newStorageRun(tr)
+	defer tr.storage.end() // before Finish: the storage note needs the mount
 	tr.addr.Store(inst.Addr)
 	tr.serverVersion = inst.ServerVersion
 	tr.logf("server %s up at %s (%s)", inst.ID, inst.Addr, inst.ServerVersion)
@@ -127,6 +132,9 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 	if err := tr.preload(ctx); err != nil {
 		return tr.trial, err
 	}
+	if err := tr.afterPreload(ctx, inst); err != nil {
+		return tr.trial, err
+	}
 	return tr.trial, tr.measure(ctx)
 }
 
@@ -137,6 +145,9 @@ func (tr *trialRun) preload(ctx context.Context) error {
 	keys := s.Dataset.Keys
 	if tr.cfg.Keys >= 0 {
 		keys = tr.cfg.Keys
+	}
+	if s.sizeKeys > 0 {
+		keys = s.sizeKeys // a capacity sweep sets each trial's size
 	}
 	valueSize := s.Dataset.ValueSize
 	if valueSize == 0 {
@@ -209,6 +220,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		return fmt.Errorf("start writer: %w", err)
 	}
 	writerStart := time.Now()
+	tr.storage.phase("load")
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -237,11 +249,17 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	tr.trial.PredictedLossWindowS = pred.WorstWindow.Seconds()
 	tr.trial.PredictedRule = pred.Rule.String()
 	tr.trial.BGSaveS = bgsave.Seconds()
+	tr.storage.phase("save")
 	faultTime := ev.Ended.Add(time.Duration(faultAt * float64(pred.NextForkAfterEnd)))
+	faultTime = tr.faultMoment(faultTime, ev.Ended)
 	tr.logf("save ended (took %.2fs); next fork predicted %.2fs after it; fault at %.0f%% of the cycle", bgsave.Seconds(), pred.NextForkAfterEnd.Seconds(), faultAt*100)
 	if err := sleepUntil(ctx, faultTime); err != nil {
 		return err
 	}
+	if err := tr.waitFaultMoment(ctx, 2*cycle+time.Minute); err != nil {
+		return err
+	}
+	tr.storage.phase("fault")
 
 	// Phase: the fault.
 	before := writer.Stats()
@@ -275,6 +293,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	tr.logf("old server gone after %.3fs (%s)", rep.GoneAt.Sub(tFault).Seconds(), rep.ExitDetail)
 
 	// Phase: recovery.
+	tr.storage.phase("recover")
 	rec, err := tr.cfg.Target.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
@@ -287,9 +306,15 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		tr.trial.Leaks = &result.TempFileLeak{Files: rec.StaleTempFiles, Bytes: rec.StaleTempBytes, Removed: rec.TempRemoved}
 		tr.logf("%d stale temp RDB file(s), %.1f MB, left by the killed save", len(rec.StaleTempFiles), float64(rec.StaleTempBytes)/1e6)
 	}
-	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	readyCtx, cancel := tr.readyContext(ctx, 10*time.Minute)
 	ready, rerr := probe.WaitReady(readyCtx, tr.currentAddr, probeEvery)
 	cancel()
+	if exited, detail := tr.replacementExited(); exited {
+		stopped = true
+		history := writer.Stop()
+		saves.Stop()
+		return tr.unrecovered(ctx, history, rec, ready, tFault, writerStart, detail)
+	}
 	if rerr != nil {
 		tr.reasons = append(tr.reasons, fmt.Sprintf("the replacement never became ready: %v", rerr))
 	}

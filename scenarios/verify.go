@@ -115,6 +115,11 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	}
 	t.Saves = tr.saves(logView, watched)
 
+	tr.noteStorage(h, tFaultOff)
+	// Writes a storage fault got refused are the outcome under test, not a
+	// harness that fell behind: the rate is judged up to the first one.
+	tFaultOff = tr.rateWindowEnd(tFaultOff)
+
 	// Validity: the harness's own assumptions first.
 	achieved := h.AchievedRate(writerStart.Sub(tr.base), tFaultOff)
 	t.AchievedRatePerS = achieved
