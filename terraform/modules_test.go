@@ -513,7 +513,7 @@ func TestHarnessRoleReachesOnlyTheValkeyService(t *testing.T) {
 		"ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTagsForResource", "ecs:ListTasks",
 		"ecs:StopTask", "ecs:UpdateService",
 		"kms:Decrypt", "kms:GenerateDataKey",
-		"logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents",
+		"logs:GetLogEvents",
 		"s3:PutObject",
 	}
 	if !slices.Equal(granted, want) {

@@ -82,13 +82,11 @@ data "aws_iam_policy_document" "harness_task" {
     resources = [var.valkey_service_arn]
   }
 
+  # GetLogEvents only: the harness reads each task's stream by name
+  # (<prefix>/<container>/<task-id>) and never lists or filters.
   statement {
-    sid = "ReadTheValkeyLog"
-    actions = [
-      "logs:DescribeLogStreams",
-      "logs:FilterLogEvents",
-      "logs:GetLogEvents",
-    ]
+    sid     = "ReadTheValkeyLog"
+    actions = ["logs:GetLogEvents"]
     #tfsec:ignore:aws-iam-no-policy-wildcards log streams are named <prefix>/valkey/<task-id>: every stream of this one log group
     resources = [var.valkey_log_group_arn, "${var.valkey_log_group_arn}:*"]
   }
