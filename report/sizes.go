@@ -44,6 +44,32 @@ func sizePoints(runs []*result.Run) []sizePoint {
 			if t.Verdict == "invalid" {
 				continue
 			}
+			if t.Dataset != nil {
+				continue // a sweep's trial: its own point, below
+			}
+			if t.WarmupS != nil {
+				sp.warmup = math.Max(sp.warmup, *t.WarmupS)
+			}
+			if t.FinalSaveS != nil {
+				sp.finalSave = math.Max(sp.finalSave, *t.FinalSaveS)
+			}
+		}
+	}
+	// A capacity sweep records each trial's dataset.
+	for _, run := range runs {
+		for _, t := range run.Trials {
+			if t.Verdict == "invalid" || t.Dataset == nil {
+				continue
+			}
+			key := t.Dataset.Keys
+			if t.Dataset.RDBBytes > 0 {
+				key = t.Dataset.RDBBytes
+			}
+			sp := by[key]
+			if sp == nil {
+				sp = &sizePoint{keys: t.Dataset.Keys, rdbBytes: t.Dataset.RDBBytes}
+				by[key] = sp
+			}
 			if t.WarmupS != nil {
 				sp.warmup = math.Max(sp.warmup, *t.WarmupS)
 			}

@@ -20,6 +20,7 @@ type view struct {
 	Findings    []Finding
 	Config      []kv
 	RunCharts   []chart
+	Capacity    *capacityView // a capacity sweep's table; nil without one
 	Scenarios   []scenarioView
 	Problems    []string // charts that could not be drawn
 }
@@ -150,6 +151,8 @@ func buildView(dir string, run *result.Run) *view {
 	runChart("Warm-up and final save against dataset size", "dataset-size.png", func() ([]byte, bool, error) {
 		return sizeChart(sizePoints([]*result.Run{run}), run.Target.StopTimeoutS)
 	})
+
+	v.Capacity = capacity(run)
 
 	names := uniqueNames(run)
 	byScenario := map[string]*scenarioView{}
@@ -355,6 +358,29 @@ func trialNumbers(t *result.Trial) []kv {
 	}
 	if s := t.Storage; s != nil {
 		out = append(out, kv{"Storage", fmt.Sprintf("%s, %.1f MiB/s limit, %.1f MiB/s observed, emulator bottleneck: %v", s.Mode, s.ThroughputMiBps, s.ObservedWriteMiBps, s.EmulatorBottleneck)})
+		if s.Note != "" {
+			out = append(out, kv{"Storage note", s.Note})
+		}
+	}
+	if d := t.Dataset; d != nil {
+		out = append(out, kv{"Dataset (this trial)", datasetText(*d)})
+	}
+	for _, f := range t.StorageFaults {
+		lift := "never lifted"
+		if f.LiftS > 0 {
+			lift = fmt.Sprintf("lifted at %.3f s", f.LiftS)
+		}
+		out = append(out, kv{"Storage fault", fmt.Sprintf("%s on %s (%s) from %.3f s (%s), %s", f.Kind, orDash(f.Path), orDash(strings.Join(f.Ops, ",")), f.AtS, f.Trigger, lift)})
+	}
+	if r := t.Refused; r != nil {
+		resumed := "did not resume before the fault"
+		if r.ResumedS > 0 {
+			resumed = fmt.Sprintf("acknowledged again from %.3f s", r.ResumedS)
+		}
+		out = append(out, kv{"Writes refused", fmt.Sprintf("%d refused with %s (fail, never applied) from %.3f s to %.3f s: %s; %s", r.Count, strings.ToUpper(r.Kind), r.FromS, r.ToS, fmtSeconds(r.Seconds), resumed)})
+	}
+	if t.ReplacementExited != "" {
+		out = append(out, kv{"Replacement exited", t.ReplacementExited})
 	}
 	var files []string
 	files = append(files, t.Files.ServerLogs...)
