@@ -182,6 +182,26 @@ func mutating(tw *ecstwin.Twin) []string {
 	return ops
 }
 
+// checkDocumentedIAM fails for any API operation the harness called that
+// docs/ecs.md's IAM permissions do not list: the documented policy must be
+// enough to run it.
+func checkDocumentedIAM(t *testing.T, tw *ecstwin.Twin) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "ecs.md"))
+	if err != nil {
+		t.Fatalf("read docs/ecs.md: %v", err)
+	}
+	_, iam, _ := strings.Cut(string(doc), "## IAM permissions")
+	seen := map[string]bool{}
+	for _, c := range tw.Calls() {
+		action := c.Service + ":" + c.Operation
+		if !seen[action] && !strings.Contains(iam, "`"+action+"`") {
+			t.Errorf("the harness called %s, which docs/ecs.md's IAM permissions do not list", action)
+		}
+		seen[action] = true
+	}
+}
+
 // serviceTask finds the service's one running task and its Valkey address
 // through the SDK, as a user with the aws CLI would.
 func serviceTask(t *testing.T) (arn, addr string) {
@@ -259,8 +279,8 @@ func trialKeys(t *testing.T, tr result.Trial) []string {
 }
 
 func TestECSRunCrashAndStopEndToEnd(t *testing.T) {
-	tw := startE2ETwin(t, ecstwin.Config{})
-	r := runECS(t, "e2e-crash-stop", "crash", "stop")
+	tw := startE2ETwin(t, ecstwin.Config{Alarms: map[string]string{"valkey-health": "OK"}})
+	r := runECS(t, "e2e-crash-stop", "--alarm", "valkey-health", "--publish", "cloudwatch:ValkeyChaosE2E", "crash", "stop")
 	if r.code != exitOK {
 		t.Fatalf("exit %d (%v), want 0; output:\n%s", r.code, r.err, r.out)
 	}
@@ -306,14 +326,19 @@ func TestECSRunCrashAndStopEndToEnd(t *testing.T) {
 		t.Errorf("no report for the ECS run: %v", err)
 	}
 
-	// One StopTask for the stop; the crash is SHUTDOWN NOSAVE, no API call.
-	if ops := mutating(tw); !slices.Equal(ops, []string{"StopTask"}) {
-		t.Errorf("state-changing calls %v, want exactly one StopTask", ops)
+	// One StopTask for the stop (the crash is SHUTDOWN NOSAVE, no API
+	// call), then the metrics.
+	if ops := mutating(tw); !slices.Equal(ops, []string{"StopTask", "PutMetricData"}) {
+		t.Errorf("state-changing calls %v, want exactly one StopTask, then PutMetricData", ops)
 	}
 	_, addr := serviceTask(t)
 	if n := runKeys(t, addr); n != 0 {
 		t.Errorf("%d vc:* keys left on the service's task after the run", n)
 	}
+	if !slices.ContainsFunc(tw.Metrics(), func(m ecstwin.Metric) bool { return m.Namespace == "ValkeyChaosE2E" && m.Name == "lost" }) {
+		t.Errorf("no lost metric published to CloudWatch: %+v", tw.Metrics())
+	}
+	checkDocumentedIAM(t, tw)
 
 	// The same fields as a local run of the same trial.
 	localOut := t.TempDir()
@@ -378,6 +403,7 @@ func TestECSRollingDeployOverlapDependsOnDeploymentPercentages(t *testing.T) {
 			if ops := mutating(tw); !slices.Equal(ops, []string{"UpdateService"}) {
 				t.Errorf("state-changing calls %v, want exactly one UpdateService", ops)
 			}
+			checkDocumentedIAM(t, tw)
 		})
 	}
 }
