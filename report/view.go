@@ -353,6 +353,9 @@ func trialNumbers(t *result.Trial) []kv {
 	if l := t.Latency; l != nil && l.Count > 0 {
 		out = append(out, kv{"Latency (acknowledged)", fmt.Sprintf("p50 %.3g ms, p90 %.3g ms, p99 %.3g ms, p99.9 %.3g ms, max %.3g ms over %d writes", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)})
 	}
+	if o := t.OverlapS; o != nil {
+		out = append(out, kv{"Overlap (two servers on one dump.rdb)", fmt.Sprintf("%s, from +%.3fs to +%.3fs; %d acknowledged writes lost, %d during the overlap", fmtSeconds(o.To-o.From), o.From, o.To, t.Lost, t.Anomalies)})
+	}
 	if l := t.Leaks; l != nil && len(l.Files) > 0 {
 		out = append(out, kv{"Stale temp files", fmt.Sprintf("%s (%s, removed: %v)", strings.Join(l.Files, ", "), fmtBytes(l.Bytes), l.Removed)})
 	}

@@ -276,7 +276,8 @@ func (tr *trialRun) finishVerdict(runErr error) {
 		}
 	}
 	if t.OverlapS != nil {
-		reasons = append(reasons, overlapReason(t)) // names the anomalies it caused
+		// First, so summaries lead with the cause; it names the anomalies.
+		reasons = append([]string{overlapReason(t)}, reasons...)
 	} else if t.Anomalies > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
 	}
