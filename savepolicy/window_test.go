@@ -213,7 +213,7 @@ func TestNextForkFollowsTheWholeSecondClockAndTheChangeCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	fork := time.Unix(1000, 50e6) // forked 50 ms after a second boundary
-	const lastSave = 1000          // the parent noticed the end within that second
+	const lastSave = 1000         // the parent noticed the end within that second
 	tests := []struct {
 		name string
 		rate float64
