@@ -21,6 +21,15 @@ import (
 // TestMain fails the package when any test, passing or failing, leaves an
 // EFS emulator mounted or a server process running.
 func TestMain(m *testing.M) {
+	// Every temp dir of this binary lives under one root, so the check sees
+	// only what these tests mounted, not another run's mounts on the machine.
+	root, err := os.MkdirTemp("", "vc-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "create test temp root:", err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", root)
+	testRoot = root
 	code := m.Run()
 	if left := leftBehind(); left != "" {
 		fmt.Fprintln(os.Stderr, "left behind after the tests:", left)
@@ -28,16 +37,21 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	os.RemoveAll(root)
 	os.Exit(code)
 }
 
-// leftBehind lists emulator mounts in /proc/mounts and live child
+// testRoot holds every temp dir of this test binary.
+var testRoot string
+
+// leftBehind lists emulator mounts under this binary's temp root (from
+// /proc/mounts) and live child
 // processes of this test binary.
 func leftBehind() string {
 	var out []string
 	if data, err := os.ReadFile("/proc/mounts"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(line, "valkey-chaos-efs") {
+			if f := strings.Fields(line); len(f) > 2 && strings.Contains(f[2], "valkey-chaos-efs") && testRoot != "" && strings.HasPrefix(f[1], testRoot) {
 				out = append(out, "mount: "+line)
 			}
 		}
