@@ -85,6 +85,20 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 				}
 				rates = append(rates, rateChoice{i, rate * cfg.TimeScale, strings.ReplaceAll(cfg.SaveReal[i].String(), " ", "-")})
 			}
+		case s.Load.Rule == "sweep":
+			if len(scaled) == 0 {
+				return nil, fmt.Errorf("%w: scenario %s sweeps the save rules, but they are empty", result.ErrBadInput, s.Name)
+			}
+			for _, rate := range savepolicy.SweepRates(scaled, s.Load.Points) {
+				pred := savepolicy.Predict(scaled, rate, 0)
+				rule := -1
+				for i, r := range scaled {
+					if pred.Fires && r == pred.Rule {
+						rule = i
+					}
+				}
+				rates = append(rates, rateChoice{rule, rate * cfg.TimeScale, fmtRate(rate * cfg.TimeScale)})
+			}
 		case s.Load.Rule != "":
 			i, _ := strconv.Atoi(s.Load.Rule)
 			if i >= len(scaled) {
@@ -171,7 +185,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(progress, "[%d/%d] %s: %s at %.4g writes/s (scaled)\n", i+1, len(plans), plan.Label, plan.Fault, plan.RealRate/cfg.TimeScale)
+		fmt.Fprintf(progress, "[%d/%d] %s: %s at %s (scaled)\n", i+1, len(plans), plan.Label, plan.Fault, savepolicy.FormatRate(plan.RealRate/cfg.TimeScale))
 		tr := &trialRun{cfg: cfg, plan: plan, seq: i, out: progress}
 		trial, err := tr.execute(ctx)
 		if trial != nil {

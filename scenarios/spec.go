@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
@@ -35,8 +36,9 @@ type Scenario struct {
 	Faults      []string `yaml:"faults"`
 	Load        Load     `yaml:"load"`
 	Dataset     Dataset  `yaml:"dataset"`
-	// FaultAt places the fault at this fraction of the predicted snapshot
-	// cycle after the last save ended (0.9: late, close to the worst case).
+	// FaultAt places the fault at this fraction of the time from the end of
+	// a save to the next fork the rules allow (0.9: late in the cycle; 1:
+	// just before the next fork, the worst case). Default 0.9.
 	FaultAt      float64           `yaml:"fault_at"`
 	StopTimeout  Duration          `yaml:"stop_timeout"`
 	RestartDelay Duration          `yaml:"restart_delay"`
@@ -53,8 +55,12 @@ type Scenario struct {
 // Load is the measured write phase.
 type Load struct {
 	// Rule selects the rate: "each" (one trial per save rule, at a rate
-	// where that rule fires), a rule index ("0"), or empty with Rate set.
+	// where that rule fires), "sweep" (Points rates spread across the
+	// loss-window sawtooth, on both sides of every threshold), a rule index
+	// ("0"), or empty with Rate set.
 	Rule string `yaml:"rule"`
+	// Points is the number of sweep rates (at least 8).
+	Points int `yaml:"points"`
 	// Rate is a real-time rate ("200/s", "12000/min"); scaled by 1/time-scale.
 	Rate      string `yaml:"rate"`
 	Conns     int    `yaml:"conns"`
@@ -97,13 +103,30 @@ func Parse(r io.Reader, source string) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: scenario %s is empty", result.ErrBadInput, source)
 		}
-		return nil, fmt.Errorf("%w: scenario %s: %s", result.ErrBadInput, source, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, fmt.Errorf("%w: scenario %s: %s", result.ErrBadInput, source, yamlProblem(err))
 	}
 	s.Source = source
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, source, err)
 	}
 	return &s, nil
+}
+
+// yamlProblem turns the decoder's multi-line report into one line that
+// names the field and the fix.
+func yamlProblem(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, m := range te.Errors {
+		if strings.Contains(m, " not found in type ") {
+			m = m[:strings.Index(m, " not found in type ")] + " is unknown here: check its spelling and indentation against the README's Scenarios section"
+		}
+		msgs = append(msgs, strings.ReplaceAll(m, "\n", " "))
+	}
+	return strings.Join(msgs, "; ")
 }
 
 func (s *Scenario) validate() error {
@@ -121,18 +144,24 @@ func (s *Scenario) validate() error {
 	if s.Load.Rule == "" && s.Load.Rate == "" {
 		return errors.New("load needs rule (each, or a rule index) or rate (e.g. 200/s)")
 	}
-	if s.Load.Rule != "" && s.Load.Rule != "each" {
+	if s.Load.Rule != "" && s.Load.Rule != "each" && s.Load.Rule != "sweep" {
 		if i, err := strconv.Atoi(s.Load.Rule); err != nil || i < 0 {
-			return fmt.Errorf("load.rule %q: use each or a 0-based rule index", s.Load.Rule)
+			return fmt.Errorf("load.rule %q: use each, sweep or a 0-based rule index", s.Load.Rule)
 		}
+	}
+	if s.Load.Points != 0 && s.Load.Rule != "sweep" {
+		return fmt.Errorf("load.points %d: only a sweep (load.rule: sweep) has points", s.Load.Points)
+	}
+	if s.Load.Points < 0 || s.Load.Points > 64 {
+		return fmt.Errorf("load.points %d: use 8 to 64 sweep rates", s.Load.Points)
 	}
 	if s.Load.Rate != "" {
 		if _, err := ParseRate(s.Load.Rate); err != nil {
 			return err
 		}
 	}
-	if s.FaultAt < 0 || s.FaultAt >= 1 {
-		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in [0, 1), e.g. 0.9", s.FaultAt)
+	if s.FaultAt < 0 || s.FaultAt > 1 {
+		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in (0, 1], e.g. 0.9 (1: just before the next fork)", s.FaultAt)
 	}
 	if s.Dataset.Keys < 0 {
 		return fmt.Errorf("dataset.keys %d: must be zero or more", s.Dataset.Keys)
@@ -141,22 +170,7 @@ func (s *Scenario) validate() error {
 }
 
 // ParseRate reads "200/s", "200", "12000/min", "0.5/s" (writes per second).
-func ParseRate(s string) (float64, error) {
-	num, unit, _ := strings.Cut(strings.TrimSpace(s), "/")
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("rate %q: use a positive rate like 200/s or 12000/min", s)
-	}
-	switch strings.TrimSpace(unit) {
-	case "", "s", "sec":
-		return v, nil
-	case "min", "m":
-		return v / 60, nil
-	case "h":
-		return v / 3600, nil
-	}
-	return 0, fmt.Errorf("rate %q: unit must be /s, /min or /h", s)
-}
+func ParseRate(s string) (float64, error) { return savepolicy.ParseRate(s) }
 
 // Catalog returns the embedded scenarios, sorted by name.
 func Catalog() ([]*Scenario, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,10 @@ const (
 	probeEvery = 2 * time.Millisecond  // readiness resolution (FACTS: 1-10 ms)
 	infoEvery  = 10 * time.Millisecond // save-cycle watcher
 	adminLimit = 10 * time.Minute      // SAVE/BGSAVE of a big dataset on slow storage
+	// forkMargin keeps a fault placed "at the next fork" (fault_at: 1) just
+	// before it: the fork lands on the first serverCron tick at or after
+	// the instant the rules allow, never earlier.
+	forkMargin = 50 * time.Millisecond
 )
 
 // trialRun carries one trial through its phases. Only the Runner knows the
@@ -64,6 +69,10 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 	s := tr.plan.Scenario
 	tr.plan.Label += s.sizeLabel() // sweep trials differ only in size
 	tr.base = time.Now()
+	// DESIGN.md names keys vc:<run-id>:<seq>. A trial number in the prefix
+	// (and loadgen's w: for measured writes, d: for the dataset) scopes the
+	// read-back, the unexpected-key scan and the cleanup to one trial, so a
+	// trial never mistakes the previous trial's keys for its own.
 	tr.prefix = fmt.Sprintf("vc:%s.%d:", tr.cfg.RunID, tr.seq)
 	tr.rate = tr.plan.RealRate / tr.cfg.TimeScale
 	tr.trial = &result.Trial{
@@ -119,8 +128,17 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 	if tr.rules, err = liveRules(ctx, inst.Addr); err != nil {
 		return tr.trial, err
 	}
-	if tr.rules.String() != scaled.String() && tr.cfg.TargetInfo.Kind == "local" {
-		return tr.trial, fmt.Errorf("server runs save rules %q, asked for %q", tr.rules, scaled)
+	if tr.rules.String() != scaled.String() {
+		if tr.cfg.TargetInfo.Kind == "local" {
+			return tr.trial, fmt.Errorf("server runs save rules %q, asked for %q", tr.rules, scaled)
+		}
+		// Rates planned from --save (load.rule) would exercise the wrong
+		// rule against other rules; an explicit rate is measured against the
+		// rules the server runs.
+		if tr.plan.Scenario.Load.Rule != "" && tr.cfg.Rate == 0 {
+			return tr.trial, fmt.Errorf("%w: the server runs save rules %q (its task definition), but the run planned rates for %q: pass --save %q (and --time-scale 1)",
+				result.ErrBadInput, tr.rules, scaled, tr.rules)
+		}
 	}
 	// Keys of this trial are cleaned up on every exit path.
 	defer func() {
@@ -196,7 +214,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	}
 	pred := savepolicy.Predict(tr.rules, tr.rate, 0)
 	if !pred.Fires {
-		return fmt.Errorf("%w: at %.4g writes/s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, tr.rate, tr.rules)
+		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(tr.rate), tr.rules)
 	}
 	// Bound the writer generously: two full cycles, the stop timeout, and
 	// the recovery of a large dataset.
@@ -227,7 +245,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 			writer.Stop()
 		}
 	}()
-	tr.logf("writing at %.4g/s on %d connections; waiting for a save during load (rule %s expected)", tr.rate, conns, pred.Rule)
+	tr.logf("writing at %s on %d connections; waiting for a save during load (rule %s expected)", savepolicy.FormatRate(tr.rate), conns, pred.Rule)
 
 	// Phase: a save fired by the rules while the load runs. Its fork is the
 	// snapshot the crash will fall back to.
@@ -238,7 +256,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		tr.invalid = append(tr.invalid, fmt.Sprintf("no snapshot completed during the load within %v (rules %q at %.4g/s)", 2*cycle+2*time.Minute, tr.rules, tr.rate))
+		tr.invalid = append(tr.invalid, fmt.Sprintf("no snapshot completed during the load within %v (rules %q at %s)", 2*cycle+2*time.Minute, tr.rules, savepolicy.FormatRate(tr.rate)))
 		return nil
 	}
 	if !ev.OK {
@@ -250,9 +268,13 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	tr.trial.PredictedRule = pred.Rule.String()
 	tr.trial.BGSaveS = bgsave.Seconds()
 	tr.storage.phase("save")
-	faultTime := ev.Ended.Add(time.Duration(faultAt * float64(pred.NextForkAfterEnd)))
+	nextFork := tr.nextFork(ctx, ev, pred)
+	faultTime := ev.Ended.Add(time.Duration(faultAt * float64(nextFork.Sub(ev.Ended))))
+	if latest := nextFork.Add(-forkMargin); faultTime.After(latest) {
+		faultTime = latest
+	}
 	faultTime = tr.faultMoment(faultTime, ev.Ended)
-	tr.logf("save ended (took %.2fs); next fork predicted %.2fs after it; fault at %.0f%% of the cycle", bgsave.Seconds(), pred.NextForkAfterEnd.Seconds(), faultAt*100)
+	tr.logf("save ended (took %.2fs); next fork due %.2fs after it; fault at %.0f%% of the cycle", bgsave.Seconds(), nextFork.Sub(ev.Ended).Seconds(), faultAt*100)
 	if err := sleepUntil(ctx, faultTime); err != nil {
 		return err
 	}
@@ -336,6 +358,26 @@ func (tr *trialRun) measure(ctx context.Context) error {
 
 	// Phase: verify.
 	return tr.verify(ctx, history, rep, rec, ready, serving, tFault, writerStart, saves.Events())
+}
+
+// nextFork is when the rules allow the next fork after the save ev, from
+// the server's own lastsave (whole seconds) and the fork instant; without
+// lastsave, the model's earliest fork after the end.
+func (tr *trialRun) nextFork(ctx context.Context, ev probe.SaveEvent, pred savepolicy.Prediction) time.Time {
+	fallback := ev.Ended.Add(pred.NextForkAfterEnd)
+	info, err := persistence(ctx, tr.currentAddr())
+	if err != nil {
+		return fallback
+	}
+	lastSave, err := strconv.ParseInt(info["rdb_last_save_time"], 10, 64)
+	if err != nil {
+		return fallback
+	}
+	at, ok := savepolicy.NextFork(tr.rules, tr.rate, ev.Started, lastSave)
+	if !ok || at.Before(ev.Ended) {
+		return fallback
+	}
+	return at
 }
 
 func (tr *trialRun) addStep(name string, at time.Time, source string) {

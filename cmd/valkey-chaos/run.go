@@ -266,7 +266,7 @@ func verdictError(run *result.Run) error {
 
 func printSummary(w interface{ Write([]byte) (int, error) }, run *result.Run) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trial\tfault\trate/s\tacked\tlost\trecovered\tanomalies\tloss window s\tpredicted s\twarm-up s\tserver load s\tRTO s\tverdict\t")
+	fmt.Fprintln(tw, "trial\tfault\trate\tacked\tlost\trecovered\tanomalies\tloss window s\tpredicted s\twarm-up s\tserver load s\tRTO s\tverdict\t")
 	for _, t := range run.Trials {
 		win := "-"
 		if t.LossWindowS != nil && t.Lost > 0 {
@@ -276,7 +276,7 @@ func printSummary(w interface{ Write([]byte) (int, error) }, run *result.Run) {
 		if t.Rule != "" {
 			label += " " + t.Rule
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, t.RatePerS, t.Acked, t.Lost, t.Recovered, t.Anomalies,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, t.Lost, t.Recovered, t.Anomalies,
 			win, t.PredictedLossWindowS, opt(t.WarmupS), opt(t.ServerLoadS), opt(t.RTOS), t.Verdict)
 	}
 	tw.Flush()
