@@ -276,3 +276,21 @@ func TestCatalogLoadsAndThresholdsExercisesEveryRule(t *testing.T) {
 		t.Errorf("unknown scenario: %v, want bad input", err)
 	}
 }
+
+func TestSeriesBinAvoidsAliasingAndBoundsThePlot(t *testing.T) {
+	tests := []struct {
+		trial time.Duration
+		rate  float64
+		want  time.Duration
+	}{
+		{10 * time.Second, 12000, 50 * time.Millisecond}, // fine resolution of the outage
+		{10 * time.Second, 105, 250 * time.Millisecond},  // 26 ops a bin, not 5 or 6
+		{10 * time.Second, 0.9, time.Second},             // as wide as a timeline allows
+		{2 * time.Hour, 12000, 15 * time.Second},         // at most 600 bins
+	}
+	for _, tc := range tests {
+		if got := seriesBin(tc.trial, tc.rate); got != tc.want {
+			t.Errorf("seriesBin(%v, %g/s) = %v, want %v", tc.trial, tc.rate, got, tc.want)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func (tr *trialRun) unrecovered(ctx context.Context, h *loadgen.History, rec tar
 		P99: float64(hist.ValueAtQuantile(99)) / 1000, P999: float64(hist.ValueAtQuantile(99.9)) / 1000,
 		Max: float64(hist.Max()) / 1000, Count: hist.TotalCount(),
 	}
-	series := h.Series(0, end, seriesBin(end))
+	series := h.Series(0, end, seriesBin(end, tr.rate))
 	t.Series = &series
 	return tr.writeArtifacts(h, hist)
 }

@@ -68,7 +68,9 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	t.Writes, t.Acked, t.Failed, t.Unknown = v.Writes, v.Acked, v.Failed, v.Unknown
 	t.Lost, t.Recovered, t.Unexpected, t.Corrupt = v.Lost, v.Recovered, v.Unexpected, v.Corrupt
 	t.Anomalies = v.Anomalies
-	for _, ex := range v.AnomalyExamples {
+	// Two examples say what kind of anomaly it was; the count follows in
+	// the verdict, and long reason lists bury it in the report's table.
+	for _, ex := range v.AnomalyExamples[:min(2, len(v.AnomalyExamples))] {
 		tr.reasons = append(tr.reasons, "anomaly: "+ex)
 	}
 	if v.HasLost {
@@ -140,15 +142,20 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 		P99: float64(hist.ValueAtQuantile(99)) / 1000, P999: float64(hist.ValueAtQuantile(99.9)) / 1000,
 		Max: float64(hist.Max()) / 1000, Count: hist.TotalCount(),
 	}
-	series := h.Series(0, end, seriesBin(end))
+	series := h.Series(0, end, seriesBin(end, tr.rate))
 	t.Series = &series
 	return tr.writeArtifacts(h, hist)
 }
 
-// seriesBin keeps a plot at a few hundred bins whatever the trial length.
-func seriesBin(d time.Duration) time.Duration {
+// seriesBin keeps a plot at a few hundred bins whatever the trial length,
+// and wide enough that a steady rate does not alias into a comb (105/s in
+// 50 ms bins reads as 100, 120, 100, ...): at least 20 ops a bin, up to 1 s.
+func seriesBin(d time.Duration, rate float64) time.Duration {
 	for _, b := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second, time.Minute} {
-		if d/b <= 600 {
+		if d/b > 600 {
+			continue
+		}
+		if rate*b.Seconds() >= 20 || b >= time.Second {
 			return b
 		}
 	}
