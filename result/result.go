@@ -316,3 +316,15 @@ func Load(path string) (*Run, error) {
 	}
 	return &run, nil
 }
+
+// SafeName turns a trial label into a file name for the run directory:
+// letters, digits, '-', '_' and '.' stay, anything else becomes '-'.
+func SafeName(label string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '-'
+	}, label)
+}

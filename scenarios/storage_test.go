@@ -1,98 +1,23 @@
 package scenarios
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/efs"
+	"github.com/trigpointing/valkey-chaos/internal/leakcheck"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target/local"
 )
 
-// TestMain fails the package when any test, passing or failing, leaves an
-// EFS emulator mounted or a server process running.
-func TestMain(m *testing.M) {
-	// Every temp dir of this binary lives under one root, so the check sees
-	// only what these tests mounted, not another run's mounts on the machine.
-	root, err := os.MkdirTemp("", "vc-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "create test temp root:", err)
-		os.Exit(1)
-	}
-	os.Setenv("TMPDIR", root)
-	testRoot = root
-	code := m.Run()
-	if left := leftBehind(); left != "" {
-		fmt.Fprintln(os.Stderr, "left behind after the tests:", left)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.RemoveAll(root)
-	os.Exit(code)
-}
-
-// testRoot holds every temp dir of this test binary.
-var testRoot string
-
-// leftBehind lists emulator mounts under this binary's temp root (from
-// /proc/mounts) and live child
-// processes of this test binary.
-func leftBehind() string {
-	var out []string
-	if data, err := os.ReadFile("/proc/mounts"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) > 2 && strings.Contains(f[2], "valkey-chaos-efs") && testRoot != "" && strings.HasPrefix(f[1], testRoot) {
-				out = append(out, "mount: "+line)
-			}
-		}
-	}
-	entries, _ := os.ReadDir("/proc")
-	self := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		f, err := os.Open(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		var name, ppid string
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "Name:"); ok {
-				name = strings.TrimSpace(v)
-			}
-			if v, ok := strings.CutPrefix(sc.Text(), "PPid:"); ok {
-				ppid = strings.TrimSpace(v)
-			}
-		}
-		f.Close()
-		if ppid == self && strings.Contains(name, "server") {
-			out = append(out, fmt.Sprintf("process %s (%s)", e.Name(), name))
-		}
-	}
-	return strings.Join(out, "; ")
-}
-
-// requireFUSE skips only when this machine truly cannot mount FUSE.
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("skipping: /dev/fuse cannot be opened (%v): the EFS emulator needs FUSE", err)
-	}
-	f.Close()
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // storageSetup is one small-scale run of catalog scenarios on EFS-like
 // storage: rules "1 1000" at 3000 writes/s make a save every second or so.
@@ -103,7 +28,7 @@ type storageSetup struct {
 
 func runStorage(t *testing.T, st storageSetup, scens ...*Scenario) *result.Run {
 	t.Helper()
-	requireFUSE(t)
+	leakcheck.RequireFUSE(t)
 	if _, err := local.ResolveBin(""); err != nil {
 		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
@@ -119,7 +44,7 @@ func runStorage(t *testing.T, st storageSetup, scens ...*Scenario) *result.Run {
 		if err := tg.Close(); err != nil {
 			t.Errorf("close target: %v", err)
 		}
-		if left := leftBehind(); left != "" {
+		if left := leakcheck.LeftBehind(); left != "" {
 			t.Errorf("left behind: %s", left)
 		}
 	})

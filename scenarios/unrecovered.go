@@ -8,7 +8,6 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
-	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
@@ -68,16 +67,7 @@ func (tr *trialRun) unrecovered(ctx context.Context, h *loadgen.History, rec tar
 	// The validity gate still applies to what happened before the fault.
 	achieved := h.AchievedRate(writerStart.Sub(tr.base), tr.rateWindowEnd(tFault.Sub(tr.base)))
 	t.AchievedRatePerS = achieved
-	end := time.Since(tr.base)
-	hist := h.Latency(0, end)
-	t.Latency = &result.Latency{
-		P50: float64(hist.ValueAtQuantile(50)) / 1000, P90: float64(hist.ValueAtQuantile(90)) / 1000,
-		P99: float64(hist.ValueAtQuantile(99)) / 1000, P999: float64(hist.ValueAtQuantile(99.9)) / 1000,
-		Max: float64(hist.Max()) / 1000, Count: hist.TotalCount(),
-	}
-	series := h.Series(0, end, seriesBin(end, tr.rate))
-	t.Series = &series
-	return tr.writeArtifacts(h, hist)
+	return tr.recordLoad(h)
 }
 
 // exitOnly keeps "exit status 1" of "exit status 1: log tail".

@@ -134,7 +134,13 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 		tr.invalid = append(tr.invalid, fmt.Sprintf("achieved %s before the fault, more than 5%% short of the target %s", savepolicy.FormatRate(achieved), savepolicy.FormatRate(tr.rate)))
 	}
 
-	// Latency and series for the report.
+	return tr.recordLoad(h)
+}
+
+// recordLoad stores the whole trial's latency summary and binned series
+// for the report, and writes the history and .hgrm files.
+func (tr *trialRun) recordLoad(h *loadgen.History) error {
+	t := tr.trial
 	end := time.Since(tr.base)
 	hist := h.Latency(0, end)
 	t.Latency = &result.Latency{
@@ -186,7 +192,7 @@ func (tr *trialRun) saves(v logSummary, watched []probe.SaveEvent) []result.Save
 
 func (tr *trialRun) writeArtifacts(h *loadgen.History, hist interface{ TotalCount() int64 }) error {
 	t := tr.trial
-	name := sanitizeName(tr.plan.Label)
+	name := result.SafeName(tr.plan.Label)
 	for _, path := range tr.logFiles() {
 		t.Files.ServerLogs = append(t.Files.ServerLogs, path)
 	}
@@ -228,7 +234,7 @@ func (tr *trialRun) logFiles() []string {
 	for _, l := range lines {
 		fmt.Fprintf(&b, "[%s] %s\n", l.Instance, l.Text)
 	}
-	rel := filepath.Join("logs", sanitizeName(tr.plan.Label)+"-server.log")
+	rel := filepath.Join("logs", result.SafeName(tr.plan.Label)+"-server.log")
 	if err := result.WriteFileAtomic(filepath.Join(tr.cfg.OutDir, rel), []byte(b.String())); err != nil {
 		return nil
 	}
@@ -254,16 +260,6 @@ func writeFile(path string, fill func(*os.File) error) error {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil
-}
-
-func sanitizeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '-'
-	}, s)
 }
 
 // finishVerdict decides pass, fail or invalid. Invalid (the harness's own

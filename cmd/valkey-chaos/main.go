@@ -27,9 +27,6 @@ const (
 	exitInvalid      = 4 // no failure, but some trial's preconditions did not hold: rerun
 )
 
-// errInvalid marks a run whose trials were inconclusive.
-var errInvalid = errors.New("inconclusive")
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,7 +68,7 @@ func exitCode(err error) int {
 		return exitBadInput
 	case errors.Is(err, report.ErrFailed):
 		return exitFailed
-	case errors.Is(err, errInvalid), errors.Is(err, target.ErrStopCondition):
+	case errors.Is(err, report.ErrInconclusive), errors.Is(err, target.ErrStopCondition):
 		// A stop-condition alarm aborted the run before a fault: no
 		// evidence either way, like an inconclusive trial.
 		return exitInvalid

@@ -70,11 +70,11 @@ func runReport(w io.Writer, dir string, o reportOpts) error {
 			return fmt.Errorf("--metrics: %w", err)
 		}
 	}
-	printSummary(w, run)
+	report.WriteSummary(w, run)
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, report.MarkdownFile))
 	fmt.Fprintf(w, "html:   %s\n", filepath.Join(dir, report.HTMLFile))
 	if err := report.Verdict(run); err != nil {
 		return err
 	}
-	return verdictError(run)
+	return report.Outcome(run)
 }

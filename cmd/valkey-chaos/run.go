@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -167,7 +166,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	}
 	run, runErr := scenarios.Run(ctx, cfg, scens)
 	if run != nil && len(run.Trials) > 0 {
-		printSummary(w, run)
+		report.WriteSummary(w, run)
 		if !o.noReport {
 			if err := report.Write(outDir, run); err != nil {
 				return errors.Join(runErr, fmt.Errorf("render report: %w", err))
@@ -193,7 +192,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	if runErr != nil {
 		return runErr
 	}
-	return verdictError(run)
+	return report.Outcome(run)
 }
 
 // runTarget is a scenarios.Target that can name the server it runs.
@@ -243,48 +242,4 @@ func newRunID() string {
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
-}
-
-func verdictError(run *result.Run) error {
-	var failed, invalid int
-	for _, t := range run.Trials {
-		switch t.Verdict {
-		case "fail":
-			failed++
-		case "invalid":
-			invalid++
-		}
-	}
-	switch {
-	case failed > 0:
-		return fmt.Errorf("%w: %d of %d trials failed", report.ErrFailed, failed, len(run.Trials))
-	case invalid > 0:
-		return fmt.Errorf("%w: %d of %d trials were invalid (their preconditions did not hold); see the reasons and rerun", errInvalid, invalid, len(run.Trials))
-	}
-	return nil
-}
-
-func printSummary(w interface{ Write([]byte) (int, error) }, run *result.Run) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trial\tfault\trate\tacked\tlost\trecovered\tanomalies\tloss window s\tpredicted s\twarm-up s\tserver load s\tRTO s\tverdict\t")
-	for _, t := range run.Trials {
-		win := "-"
-		if t.LossWindowS != nil && t.Lost > 0 {
-			win = fmt.Sprintf("%.2f [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
-		}
-		label := t.Scenario
-		if t.Rule != "" {
-			label += " " + t.Rule
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, t.Lost, t.Recovered, t.Anomalies,
-			win, t.PredictedLossWindowS, opt(t.WarmupS), opt(t.ServerLoadS), opt(t.RTOS), t.Verdict)
-	}
-	tw.Flush()
-}
-
-func opt(p *float64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.3f", *p)
 }

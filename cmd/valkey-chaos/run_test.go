@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/trigpointing/valkey-chaos/internal/leakcheck"
 )
 
 // execute runs the root command in-process and returns its error.
@@ -20,33 +22,6 @@ func execute(t *testing.T, args ...string) error {
 	root.SetErr(&out)
 	root.SetArgs(args)
 	return root.ExecuteContext(context.Background())
-}
-
-// childServers counts valkey/redis servers this test process started.
-func childServers(t *testing.T) int {
-	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	n := 0
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) && strings.Contains(s[:i], "-server") {
-			n++
-		}
-	}
-	return n
 }
 
 func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
@@ -104,8 +79,8 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 					t.Errorf("message %q does not name %q", msg, w)
 				}
 			}
-			if n := childServers(t); n != 0 {
-				t.Errorf("%d server processes left running", n)
+			if left := leakcheck.ChildServers(); len(left) != 0 {
+				t.Errorf("server processes left running: %v", left)
 			}
 		})
 	}

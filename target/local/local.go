@@ -149,7 +149,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 	if t.cfg.DataDir != "" {
 		t.dataDir, t.ownedDir = t.cfg.DataDir, ""
 	} else {
-		dir, err := os.MkdirTemp(t.cfg.WorkDir, sanitize(t.label)+"-")
+		dir, err := os.MkdirTemp(t.cfg.WorkDir, result.SafeName(t.label)+"-")
 		if err != nil {
 			return target.Instance{}, fmt.Errorf("create data dir: %w", err)
 		}
@@ -184,7 +184,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 }
 
 func (t *Target) spawn() (*Server, error) {
-	logFile := filepath.Join(t.cfg.LogDir, fmt.Sprintf("%s-server-%d.log", sanitize(t.label), len(t.all)+1))
+	logFile := filepath.Join(t.cfg.LogDir, fmt.Sprintf("%s-server-%d.log", result.SafeName(t.label), len(t.all)+1))
 	srv, err := Spawn(ServerConfig{
 		Bin:       t.bin,
 		Host:      t.cfg.Host,
@@ -436,16 +436,6 @@ func (t *Target) Close() error {
 		}
 	}
 	return err
-}
-
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '-'
-	}, s)
 }
 
 func portOf(addr string) int {

@@ -1,87 +1,21 @@
 package local
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/efs"
+	"github.com/trigpointing/valkey-chaos/internal/leakcheck"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
-// TestMain fails the package when a test leaves an emulator mounted or a
-// server running, whether the test passed or not.
-func TestMain(m *testing.M) {
-	// Every temp dir of this binary lives under one root, so the check sees
-	// only what these tests mounted, not another run's mounts on the machine.
-	root, err := os.MkdirTemp("", "vc-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "create test temp root:", err)
-		os.Exit(1)
-	}
-	os.Setenv("TMPDIR", root)
-	testRoot = root
-	code := m.Run()
-	if left := LeftBehind(); left != "" {
-		fmt.Fprintln(os.Stderr, "left behind after the tests:", left)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.RemoveAll(root)
-	os.Exit(code)
-}
-
-// testRoot holds every temp dir of this test binary.
-var testRoot string
-
-// LeftBehind lists EFS emulator mounts under this binary's temp root (from
-// /proc/mounts) and child processes of
-// this process that are still alive; "" when there are none.
-func LeftBehind() string {
-	var out []string
-	if data, err := os.ReadFile("/proc/mounts"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) > 2 && strings.Contains(f[2], "valkey-chaos-efs") && testRoot != "" && strings.HasPrefix(f[1], testRoot) {
-				out = append(out, "mount: "+line)
-			}
-		}
-	}
-	entries, _ := os.ReadDir("/proc")
-	self := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		f, err := os.Open(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		var name, ppid string
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "Name:"); ok {
-				name = strings.TrimSpace(v)
-			}
-			if v, ok := strings.CutPrefix(sc.Text(), "PPid:"); ok {
-				ppid = strings.TrimSpace(v)
-			}
-		}
-		f.Close()
-		if ppid == self && strings.Contains(name, "server") {
-			out = append(out, fmt.Sprintf("process %s (%s)", e.Name(), name))
-		}
-	}
-	return strings.Join(out, "; ")
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // startEFS starts a trial on EFS-like storage, skipping only when this
 // machine cannot mount FUSE.

@@ -1,0 +1,102 @@
+// Package leakcheck makes a test binary fail when its tests, passing or
+// failing, leave an EFS emulator mounted or a server process running: the
+// promise every test of this repository keeps.
+package leakcheck
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// root holds every temp dir of this test binary, so the mount check sees
+// only what these tests mounted, not another run's mounts on the machine.
+var root string
+
+// Main runs the tests with TMPDIR under a private root, then fails the
+// binary if anything was left behind. Call it from TestMain.
+func Main(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vc-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "create test temp root:", err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", dir)
+	root = dir
+	code := m.Run()
+	if left := LeftBehind(); left != "" {
+		fmt.Fprintln(os.Stderr, "left behind after the tests:", left)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// LeftBehind lists EFS emulator mounts under the test root (from
+// /proc/mounts) and child processes of this process whose name contains
+// "server" that are still alive; "" when there are none.
+func LeftBehind() string {
+	var out []string
+	if data, err := os.ReadFile("/proc/mounts"); err == nil && root != "" {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && strings.Contains(f[2], "valkey-chaos-efs") && strings.HasPrefix(f[1], root) {
+				out = append(out, "mount: "+line)
+			}
+		}
+	}
+	for _, p := range ChildServers() {
+		out = append(out, "process "+p)
+	}
+	return strings.Join(out, "; ")
+}
+
+// ChildServers names the live child processes of this process whose name
+// contains "server" (valkey-server, redis-server), as "pid (name)".
+func ChildServers() []string {
+	entries, _ := os.ReadDir("/proc")
+	self := strconv.Itoa(os.Getpid())
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		f, err := os.Open(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var name, ppid, state string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "Name:"); ok {
+				name = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(sc.Text(), "PPid:"); ok {
+				ppid = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(sc.Text(), "State:"); ok {
+				state = strings.TrimSpace(v)
+			}
+		}
+		f.Close()
+		if ppid == self && strings.Contains(name, "server") && !strings.HasPrefix(state, "Z") {
+			out = append(out, fmt.Sprintf("%s (%s)", e.Name(), name))
+		}
+	}
+	return out
+}
+
+// RequireFUSE skips only when this machine truly cannot mount FUSE.
+func RequireFUSE(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("skipping: /dev/fuse cannot be opened (%v): the EFS emulator needs FUSE", err)
+	}
+	f.Close()
+}

@@ -1,0 +1,59 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+)
+
+// ErrInconclusive marks a run with no failure but invalid trials (their
+// own preconditions did not hold): rerun rather than trust it.
+var ErrInconclusive = errors.New("inconclusive")
+
+// Outcome is what a scheduler acts on: ErrFailed when any trial failed,
+// else ErrInconclusive when any was invalid, else nil.
+func Outcome(run *result.Run) error {
+	if err := Verdict(run); err != nil {
+		return err
+	}
+	invalid := 0
+	for _, t := range run.Trials {
+		if t.Verdict == "invalid" {
+			invalid++
+		}
+	}
+	if invalid > 0 {
+		return fmt.Errorf("%w: %d of %d trials were invalid (their preconditions did not hold); see the reasons and rerun", ErrInconclusive, invalid, len(run.Trials))
+	}
+	return nil
+}
+
+// WriteSummary prints one line per trial for a terminal or a CI log.
+func WriteSummary(w io.Writer, run *result.Run) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "trial\tfault\trate\tacked\tlost\trecovered\tanomalies\tloss window s\tpredicted s\twarm-up s\tserver load s\tRTO s\tverdict\t")
+	for _, t := range run.Trials {
+		win := "-"
+		if t.LossWindowS != nil && t.Lost > 0 {
+			win = fmt.Sprintf("%.2f [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
+		}
+		label := t.Scenario
+		if t.Rule != "" {
+			label += " " + t.Rule
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, t.Lost, t.Recovered, t.Anomalies,
+			win, t.PredictedLossWindowS, summarySeconds(t.WarmupS), summarySeconds(t.ServerLoadS), summarySeconds(t.RTOS), t.Verdict)
+	}
+	return tw.Flush()
+}
+
+func summarySeconds(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
