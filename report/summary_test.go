@@ -40,3 +40,16 @@ func TestOutcomeIsWhatASchedulerActsOn(t *testing.T) {
 		})
 	}
 }
+
+// A replacement that never started leaves nothing to read back: the report
+// must not show that as zero lost.
+func TestNeverRecoveredTrialIsNotShownAsNothingLost(t *testing.T) {
+	tr := &result.Trial{Scenario: "corrupt-rdb", Fault: "stop", Verdict: "fail", Acked: 500, ReplacementExited: "exit status 1"}
+	row := trialTableRow(tr, "a")
+	if row.Lost != "unknown" || strings.Contains(row.LossWindow, "nothing lost") || row.RTO != "never served" {
+		t.Errorf("row %+v, want lost unknown, no 'nothing lost', RTO never served", row)
+	}
+	if got := afterRecoveryText(tr); !strings.Contains(got, "no recovery") {
+		t.Errorf("after recovery: %q", got)
+	}
+}

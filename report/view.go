@@ -285,7 +285,7 @@ func datasetText(d result.Dataset) string {
 }
 
 func trialTableRow(t *result.Trial, anchor string) trialRow {
-	return trialRow{
+	row := trialRow{
 		Anchor: anchor, Label: trialLabel(t), Verdict: t.Verdict,
 		Rate:  rateText(t),
 		Acked: fmt.Sprint(t.Acked), Lost: fmt.Sprint(t.Lost), Recovered: fmt.Sprint(t.Recovered), Anomalies: fmt.Sprint(t.Anomalies),
@@ -293,6 +293,18 @@ func trialTableRow(t *result.Trial, anchor string) trialRow {
 		FinalSave: optSeconds(t.FinalSaveS, "-"),
 		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: optSeconds(t.RTOS, "never served"),
 	}
+	if t.ReplacementExited != "" {
+		// Nothing could be read back: a 0 here would read as "nothing lost".
+		row.Lost = "unknown"
+	}
+	return row
+}
+
+func afterRecoveryText(t *result.Trial) string {
+	if t.ReplacementExited != "" {
+		return "no recovery: the replacement exited while starting (" + t.ReplacementExited + ")"
+	}
+	return fmt.Sprintf("%d lost, %d recovered (unknown but present), %d unexpected, %d corrupt, %d anomalies", t.Lost, t.Recovered, t.Unexpected, t.Corrupt, t.Anomalies)
 }
 
 func rateText(t *result.Trial) string {
@@ -306,6 +318,8 @@ func rateText(t *result.Trial) string {
 func lossWindowText(t *result.Trial) string {
 	w := t.LossWindowS
 	switch {
+	case t.ReplacementExited != "":
+		return "unknown: the replacement never started, nothing could be read back"
 	case t.Lost == 0:
 		return "nothing lost"
 	case w == nil:
@@ -325,7 +339,7 @@ func trialNumbers(t *result.Trial) []kv {
 	out := []kv{
 		{"Write rate", rateText(t)},
 		{"Writes", fmt.Sprintf("%d issued: %d acknowledged, %d failed, %d unknown outcome", t.Writes, t.Acked, t.Failed, t.Unknown)},
-		{"After recovery", fmt.Sprintf("%d lost, %d recovered (unknown but present), %d unexpected, %d corrupt, %d anomalies", t.Lost, t.Recovered, t.Unexpected, t.Corrupt, t.Anomalies)},
+		{"After recovery", afterRecoveryText(t)},
 		{"Loss window", lossWindowText(t)},
 		{"Predicted worst window", predictedText(t)},
 	}

@@ -274,7 +274,14 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		faultTime = latest
 	}
 	faultTime = tr.faultMoment(faultTime, ev.Ended)
-	tr.logf("save ended (took %.2fs); next fork due %.2fs after it; fault at %.0f%% of the cycle", bgsave.Seconds(), nextFork.Sub(ev.Ended).Seconds(), faultAt*100)
+	when := fmt.Sprintf("fault at %.0f%% of the cycle", faultAt*100)
+	switch s := tr.plan.Scenario; {
+	case s.FaultDuring != "":
+		when = "fault during the next " + s.FaultDuring
+	case s.FaultAfter > 0:
+		when = fmt.Sprintf("fault %v after it", time.Duration(s.FaultAfter))
+	}
+	tr.logf("save ended (took %.2fs); next fork due %.2fs after it; %s", bgsave.Seconds(), nextFork.Sub(ev.Ended).Seconds(), when)
 	if err := sleepUntil(ctx, faultTime); err != nil {
 		return err
 	}
