@@ -45,6 +45,9 @@ func WriteSummary(w io.Writer, run *result.Run) error {
 		if t.Rule != "" {
 			label += " " + t.Rule
 		}
+		if t.Dataset != nil { // a size sweep: the size tells the trials apart
+			label += " " + fmtCount(t.Dataset.Keys) + " keys"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, t.Lost, t.Recovered, t.Anomalies,
 			win, t.PredictedLossWindowS, summarySeconds(t.WarmupS), summarySeconds(t.ServerLoadS), summarySeconds(t.RTOS), t.Verdict)
 	}

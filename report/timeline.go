@@ -106,7 +106,7 @@ func errorColour(kind string, i int) color.Color {
 // recovery steps, the loss window and the outage on top; p99 latency below.
 func timelineChart(run *result.Run, t *result.Trial) ([]byte, error) {
 	xMax := timelineEnd(t)
-	top := newPlot(trialTitle(run, t), "", "ops/s (writes acknowledged, errors)")
+	top := newPlot(trialTitle(run, t), "", "ops/s by intended send time")
 	bottom := newPlot("", "time since trial start (s)", "p99 latency (ms)")
 	for _, p := range []*plot.Plot{top, bottom} {
 		p.X.Min, p.X.Max = 0, xMax*1.01
@@ -147,7 +147,7 @@ func timelineChart(run *result.Run, t *result.Trial) ([]byte, error) {
 		if err := addSegments(top, acked, ackSty); err != nil {
 			return nil, err
 		}
-		label := "acknowledged writes/s"
+		label := "acknowledged writes/s, by intended send time (late acks: latency below)"
 		if k > 1 {
 			label += fmt.Sprintf(" (averaged over %.3g s)", s.BinS*float64(k))
 		}

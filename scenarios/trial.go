@@ -142,6 +142,9 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 	}
 	// Keys of this trial are cleaned up on every exit path.
 	defer func() {
+		if tr.trial.ReplacementExited != "" {
+			return // no server to clean: the keys live only in its dump.rdb
+		}
 		if n, cerr := deletePrefix(context.WithoutCancel(ctx), tr.currentAddr(), tr.prefix); cerr != nil {
 			tr.logf("cleanup of %s* failed after %d keys: %v", tr.prefix, n, cerr)
 		}

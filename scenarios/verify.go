@@ -298,7 +298,7 @@ func (tr *trialRun) finishVerdict(runErr error) {
 	if w, how := measuredWindow(t); w > t.PredictedLossWindowS && t.PredictedLossWindowS > 0 {
 		reasons = append(reasons, fmt.Sprintf("loss window %s %.2fs exceeds the %.2fs the save rules promise", how, w, t.PredictedLossWindowS))
 	}
-	if t.RTOS == nil {
+	if t.RTOS == nil && t.ReplacementExited == "" { // an exited replacement has its own reason
 		reasons = append(reasons, "the cache never served again: RTO unbounded")
 	}
 	checks, err := evaluateSLOs(t, append(append([]string{}, tr.plan.Scenario.Expect...), tr.cfg.SLOs...))
