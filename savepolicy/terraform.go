@@ -353,7 +353,12 @@ func (m *tfModule) saveRules(inputs map[string]cty.Value) (Rules, bool, error) {
 		if err != nil {
 			return nil, false, badInput("terraform %s: container %q: %v", strings.Join(m.names, ", "), c.name, err)
 		}
-		looksValkey := strings.Contains(strings.ToLower(c.name+" "+c.image+" "+strings.Join(c.command, " ")), "valkey")
+		described := strings.ToLower(c.name + " " + c.image + " " + strings.Join(c.command, " "))
+		// This harness's own scheduled task (chaos-schedule) names Valkey
+		// everywhere but runs no server.
+		harness := strings.Contains(strings.ToLower(c.name+" "+c.image), "valkey-chaos") ||
+			len(c.command) > 0 && c.command[0] == "run" && slices.Contains(c.command, "--target")
+		looksValkey := strings.Contains(described, "valkey") && !harness
 		switch {
 		case found:
 			withSave = append(withSave, candidate{c, rules})
