@@ -177,15 +177,18 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 	if err := result.Write(cfg.OutDir, run); err != nil {
 		return nil, err
 	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = io.Discard
+	out := cfg.Progress
+	if out == nil {
+		out = io.Discard
 	}
+	// One printer for the run: long waits redraw a line with their ETA on a
+	// terminal and print a plain line every few seconds in a CI log.
+	progress := progressPrinter(out)
 	for i, plan := range plans {
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(progress, "[%d/%d] %s: %s at %s (scaled)\n", i+1, len(plans), plan.Label, plan.Fault, savepolicy.FormatRate(plan.RealRate/cfg.TimeScale))
+		progress.Logf("[%d/%d] %s: %s at %s (scaled)", i+1, len(plans), plan.Label, plan.Fault, savepolicy.FormatRate(plan.RealRate/cfg.TimeScale))
 		tr := &trialRun{cfg: cfg, plan: plan, seq: i, out: progress}
 		trial, err := tr.execute(ctx)
 		if trial != nil {
@@ -219,7 +222,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			}
 			return run, fmt.Errorf("trial %s: %w", plan.Label, err)
 		}
-		fmt.Fprintf(progress, "  -> %s\n", summaryLine(trial))
+		progress.Logf("  -> %s", summaryLine(trial))
 	}
 	run.FinishedUnixMs = time.Now().UnixMilli()
 	if ctx.Err() != nil {

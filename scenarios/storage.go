@@ -300,7 +300,7 @@ func (sr *storageRun) inject(i int) {
 	sr.evs = append(sr.evs, result.StorageFaultEvent{
 		Kind: f.Kind, Path: f.Path, Ops: f.Ops, AtS: sr.tr.offset(now), Trigger: sr.at[i].String(),
 	})
-	fmt.Fprintf(sr.tr.out, "  %6.2fs  storage fault %s on %q injected (%s)\n", sr.tr.offset(now), f.Kind, f.Path, sr.at[i])
+	sr.tr.out.Logf("  %6.2fs  storage fault %s on %q injected (%s)", sr.tr.offset(now), f.Kind, f.Path, sr.at[i])
 }
 
 func (sr *storageRun) liftOne(i int) {
@@ -321,7 +321,7 @@ func (sr *storageRun) liftLocked(i int) {
 	}
 	now := time.Now()
 	sr.evs[sr.events[i]].LiftS = sr.tr.offset(now)
-	fmt.Fprintf(sr.tr.out, "  %6.2fs  storage fault %s lifted\n", sr.tr.offset(now), sr.specs[i].Kind)
+	sr.tr.out.Logf("  %6.2fs  storage fault %s lifted", sr.tr.offset(now), sr.specs[i].Kind)
 }
 
 // injected returns the storage faults injected so far.

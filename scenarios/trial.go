@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/progress"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
@@ -33,7 +33,7 @@ type trialRun struct {
 	cfg  Config
 	plan TrialPlan
 	seq  int
-	out  io.Writer
+	out  *progress.Printer
 
 	base          time.Time // the trial's clock origin (monotonic)
 	prefix        string
@@ -51,7 +51,7 @@ type trialRun struct {
 }
 
 func (tr *trialRun) logf(format string, args ...any) {
-	fmt.Fprintf(tr.out, "  %6.2fs  %s\n", time.Since(tr.base).Seconds(), fmt.Sprintf(format, args...))
+	tr.out.Logf("  %6.2fs  %s", time.Since(tr.base).Seconds(), fmt.Sprintf(format, args...))
 }
 
 func (tr *trialRun) currentAddr() string { return tr.addr.Load().(string) }
@@ -253,7 +253,9 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	// Phase: a save fired by the rules while the load runs. Its fork is the
 	// snapshot the crash will fall back to.
 	waitCtx, cancel := context.WithTimeout(ctx, 2*cycle+2*time.Minute)
+	doneWaiting := tr.waiting(ctx, "waiting for a save fired by the rules", cycle)
 	ev, err := saves.WaitEnd(waitCtx, writerStart)
+	doneWaiting("a save ended")
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -285,7 +287,10 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		when = fmt.Sprintf("fault %v after it", time.Duration(s.FaultAfter))
 	}
 	tr.logf("save ended (took %.2fs); next fork due %.2fs after it; %s", bgsave.Seconds(), nextFork.Sub(ev.Ended).Seconds(), when)
-	if err := sleepUntil(ctx, faultTime); err != nil {
+	doneWaiting = tr.waiting(ctx, "waiting for the fault's moment", time.Until(faultTime))
+	err = sleepUntil(ctx, faultTime)
+	doneWaiting("fault now")
+	if err != nil {
 		return err
 	}
 	if err := tr.waitFaultMoment(ctx, 2*cycle+time.Minute); err != nil {
@@ -339,7 +344,9 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		tr.logf("%d stale temp RDB file(s), %.1f MB, left by the killed save", len(rec.StaleTempFiles), float64(rec.StaleTempBytes)/1e6)
 	}
 	readyCtx, cancel := tr.readyContext(ctx, 10*time.Minute)
+	doneWaiting = tr.waiting(ctx, "waiting for the replacement to load and answer", 0)
 	ready, rerr := probe.WaitReady(readyCtx, tr.currentAddr, probeEvery)
+	doneWaiting("the replacement answered")
 	cancel()
 	if exited, detail := tr.replacementExited(); exited {
 		stopped = true
