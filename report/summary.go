@@ -41,6 +41,10 @@ func WriteSummary(w io.Writer, run *result.Run) error {
 		if t.LossWindowS != nil && t.Lost > 0 {
 			win = fmt.Sprintf("%.2f [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
 		}
+		lost := fmt.Sprint(t.Lost)
+		if t.ReplacementExited != "" { // nothing could be read back
+			lost, win = "unknown", "unknown"
+		}
 		label := t.Scenario
 		if t.Rule != "" {
 			label += " " + t.Rule
@@ -48,7 +52,7 @@ func WriteSummary(w io.Writer, run *result.Run) error {
 		if t.Dataset != nil { // a size sweep: the size tells the trials apart
 			label += " " + fmtCount(t.Dataset.Keys) + " keys"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, t.Lost, t.Recovered, t.Anomalies,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, lost, t.Recovered, t.Anomalies,
 			win, t.PredictedLossWindowS, summarySeconds(t.WarmupS), summarySeconds(t.ServerLoadS), summarySeconds(t.RTOS), t.Verdict)
 	}
 	return tw.Flush()

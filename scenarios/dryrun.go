@@ -43,6 +43,10 @@ func DryRun(ctx context.Context, cfg Config, scens []*Scenario) error {
 	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
 		return fmt.Errorf("%w: %v", result.ErrBadInput, err)
 	}
+	scens, err := prepareScenarios(cfg, scens)
+	if err != nil {
+		return err
+	}
 	plans, err := Plan(cfg, scens)
 	if err != nil {
 		return err

@@ -120,7 +120,7 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 			for _, f := range s.Faults {
 				kind, _ := target.ParseFaultKind(f)
 				for rep := 0; rep < trials; rep++ {
-					label := fmt.Sprintf("%s-%s-%s", s.Name, rc.tag, kind)
+					label := fmt.Sprintf("%s-%s-%s", s.Name, rc.tag, kind) + s.sizeLabel() // sweep trials differ only in size
 					if trials > 1 {
 						label += fmt.Sprintf("-%d", rep)
 					}
@@ -200,6 +200,11 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			if run.Target.ServerVersion == "" {
 				run.Target.ServerVersion = tr.serverVersion
 			}
+			if len(tr.rules) > 0 && tr.rules.String() != run.Target.Save {
+				// What the server ran (an ECS task runs its task definition's
+				// rules), not what --save asked for.
+				run.Target.Save = tr.rules.String()
+			}
 			if tr.stopTimeout > 0 {
 				run.Target.StopTimeoutS = tr.stopTimeout.Seconds()
 			}
@@ -211,16 +216,21 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, result.ErrBadInput) {
-				return run, err
+			// The run ends here: result.json says why, so whoever reads a
+			// partial result can tell a refusal or a harness error from Ctrl-C.
+			var why string
+			switch {
+			case errors.Is(err, target.ErrStopCondition):
+				why = fmt.Sprintf("stopped before the fault of trial %s (%d of %d): %v", plan.Label, i+1, len(plans), err)
+			case errors.Is(err, result.ErrBadInput):
+				why = fmt.Sprintf("refused at trial %s (%d of %d): %v", plan.Label, i+1, len(plans), err)
+			default:
+				why = fmt.Sprintf("harness error at trial %s (%d of %d): %v", plan.Label, i+1, len(plans), err)
+				err = fmt.Errorf("trial %s: %w", plan.Label, err)
 			}
-			if errors.Is(err, target.ErrStopCondition) {
-				// A clean stop before a fault: record why, keep the partial result.
-				run.FinishedUnixMs = time.Now().UnixMilli()
-				run.Interrupted = fmt.Sprintf("stopped before the fault of trial %s (%d of %d): %v", plan.Label, i+1, len(plans), err)
-				return run, errors.Join(err, result.Write(cfg.OutDir, run))
-			}
-			return run, fmt.Errorf("trial %s: %w", plan.Label, err)
+			run.FinishedUnixMs = time.Now().UnixMilli()
+			run.Interrupted = why
+			return run, errors.Join(err, result.Write(cfg.OutDir, run))
 		}
 		progress.Logf("  -> %s", summaryLine(trial))
 	}
@@ -257,8 +267,17 @@ func summaryLine(t *result.Trial) string {
 		return "no result"
 	}
 	w := "n/a"
-	if t.LossWindowS != nil {
+	switch {
+	case t.ReplacementExited != "":
+		w = "unknown (never recovered)"
+	case t.Lost == 0 && t.Verdict != "invalid":
+		w = "none, nothing lost"
+	case t.LossWindowS != nil:
 		w = fmt.Sprintf("%.2fs [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
+	}
+	lost := fmt.Sprint(t.Lost)
+	if t.ReplacementExited != "" {
+		lost = "unknown"
 	}
 	f := func(p *float64) string {
 		if p == nil || math.IsNaN(*p) {
@@ -266,8 +285,8 @@ func summaryLine(t *result.Trial) string {
 		}
 		return fmt.Sprintf("%.3fs", *p)
 	}
-	line := fmt.Sprintf("%s: acked %d, lost %d, recovered %d, anomalies %d, loss window %s (predicted <= %.2fs), warm-up %s, server load %s, RTO %s",
-		strings.ToUpper(t.Verdict), t.Acked, t.Lost, t.Recovered, t.Anomalies, w, t.PredictedLossWindowS, f(t.WarmupS), f(t.ServerLoadS), f(t.RTOS))
+	line := fmt.Sprintf("%s: acked %d, lost %s, recovered %d, anomalies %d, loss window %s (predicted <= %.2fs), warm-up %s, server load %s, RTO %s",
+		strings.ToUpper(t.Verdict), t.Acked, lost, t.Recovered, t.Anomalies, w, t.PredictedLossWindowS, f(t.WarmupS), f(t.ServerLoadS), f(t.RTOS))
 	if len(t.Reasons) > 0 {
 		line += "; " + strings.Join(t.Reasons, "; ")
 	}

@@ -153,7 +153,7 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("load.points %d: only a sweep (load.rule: sweep) has points", s.Load.Points)
 	}
 	if s.Load.Points < 0 || s.Load.Points > 64 {
-		return fmt.Errorf("load.points %d: use 8 to 64 sweep rates", s.Load.Points)
+		return fmt.Errorf("load.points %d: use up to 64 sweep rates (fewer than 8 are raised to 8, the least that covers both sides of every threshold)", s.Load.Points)
 	}
 	if s.Load.Rate != "" {
 		if _, err := ParseRate(s.Load.Rate); err != nil {

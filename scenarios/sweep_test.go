@@ -28,8 +28,18 @@ func TestRateSweepMeasuredWindowsMeetThePrediction(t *testing.T) {
 		t.Fatalf("%d sweep trials, want at least 8", len(run.Trials))
 	}
 	rules := map[string]bool{}
+	invalid := 0
 	for _, tr := range run.Trials {
 		rules[tr.PredictedRule] = true
+		if tr.Verdict == "invalid" {
+			// The harness could not keep the rate (a busy machine under
+			// -race): no evidence either way, but not many may be lost.
+			t.Logf("at %.4g/s the trial was invalid: %v", tr.RatePerS, tr.Reasons)
+			if invalid++; invalid > 2 {
+				t.Errorf("%d of %d sweep trials invalid: the sweep says too little", invalid, len(run.Trials))
+			}
+			continue
+		}
 		if tr.Verdict != "pass" {
 			t.Errorf("%s at %.4g/s: verdict %s %v", tr.Scenario, tr.RatePerS, tr.Verdict, tr.Reasons)
 			continue

@@ -25,6 +25,10 @@ const (
 	// before it: the fork lands on the first serverCron tick at or after
 	// the instant the rules allow, never earlier.
 	forkMargin = 50 * time.Millisecond
+	// readyLimit and servingLimit bound the waits for the replacement: a
+	// large RDB on throttled storage loads for minutes.
+	readyLimit   = 10 * time.Minute
+	servingLimit = 2 * time.Minute
 )
 
 // trialRun carries one trial through its phases. Only the Runner knows the
@@ -44,6 +48,8 @@ type trialRun struct {
 	serverVersion string
 	stopTimeout   time.Duration
 	storage       *storageRun
+
+	logLines []target.LogLine // the server log, once fetched
 
 	trial   *result.Trial
 	reasons []string
@@ -67,7 +73,6 @@ func (tr *trialRun) offset(t time.Time) float64 {
 // got far enough to say something, even on error (partial results).
 func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error) {
 	s := tr.plan.Scenario
-	tr.plan.Label += s.sizeLabel() // sweep trials differ only in size
 	tr.base = time.Now()
 	// DESIGN.md names keys vc:<run-id>:<seq>. A trial number in the prefix
 	// (and loadgen's w: for measured writes, d: for the dataset) scopes the
@@ -191,9 +196,6 @@ func (tr *trialRun) preload(ctx context.Context) error {
 		return fmt.Errorf("snapshot the preloaded dataset: %w", err)
 	}
 	tr.logf("dataset snapshot taken in %.2fs", time.Since(start).Seconds())
-	if info, err := probe.Info(ctx, tr.currentAddr(), "persistence"); err == nil {
-		_ = info // the RDB size is read from the data dir below when visible
-	}
 	return nil
 }
 
@@ -219,10 +221,19 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	if !pred.Fires {
 		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(tr.rate), tr.rules)
 	}
-	// Bound the writer generously: two full cycles, the stop timeout, and
-	// the recovery of a large dataset.
+	// Bound the writer generously, so it never stops mid-outage: three
+	// cycles, the stop timeout in force (at most Fargate's 120 s when the
+	// scenario leaves it to the target), the replacement's ready and serving
+	// waits, and the writes after recovery.
 	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
-	limit := 3*cycle + 2*time.Duration(s.StopTimeout) + 5*time.Minute
+	stopLimit := time.Duration(s.StopTimeout)
+	if tr.cfg.StopTimeout > 0 {
+		stopLimit = tr.cfg.StopTimeout
+	}
+	if stopLimit <= 0 {
+		stopLimit = 2 * time.Minute
+	}
+	limit := 3*cycle + 2*stopLimit + readyLimit + servingLimit + time.Duration(s.AfterRecover) + time.Minute
 	saves := probe.WatchSaves(ctx, tr.currentAddr, infoEvery)
 	defer saves.Stop()
 
@@ -343,7 +354,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		tr.trial.Leaks = &result.TempFileLeak{Files: rec.StaleTempFiles, Bytes: rec.StaleTempBytes, Removed: rec.TempRemoved}
 		tr.logf("%d stale temp RDB file(s), %.1f MB, left by the killed save", len(rec.StaleTempFiles), float64(rec.StaleTempBytes)/1e6)
 	}
-	readyCtx, cancel := tr.readyContext(ctx, 10*time.Minute)
+	readyCtx, cancel := tr.readyContext(ctx, readyLimit)
 	doneWaiting = tr.waiting(ctx, "waiting for the replacement to load and answer", 0)
 	ready, rerr := probe.WaitReady(readyCtx, tr.currentAddr, probeEvery)
 	doneWaiting("the replacement answered")
@@ -352,18 +363,25 @@ func (tr *trialRun) measure(ctx context.Context) error {
 		stopped = true
 		history := writer.Stop()
 		saves.Stop()
-		return tr.unrecovered(ctx, history, rec, ready, tFault, writerStart, detail)
+		return tr.unrecovered(ctx, history, rec, ready, tFault, writerStart, detail, saves.Events())
 	}
 	if rerr != nil {
 		tr.reasons = append(tr.reasons, fmt.Sprintf("the replacement never became ready: %v", rerr))
 	}
-	servingCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	servingCtx, cancel := context.WithTimeout(ctx, servingLimit)
 	serving, _, serr := probe.WaitServing(servingCtx, tr.currentAddr, tr.markerKey(), probeEvery)
 	cancel()
 	if serr != nil {
 		tr.reasons = append(tr.reasons, fmt.Sprintf("no surviving key could be read after recovery: %v", serr))
 	}
-	tr.logf("replacement ready %.3fs after start, serving %.3fs after the fault", ready.Ready.Sub(rec.Instance.StartedAt).Seconds(), serving.Sub(tFault).Seconds())
+	readyText, servingText := "never ready", "never served"
+	if !ready.Ready.IsZero() {
+		readyText = fmt.Sprintf("ready %.3fs after start", ready.Ready.Sub(rec.Instance.StartedAt).Seconds())
+	}
+	if !serving.IsZero() {
+		servingText = fmt.Sprintf("serving %.3fs after the fault", serving.Sub(tFault).Seconds())
+	}
+	tr.logf("replacement %s, %s", readyText, servingText)
 
 	// Keep writing a little after recovery so the timeline shows it.
 	if err := sleepUntil(ctx, time.Now().Add(time.Duration(s.AfterRecover))); err != nil {
@@ -459,7 +477,9 @@ func snapshotNow(ctx context.Context, addr string) error {
 			return fmt.Errorf("BGSAVE refused: %s", r.Str)
 		}
 		// "Background save already in progress": a rule fired meanwhile.
-		time.Sleep(20 * time.Millisecond)
+		if err := sleepUntil(ctx, time.Now().Add(20*time.Millisecond)); err != nil {
+			return fmt.Errorf("wait to retry BGSAVE: %w", err)
+		}
 	}
 	if err := waitNoSave(ctx, addr); err != nil {
 		return err

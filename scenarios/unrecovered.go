@@ -18,7 +18,7 @@ var corruptRDBLines = []string{"Short read", "Unexpected EOF reading RDB", "Bad 
 // read-back is possible and the cache never serves again, so RTO is
 // unbounded. It says why, and what would fix it, from the server's log.
 func (tr *trialRun) unrecovered(ctx context.Context, h *loadgen.History, rec target.Recovery,
-	ready probe.Readiness, tFault, writerStart time.Time, detail string) error {
+	ready probe.Readiness, tFault, writerStart time.Time, detail string, watched []probe.SaveEvent) error {
 	t := tr.trial
 	t.ReplacementExited = detail
 	t.Writes = len(h.Ops)
@@ -27,7 +27,7 @@ func (tr *trialRun) unrecovered(ctx context.Context, h *loadgen.History, rec tar
 	tr.addStep("port_accepts", ready.Accepted, "probe")
 	tr.addStep("first_reply", ready.FirstReply, "probe")
 
-	lines, err := tr.cfg.Target.ServerLog(ctx)
+	lines, err := tr.serverLog(ctx)
 	if err != nil {
 		tr.logf("server log unavailable: %v", err)
 	}
@@ -35,7 +35,7 @@ func (tr *trialRun) unrecovered(ctx context.Context, h *loadgen.History, rec tar
 	if lines != nil {
 		logView = summarizeLog(parseLog(lines), rec.Instance.StartedAt)
 	}
-	t.Saves = tr.saves(logView, nil)
+	t.Saves = tr.saves(logView, watched)
 	if logView.finalSave > 0 {
 		fs := logView.finalSave.Seconds()
 		t.FinalSaveS = &fs
@@ -65,8 +65,7 @@ func (tr *trialRun) unrecovered(ctx context.Context, h *loadgen.History, rec tar
 	tr.logf("replacement exited while starting: %s", detail)
 
 	// The validity gate still applies to what happened before the fault.
-	achieved := h.AchievedRate(writerStart.Sub(tr.base), tr.rateWindowEnd(tFault.Sub(tr.base)))
-	t.AchievedRatePerS = achieved
+	tr.checkPacing(h, writerStart, tr.rateWindowEnd(tFault.Sub(tr.base)))
 	return tr.recordLoad(h)
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
@@ -31,7 +33,7 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	lossTo := classifyFault(rep, tFault).Sub(tr.base)
 
 	// Server log: save instants, load time, final save.
-	lines, err := tr.cfg.Target.ServerLog(ctx)
+	lines, err := tr.serverLog(ctx)
 	if err != nil {
 		tr.logf("server log unavailable: %v", err)
 	}
@@ -82,9 +84,9 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	}
 	if v.LossWindow != nil && v.Lost > 0 {
 		t.LossWindowS = &result.Window{Low: v.LossWindow.Low.Seconds(), High: v.LossWindow.High.Seconds(), Estimate: v.LossWindow.Estimate.Seconds()}
-	} else {
-		t.LossWindowS = &result.Window{}
-	}
+	} else if v.Lost == 0 {
+		t.LossWindowS = &result.Window{} // nothing lost: the cache went back no time
+	} // lost writes without a bracket: not measured (nil), never a zero window
 
 	// Recovery timeline.
 	tl := check.Recovery(check.Instants{
@@ -124,17 +126,22 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	// harness that fell behind: the rate is judged up to the first one.
 	tFaultOff = tr.rateWindowEnd(tFaultOff)
 
-	// Validity: the harness's own assumptions first.
-	achieved := h.AchievedRate(writerStart.Sub(tr.base), tFaultOff)
-	t.AchievedRatePerS = achieved
+	tr.checkPacing(h, writerStart, tFaultOff)
+	return tr.recordLoad(h)
+}
+
+// checkPacing is the harness's own validity gate: the writer kept its rate
+// up to the end offset (the fault, or the first write a storage fault got
+// refused). A trial that fell short is invalid, never evidence.
+func (tr *trialRun) checkPacing(h *loadgen.History, writerStart time.Time, end time.Duration) {
+	achieved := h.AchievedRate(writerStart.Sub(tr.base), end)
+	tr.trial.AchievedRatePerS = achieved
 	// Open-loop pacing places ops on a fixed schedule, so over a short span
 	// at a slow rate the count can be one op short without any lag.
-	span := (tFaultOff - writerStart.Sub(tr.base)).Seconds()
+	span := (end - writerStart.Sub(tr.base)).Seconds()
 	if expected := tr.rate * span; achieved*span < expected-math.Max(0.05*expected, 1) {
 		tr.invalid = append(tr.invalid, fmt.Sprintf("achieved %s before the fault, more than 5%% short of the target %s", savepolicy.FormatRate(achieved), savepolicy.FormatRate(tr.rate)))
 	}
-
-	return tr.recordLoad(h)
 }
 
 // recordLoad stores the whole trial's latency summary and binned series
@@ -151,6 +158,21 @@ func (tr *trialRun) recordLoad(h *loadgen.History) error {
 	series := h.Series(0, end, seriesBin(end, tr.rate))
 	t.Series = &series
 	return tr.writeArtifacts(h, hist)
+}
+
+// serverLog fetches the trial's server log once (on ECS a CloudWatch Logs
+// read), bounded in time even when the run is being cancelled.
+func (tr *trialRun) serverLog(ctx context.Context) ([]target.LogLine, error) {
+	if tr.logLines != nil {
+		return tr.logLines, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	lines, err := tr.cfg.Target.ServerLog(ctx)
+	if err == nil {
+		tr.logLines = lines
+	}
+	return lines, err
 }
 
 // seriesBin keeps a plot at a few hundred bins whatever the trial length,
@@ -190,7 +212,7 @@ func (tr *trialRun) saves(v logSummary, watched []probe.SaveEvent) []result.Save
 	return out
 }
 
-func (tr *trialRun) writeArtifacts(h *loadgen.History, hist interface{ TotalCount() int64 }) error {
+func (tr *trialRun) writeArtifacts(h *loadgen.History, hist *hdrhistogram.Histogram) error {
 	t := tr.trial
 	name := result.SafeName(tr.plan.Label)
 	for _, path := range tr.logFiles() {
@@ -203,7 +225,7 @@ func (tr *trialRun) writeArtifacts(h *loadgen.History, hist interface{ TotalCoun
 	t.Files.History = histPath
 	hgrmPath := filepath.Join("trials", name+".hgrm")
 	if err := writeFile(filepath.Join(tr.cfg.OutDir, hgrmPath), func(f *os.File) error {
-		return loadgen.WriteHgrm(f, h.Latency(0, time.Since(tr.base)))
+		return loadgen.WriteHgrm(f, hist) // the same distribution as the result's summary
 	}); err != nil {
 		return err
 	}
@@ -226,7 +248,7 @@ func (tr *trialRun) logFiles() []string {
 		}
 		return out
 	}
-	lines, err := tr.cfg.Target.ServerLog(context.Background())
+	lines, err := tr.serverLog(context.Background())
 	if err != nil || len(lines) == 0 {
 		return nil
 	}

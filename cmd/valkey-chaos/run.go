@@ -112,6 +112,15 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	if err != nil {
 		return err
 	}
+	var namespace string
+	if o.publish != "" {
+		if namespace, err = ecs.ParsePublish(o.publish); err != nil {
+			return err
+		}
+		if o.targetKind != "ecs" {
+			return fmt.Errorf("%w: --publish needs --target ecs (metrics go to the AWS account of the service)", result.ErrBadInput)
+		}
+	}
 	if o.runID == "" {
 		o.runID = newRunID()
 	}
@@ -121,21 +130,12 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 			return fmt.Errorf("%w: cannot create %s (%v): choose a writable --out", result.ErrBadInput, outDir, err)
 		}
 	}
-	var namespace string
-	if o.publish != "" {
-		if namespace, err = ecs.ParsePublish(o.publish); err != nil {
-			return err
-		}
-	}
 	w := cmd.OutOrStdout()
 	tgt, info, err := openTarget(cmd, o, outDir)
 	if err != nil {
 		return err
 	}
 	defer tgt.Close()
-	if namespace != "" && info.Kind != "ecs" {
-		return fmt.Errorf("%w: --publish needs --target ecs (metrics go to the AWS account of the service)", result.ErrBadInput)
-	}
 	where := tgt.Version()
 	if info.Kind == "ecs" {
 		where = fmt.Sprintf("ECS service %s in cluster %s", info.Service, info.Cluster)
@@ -166,7 +166,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	}
 	run, runErr := scenarios.Run(ctx, cfg, scens)
 	if run != nil && len(run.Trials) > 0 {
-		report.WriteSummary(w, run)
+		_ = report.WriteSummary(w, run) // for the terminal; result.json is the record
 		if !o.noReport {
 			if err := report.Write(outDir, run); err != nil {
 				return errors.Join(runErr, fmt.Errorf("render report: %w", err))

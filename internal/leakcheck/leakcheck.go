@@ -29,12 +29,15 @@ func Main(m *testing.M) {
 	root = dir
 	code := m.Run()
 	if left := LeftBehind(); left != "" {
-		fmt.Fprintln(os.Stderr, "left behind after the tests:", left)
+		// Keep the root: removing it would walk into a live mount (and may
+		// hang on a stalled one) and destroy the evidence.
+		fmt.Fprintf(os.Stderr, "left behind after the tests (kept %s): %s\n", dir, left)
 		if code == 0 {
 			code = 1
 		}
+	} else {
+		os.RemoveAll(dir)
 	}
-	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -57,7 +60,10 @@ func LeftBehind() string {
 }
 
 // ChildServers names the live child processes of this process whose name
-// contains "server" (valkey-server, redis-server), as "pid (name)".
+// contains "server" (valkey-server, redis-server), as "pid (name)". Only
+// direct children: a BGSAVE child whose server was SIGKILLed is re-parented
+// to init and is not seen here (the local target kills process groups so
+// that it dies too).
 func ChildServers() []string {
 	entries, _ := os.ReadDir("/proc")
 	self := strconv.Itoa(os.Getpid())
