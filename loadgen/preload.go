@@ -30,6 +30,13 @@ const preloadTimeout = 10 * time.Second
 // error reply such as OOM or LOADING, or a lost connection) or when ctx is
 // cancelled.
 func Preload(ctx context.Context, addr, prefix string, keys int64, valueSize, conns int) (PreloadStats, error) {
+	return PreloadWithProgress(ctx, addr, prefix, keys, valueSize, conns, nil)
+}
+
+// PreloadWithProgress is Preload that reports each acknowledged batch's
+// key count to progress (called from several goroutines; nil: none), so a
+// long preload can show its rate and ETA.
+func PreloadWithProgress(ctx context.Context, addr, prefix string, keys int64, valueSize, conns int, progress func(keys int64)) (PreloadStats, error) {
 	if prefix == "" {
 		return PreloadStats{}, fmt.Errorf("preload: empty prefix: keys must stay under the run's prefix")
 	}
@@ -62,7 +69,7 @@ func Preload(ctx context.Context, addr, prefix string, keys int64, valueSize, co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, bytes, err := preloadRange(ctx, addr, prefix, from, to, valueSize, uint64(i))
+			n, bytes, err := preloadRange(ctx, addr, prefix, from, to, valueSize, uint64(i), progress)
 			mu.Lock()
 			defer mu.Unlock()
 			total.Keys += n
@@ -86,7 +93,7 @@ func Preload(ctx context.Context, addr, prefix string, keys int64, valueSize, co
 
 // preloadRange writes keys [from, to) on one connection and returns how many
 // were acknowledged and their bytes.
-func preloadRange(ctx context.Context, addr, prefix string, from, to int64, valueSize int, stream uint64) (int64, int64, error) {
+func preloadRange(ctx context.Context, addr, prefix string, from, to int64, valueSize int, stream uint64, progress func(int64)) (int64, int64, error) {
 	nc, err := dial(addr, defaultDialTimeout*5)
 	if err != nil {
 		return 0, 0, fmt.Errorf("connect: %w", err)
@@ -120,6 +127,9 @@ func preloadRange(ctx context.Context, addr, prefix string, from, to int64, valu
 		done += n
 		bytes += batchBytes
 		next += n
+		if progress != nil {
+			progress(n)
+		}
 	}
 	return done, bytes, nil
 }

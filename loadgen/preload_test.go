@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -80,5 +81,22 @@ func TestPreloadErrors(t *testing.T) {
 	_, err := Preload(context.Background(), srv.addr, "vc:pre:", 1000, 100, 2)
 	if err == nil || !strings.Contains(err.Error(), "OOM") {
 		t.Errorf("preload over maxmemory: %v, want an OOM error", err)
+	}
+}
+
+func TestPreloadReportsEveryAcknowledgedKey(t *testing.T) {
+	srv := startServer(t)
+	var mu sync.Mutex
+	var reported int64
+	st, err := PreloadWithProgress(context.Background(), srv.addr, "vc:prog:", 5000, 50, 3, func(n int64) {
+		mu.Lock()
+		reported += n
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reported != st.Keys || st.Keys != 5000 {
+		t.Fatalf("progress reported %d keys, preload wrote %d, want 5000", reported, st.Keys)
 	}
 }

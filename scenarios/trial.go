@@ -27,7 +27,10 @@ const (
 	forkMargin = 50 * time.Millisecond
 	// readyLimit and servingLimit bound the waits for the replacement: a
 	// large RDB on throttled storage loads for minutes.
-	readyLimit   = 10 * time.Minute
+	readyLimit = 10 * time.Minute
+	// longPreload is the dataset size (keys) from which the preload shows
+	// progress: about two seconds at the measured ~1M keys/s.
+	longPreload  = 2_000_000
 	servingLimit = 2 * time.Minute
 )
 
@@ -182,7 +185,16 @@ func (tr *trialRun) preload(ctx context.Context) error {
 	tr.dataset = result.Dataset{Keys: keys, ValueBytes: valueSize}
 	if keys > 0 {
 		tr.logf("preloading %d keys of %d B", keys, valueSize)
-		st, err := loadgen.Preload(ctx, tr.currentAddr(), tr.prefix, keys, valueSize, 4)
+		var onBatch func(int64)
+		var ph *progress.Phase
+		if keys >= longPreload {
+			ph = tr.out.Phase("preload", float64(keys), "keys")
+			onBatch = func(n int64) { ph.Add(float64(n)) }
+		}
+		st, err := loadgen.PreloadWithProgress(ctx, tr.currentAddr(), tr.prefix, keys, valueSize, 4, onBatch)
+		if ph != nil {
+			ph.Done("")
+		}
 		if err != nil {
 			return fmt.Errorf("preload %d keys: %w", keys, err)
 		}
