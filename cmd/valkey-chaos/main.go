@@ -28,7 +28,11 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C, ECS's SIGTERM, a closed terminal (SIGHUP) or a closed output
+	// pipe (SIGPIPE, e.g. `| head`) all end the run the same way: servers
+	// stopped, keys removed, a valid partial result. Without SIGPIPE here Go
+	// would exit on the first write and leave the servers running.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer stop()
 	root := newRootCmd()
 	err := root.ExecuteContext(ctx)
