@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/progress"
@@ -153,7 +154,7 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 		if tr.trial.ReplacementExited != "" {
 			return // no server to clean: the keys live only in its dump.rdb
 		}
-		if n, cerr := deletePrefix(context.WithoutCancel(ctx), tr.currentAddr(), tr.prefix); cerr != nil {
+		if n, cerr := check.DeletePrefix(context.WithoutCancel(ctx), tr.currentAddr(), tr.prefix); cerr != nil {
 			tr.logf("cleanup of %s* failed after %d keys: %v", tr.prefix, n, cerr)
 		}
 	}()
