@@ -17,12 +17,24 @@ type saveSpan struct {
 // logSummary is what the runner takes from the server's own log: the
 // millisecond instants the client side can only bracket.
 type logSummary struct {
-	saveStarts  []time.Time // "Background saving started" (just after the fork)
-	saves       []saveSpan
-	loadSeconds float64 // "DB loaded from disk: X seconds" of the replacement
+	saves       []saveSpan // background and final saves, from their start lines
+	loadSeconds float64    // "DB loaded from disk: X seconds" of the replacement
 	hasLoad     bool
 	loadedAt    time.Time
 	finalSave   time.Duration // "Saving the final RDB snapshot" -> "DB saved on disk"
+}
+
+// completedForks are the start instants of the saves that completed: what
+// restored data can reflect. A save killed mid-way (the fault landed during
+// it) wrote no dump.rdb, so its fork is no candidate for the snapshot.
+func (v logSummary) completedForks(base time.Time) []time.Duration {
+	var out []time.Duration
+	for _, s := range v.saves {
+		if s.ok {
+			out = append(out, s.start.Sub(base))
+		}
+	}
+	return out
 }
 
 func parseLog(lines []target.LogLine) []probe.LogEvent {
@@ -39,7 +51,8 @@ func parseLog(lines []target.LogLine) []probe.LogEvent {
 func summarizeLog(events []probe.LogEvent, replacementStarted time.Time) logSummary {
 	var v logSummary
 	var trigger string
-	open := map[int]int{} // main pid -> index of its open save in v.saves
+	open := map[int]int{}  // main pid -> index of its open save in v.saves
+	child := map[int]int{} // save child pid -> index of its save in v.saves
 	var finalStart time.Time
 	var finalPID int
 	for _, ev := range events {
@@ -47,9 +60,9 @@ func summarizeLog(events []probe.LogEvent, replacementStarted time.Time) logSumm
 		case probe.SaveTriggered:
 			trigger = ev.Trigger
 		case probe.BGSaveStarted:
-			v.saveStarts = append(v.saveStarts, ev.Time)
 			v.saves = append(v.saves, saveSpan{start: ev.Time, trigger: trigger})
 			open[ev.PID] = len(v.saves) - 1
+			child[ev.ChildPID] = len(v.saves) - 1
 			trigger = ""
 		case probe.BGSaveOK, probe.BGSaveError:
 			if i, ok := open[ev.PID]; ok {
@@ -61,6 +74,16 @@ func summarizeLog(events []probe.LogEvent, replacementStarted time.Time) logSumm
 			v.saves = append(v.saves, saveSpan{start: ev.Time, trigger: "shutdown"})
 			open[ev.PID] = len(v.saves) - 1
 		case probe.DBSaved:
+			// The child logs it after renaming its file into dump.rdb: the
+			// save completed even if the server was killed before it noticed.
+			if i, ok := child[ev.PID]; ok {
+				v.saves[i].ok = true
+				if v.saves[i].end.IsZero() {
+					v.saves[i].end = ev.Time
+				}
+				delete(child, ev.PID)
+				continue
+			}
 			if ev.PID == finalPID && !finalStart.IsZero() {
 				v.finalSave = ev.Time.Sub(finalStart)
 				if i, ok := open[ev.PID]; ok {

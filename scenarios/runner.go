@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/slo"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
@@ -37,6 +39,7 @@ type Config struct {
 	Rate float64
 	// SLOs apply to every trial, on top of each scenario's expect block.
 	SLOs []string
+	slos []slo.SLO // SLOs, parsed by Run
 
 	Target     Target
 	TargetInfo result.Target // kind, server version, ...; rules filled in by the Runner
@@ -58,63 +61,12 @@ type TrialPlan struct {
 // Plan expands scenarios into trials: one per fault, per exercised rule and
 // per repetition, in a stable order.
 func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
-	trials := cfg.Trials
-	if trials <= 0 {
-		trials = 1
-	}
-	scaled := cfg.SaveReal.Scale(cfg.TimeScale)
+	trials := max(cfg.Trials, 1)
 	var plans []TrialPlan
 	for _, s := range scens {
-		type rateChoice struct {
-			rule int
-			real float64
-			tag  string
-		}
-		var rates []rateChoice
-		switch {
-		case cfg.Rate > 0:
-			rates = append(rates, rateChoice{-1, cfg.Rate, fmtRate(cfg.Rate)})
-		case s.Load.Rule == "each":
-			if len(scaled) == 0 {
-				return nil, fmt.Errorf("%w: scenario %s exercises every save rule, but the save rules are empty", result.ErrBadInput, s.Name)
-			}
-			for i := range scaled {
-				rate, ok := savepolicy.ExerciseRate(scaled, i)
-				if !ok {
-					continue // a shorter rule always fires first: unreachable
-				}
-				rates = append(rates, rateChoice{i, rate * cfg.TimeScale, strings.ReplaceAll(cfg.SaveReal[i].String(), " ", "-")})
-			}
-		case s.Load.Rule == "sweep":
-			if len(scaled) == 0 {
-				return nil, fmt.Errorf("%w: scenario %s sweeps the save rules, but they are empty", result.ErrBadInput, s.Name)
-			}
-			for _, rate := range savepolicy.SweepRates(scaled, s.Load.Points) {
-				pred := savepolicy.Predict(scaled, rate, 0)
-				rule := -1
-				for i, r := range scaled {
-					if pred.Fires && r == pred.Rule {
-						rule = i
-					}
-				}
-				rates = append(rates, rateChoice{rule, rate * cfg.TimeScale, fmtRate(rate * cfg.TimeScale)})
-			}
-		case s.Load.Rule != "":
-			i, _ := strconv.Atoi(s.Load.Rule)
-			if i >= len(scaled) {
-				return nil, fmt.Errorf("%w: scenario %s: load.rule %d but the save rules %q have %d rules", result.ErrBadInput, s.Name, i, cfg.SaveReal, len(scaled))
-			}
-			rate, ok := savepolicy.ExerciseRate(scaled, i)
-			if !ok {
-				return nil, fmt.Errorf("%w: scenario %s: no write rate makes rule %q fire first", result.ErrBadInput, s.Name, cfg.SaveReal[i])
-			}
-			rates = append(rates, rateChoice{i, rate * cfg.TimeScale, strings.ReplaceAll(cfg.SaveReal[i].String(), " ", "-")})
-		default:
-			r, err := ParseRate(s.Load.Rate)
-			if err != nil {
-				return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, s.Name, err)
-			}
-			rates = append(rates, rateChoice{-1, r, fmtRate(r)})
+		rates, err := planRates(cfg, s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, s.Name, err)
 		}
 		for _, rc := range rates {
 			for _, f := range s.Faults {
@@ -132,6 +84,56 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 	return plans, nil
 }
 
+// rateChoice is one write rate a scenario exercises.
+type rateChoice struct {
+	rule int     // index into the rules that fires at this rate; -1: not chosen by rule
+	real float64 // writes/s at time scale 1
+	tag  string  // for the trial's label
+}
+
+// planRates picks a scenario's write rates: --rate, one per rule (each), a
+// sweep across the sawtooth, one rule by index, or the scenario's rate.
+// Rules are chosen on the scaled rules, the ones the server runs.
+func planRates(cfg Config, s *Scenario) ([]rateChoice, error) {
+	scaled := cfg.SaveReal.Scale(cfg.TimeScale)
+	byRule := func(i int) (rateChoice, bool) {
+		rate, ok := savepolicy.ExerciseRate(scaled, i)
+		return rateChoice{i, rate * cfg.TimeScale, strings.ReplaceAll(cfg.SaveReal[i].String(), " ", "-")}, ok
+	}
+	switch {
+	case cfg.Rate > 0:
+		return []rateChoice{{-1, cfg.Rate, fmtRate(cfg.Rate)}}, nil
+	case s.Load.Rule == "":
+		return []rateChoice{{-1, s.ratePerS, fmtRate(s.ratePerS)}}, nil
+	case len(scaled) == 0:
+		return nil, fmt.Errorf("load.rule %s needs save rules, but they are empty", s.Load.Rule)
+	case s.Load.Rule == "each":
+		var rates []rateChoice
+		for i := range scaled {
+			if rc, ok := byRule(i); ok { // else a shorter rule always fires first
+				rates = append(rates, rc)
+			}
+		}
+		return rates, nil
+	case s.Load.Rule == "sweep":
+		var rates []rateChoice
+		for _, rate := range savepolicy.SweepRates(scaled, s.Load.Points) {
+			rule := slices.Index(scaled, savepolicy.Predict(scaled, rate, 0).Rule)
+			rates = append(rates, rateChoice{rule, rate * cfg.TimeScale, fmtRate(rate * cfg.TimeScale)})
+		}
+		return rates, nil
+	}
+	i, _ := strconv.Atoi(s.Load.Rule) // validated
+	if i >= len(scaled) {
+		return nil, fmt.Errorf("load.rule %d but the save rules %q have %d rules", i, cfg.SaveReal, len(scaled))
+	}
+	rc, ok := byRule(i)
+	if !ok {
+		return nil, fmt.Errorf("no write rate makes rule %q fire first", cfg.SaveReal[i])
+	}
+	return []rateChoice{rc}, nil
+}
+
 func fmtRate(r float64) string {
 	return strings.ReplaceAll(strconv.FormatFloat(r, 'g', 4, 64), ".", "_") + "ps"
 }
@@ -143,7 +145,13 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
 		return nil, fmt.Errorf("%w: %v", result.ErrBadInput, err)
 	}
-	scens, err := prepareScenarios(cfg, scens)
+	// --slo is checked before any trial: a typo must not cost a whole run.
+	slos, err := slo.ParseAll(cfg.SLOs)
+	if err != nil {
+		return nil, fmt.Errorf("--slo: %w", err)
+	}
+	cfg.slos = slos
+	scens, err = prepareScenarios(cfg, scens)
 	if err != nil {
 		return nil, err
 	}

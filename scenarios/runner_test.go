@@ -238,6 +238,7 @@ func TestScenarioSpecErrors(t *testing.T) {
 		{"bad rate", "name: x\nfaults: [crash]\nload: {rate: fast}\n", "rate"},
 		{"no load", "name: x\nfaults: [crash]\n", "load needs"},
 		{"bad fault_at", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 1.5\n", "fault_at"},
+		{"bad SLO in expect", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nexpect: [\"rto<=banana\"]\n", "expect: SLO \"rto<=banana\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

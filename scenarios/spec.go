@@ -21,6 +21,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/slo"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
@@ -50,6 +51,11 @@ type Scenario struct {
 	storageSpec `yaml:",inline"`
 	// Source is where the scenario came from ("catalog" or a file path).
 	Source string `yaml:"-"`
+
+	// Parsed once by validate, so a bad rate or SLO is refused before any
+	// trial runs rather than after one.
+	ratePerS float64   // Load.Rate
+	expect   []slo.SLO // Expect
 }
 
 // Load is the measured write phase.
@@ -156,10 +162,17 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("load.points %d: use up to 64 sweep rates (fewer than 8 are raised to 8, the least that covers both sides of every threshold)", s.Load.Points)
 	}
 	if s.Load.Rate != "" {
-		if _, err := ParseRate(s.Load.Rate); err != nil {
+		r, err := savepolicy.ParseRate(s.Load.Rate)
+		if err != nil {
 			return err
 		}
+		s.ratePerS = r
 	}
+	expect, err := slo.ParseAll(s.Expect)
+	if err != nil {
+		return fmt.Errorf("expect: %s", strings.TrimPrefix(err.Error(), result.ErrBadInput.Error()+": "))
+	}
+	s.expect = expect
 	if s.FaultAt < 0 || s.FaultAt > 1 {
 		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in (0, 1], e.g. 0.9 (1: just before the next fork)", s.FaultAt)
 	}
@@ -168,9 +181,6 @@ func (s *Scenario) validate() error {
 	}
 	return s.validateStorage()
 }
-
-// ParseRate reads "200/s", "200", "12000/min", "0.5/s" (writes per second).
-func ParseRate(s string) (float64, error) { return savepolicy.ParseRate(s) }
 
 // Catalog returns the embedded scenarios, sorted by name.
 func Catalog() ([]*Scenario, error) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/slo"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
@@ -57,15 +59,11 @@ func (tr *trialRun) verify(ctx context.Context, h *loadgen.History, rep target.F
 	// Writes sent once the replacement started may have reached it rather
 	// than the old server: check leaves them out of the snapshot bracket and
 	// the prefix check, and counts a lost one as an anomaly.
-	var saveStarts []time.Duration
-	for _, s := range logView.saveStarts {
-		saveStarts = append(saveStarts, s.Sub(tr.base))
-	}
 	var replacement time.Duration
 	if !rec.Instance.StartedAt.IsZero() {
 		replacement = rec.Instance.StartedAt.Sub(tr.base)
 	}
-	v := check.Classify(check.Input{Ops: h.Ops, Found: found, Unexpected: unexpected, TFault: lossTo, Replacement: replacement, SaveStarts: saveStarts})
+	v := check.Classify(check.Input{Ops: h.Ops, Found: found, Unexpected: unexpected, TFault: lossTo, Replacement: replacement, SaveStarts: logView.completedForks(tr.base)})
 
 	t.Writes, t.Acked, t.Failed, t.Unknown = v.Writes, v.Acked, v.Failed, v.Unknown
 	t.Lost, t.Recovered, t.Unexpected, t.Corrupt = v.Lost, v.Recovered, v.Unexpected, v.Corrupt
@@ -323,12 +321,8 @@ func (tr *trialRun) finishVerdict(runErr error) {
 	if t.RTOS == nil && t.ReplacementExited == "" { // an exited replacement has its own reason
 		reasons = append(reasons, "the cache never served again: RTO unbounded")
 	}
-	checks, err := evaluateSLOs(t, append(append([]string{}, tr.plan.Scenario.Expect...), tr.cfg.SLOs...))
-	if err != nil {
-		reasons = append(reasons, err.Error())
-	}
-	t.Checks = checks
-	for _, c := range checks {
+	t.Checks = slo.Evaluate(t, slices.Concat(tr.plan.Scenario.expect, tr.cfg.slos))
+	for _, c := range t.Checks {
 		if !c.Pass {
 			reasons = append(reasons, fmt.Sprintf("SLO %s failed: observed %g", c.Name, c.Observed))
 		}

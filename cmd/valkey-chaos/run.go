@@ -104,7 +104,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	}
 	var rate float64
 	if o.rate != "" {
-		if rate, err = scenarios.ParseRate(o.rate); err != nil {
+		if rate, err = savepolicy.ParseRate(o.rate); err != nil {
 			return fmt.Errorf("%w: --rate: %v", result.ErrBadInput, err)
 		}
 	}

@@ -58,6 +58,7 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 		{"ECS target without a service", []string{"run", "--target", "ecs", "--cluster", "c"}, []string{"--service"}},
 		{"publish somewhere unknown", []string{"run", "--publish", "prometheus"}, []string{"--publish", "cloudwatch"}},
 		{"unknown flag", []string{"run", "--bogus"}, []string{"--bogus", "--help"}},
+		{"SLO typo, refused before any trial", []string{"run", "--slo", "rto<=banana", "crash"}, []string{"--slo", "rto<=banana"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
