@@ -2,6 +2,7 @@ package result
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,5 +55,27 @@ func TestLoadBadInputNamesTheFileAndTheFix(t *testing.T) {
 				t.Fatalf("Load: %v, want bad input naming %s and %q", err, filepath.Base(tc.path), tc.want)
 			}
 		})
+	}
+}
+
+// A writer that fails midway leaves the previous file whole and no temp.
+func TestWriteAtomicFailureKeepsThePreviousFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "history.bin")
+	if err := WriteFileAtomic(path, []byte("complete")); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteAtomic(path, func(w io.Writer) error {
+		w.Write([]byte("half of it"))
+		return errors.New("disk gone")
+	})
+	if err == nil || !strings.Contains(err.Error(), "history.bin") {
+		t.Fatalf("WriteAtomic = %v, want an error naming the file", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "complete" {
+		t.Errorf("file now holds %q, want the previous %q", got, "complete")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries in the directory, want no temp file left", len(entries))
 	}
 }
