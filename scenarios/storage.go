@@ -72,6 +72,8 @@ type StorageFaultSpec struct {
 	// replacement starts on healthy storage; "end" keeps it to the end.
 	At   string `yaml:"at"`
 	Lift string `yaml:"lift"`
+
+	at, lift moment // At and Lift, parsed by validateStorage
 }
 
 // Trial phases a storage fault can be tied to, in the order they happen.
@@ -129,7 +131,8 @@ func (s *Scenario) validateStorage() error {
 	if len(s.StorageFaults) > 0 && !strings.HasPrefix(mode, "efs-") {
 		return fmt.Errorf("storage_faults need EFS-like storage: set storage: {mode: efs-elastic} (or efs-bursting, efs-provisioned)")
 	}
-	for i, f := range s.StorageFaults {
+	for i := range s.StorageFaults {
+		f := &s.StorageFaults[i]
 		field := fmt.Sprintf("storage_faults[%d]", i)
 		switch f.Kind {
 		case "eio", "enospc", "stall", "slow", "torn":
@@ -150,6 +153,7 @@ func (s *Scenario) validateStorage() error {
 		if err != nil {
 			return err
 		}
+		f.at, f.lift = at, lift
 		if lift.phase < at.phase || (lift.phase == at.phase && lift.delay <= at.delay && lift.phase != len(storagePhases)-1) {
 			return fmt.Errorf("%s: lift %s comes before at %s: lift it later (default: recover)", field, lift, at)
 		}
@@ -220,8 +224,6 @@ type storageRun struct {
 	tr    *trialRun
 	st    StorageTarget // nil when the target has no faultable storage
 	specs []StorageFaultSpec
-	at    []moment
-	lift  []moment
 
 	mu     sync.Mutex
 	ids    map[int]int // spec index -> target fault id, while in force
@@ -236,11 +238,6 @@ type storageRun struct {
 func newStorageRun(tr *trialRun) *storageRun {
 	sr := &storageRun{tr: tr, specs: tr.plan.Scenario.StorageFaults, ids: map[int]int{}, events: map[int]int{}}
 	sr.st, _ = tr.cfg.Target.(StorageTarget)
-	for _, f := range sr.specs {
-		at, _ := parseMoment("at", f.At, "") // validated by Parse
-		lift, _ := parseMoment("lift", f.Lift, "recover")
-		sr.at, sr.lift = append(sr.at, at), append(sr.lift, lift)
-	}
 	return sr
 }
 
@@ -254,7 +251,7 @@ func (sr *storageRun) phase(name string) {
 		for _, act := range []struct {
 			m      moment
 			inject bool
-		}{{sr.at[i], true}, {sr.lift[i], false}} {
+		}{{sr.specs[i].at, true}, {sr.specs[i].lift, false}} {
 			if storagePhases[act.m.phase] != name {
 				continue
 			}
@@ -298,9 +295,9 @@ func (sr *storageRun) inject(i int) {
 	sr.ids[i] = id
 	sr.events[i] = len(sr.evs)
 	sr.evs = append(sr.evs, result.StorageFaultEvent{
-		Kind: f.Kind, Path: f.Path, Ops: f.Ops, AtS: sr.tr.offset(now), Trigger: sr.at[i].String(),
+		Kind: f.Kind, Path: f.Path, Ops: f.Ops, AtS: sr.tr.offset(now), Trigger: f.at.String(),
 	})
-	sr.tr.out.Logf("  %6.2fs  storage fault %s on %q injected (%s)", sr.tr.offset(now), f.Kind, f.Path, sr.at[i])
+	sr.tr.out.Logf("  %6.2fs  storage fault %s on %q injected (%s)", sr.tr.offset(now), f.Kind, f.Path, f.at)
 }
 
 func (sr *storageRun) liftOne(i int) {
