@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
@@ -75,20 +74,7 @@ func DryRun(ctx context.Context, cfg Config, scens []*Scenario) error {
 }
 
 func dryTrial(ctx context.Context, cfg Config, plan TrialPlan, seq int, out io.Writer) (err error) {
-	s := plan.Scenario
-	stopTimeout := time.Duration(s.StopTimeout)
-	if cfg.StopTimeout > 0 {
-		stopTimeout = cfg.StopTimeout
-	}
-	scaled := cfg.SaveReal.Scale(cfg.TimeScale)
-	inst, err := cfg.Target.Start(ctx, target.StartSpec{
-		Save:         scaled.String(),
-		ExtraArgs:    s.ServerArgs,
-		Label:        plan.Label,
-		StopTimeout:  stopTimeout,
-		RestartDelay: time.Duration(s.RestartDelay),
-		Storage:      s.Storage,
-	})
+	inst, err := cfg.Target.Start(ctx, plan.startSpec(cfg))
 	if err != nil {
 		return err
 	}
@@ -98,27 +84,18 @@ func dryTrial(ctx context.Context, cfg Config, plan TrialPlan, seq int, out io.W
 		}
 	}()
 	fmt.Fprintf(out, "  server %s at %s (%s)\n", inst.ID, inst.Addr, inst.ServerVersion)
-	rules, err := liveRules(ctx, inst.Addr)
+	rules, err := savepolicy.FromServer(ctx, inst.Addr)
 	if err != nil {
 		return err
 	}
-	keys := s.Dataset.Keys
-	if cfg.Keys >= 0 {
-		keys = cfg.Keys
-	}
 	rate := plan.RealRate / cfg.TimeScale
-	prefix := fmt.Sprintf("vc:%s.%d:", cfg.RunID, seq)
-	fmt.Fprintf(out, "  would preload %d keys and write at %s under %s*, then take a snapshot (BGSAVE)\n", keys, savepolicy.FormatRate(rate), prefix)
+	fmt.Fprintf(out, "  would preload %d keys and write at %s under %s*, then take a snapshot (BGSAVE)\n", plan.Keys, savepolicy.FormatRate(rate), keyPrefix(cfg.RunID, seq))
 	pred := savepolicy.Predict(rules, rate, 0)
 	if !pred.Fires {
 		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(rate), rules)
 	}
-	faultAt := s.FaultAt
-	if faultAt == 0 {
-		faultAt = 0.9
-	}
 	fmt.Fprintf(out, "  live save rules %q: rule %q fires first; the fault would land at %.0f%% of a %.2fs cycle; predicted loss window <= %.2fs plus the BGSAVE time\n",
-		rules, pred.Rule, faultAt*100, pred.NextForkAfterEnd.Seconds(), pred.WorstWindow.Seconds())
+		rules, pred.Rule, plan.FaultAt*100, pred.NextForkAfterEnd.Seconds(), pred.WorstWindow.Seconds())
 	if _, err := cfg.Target.Inject(ctx, plan.Fault); err != nil {
 		return err
 	}

@@ -36,13 +36,13 @@ func (tr *trialRun) afterPreload(ctx context.Context, inst target.Instance) erro
 // behind. No measured write is lost: the preload is on disk already.
 func (tr *trialRun) crashDuringBGSave(ctx context.Context, n int) error {
 	addr := tr.currentAddr()
-	if err := waitNoSave(ctx, addr); err != nil {
+	if err := waitBGSave(ctx, addr, false, adminLimit); err != nil {
 		return err
 	}
 	if r, err := probe.Do(ctx, addr, time.Minute, "BGSAVE"); err != nil || r.Kind == '-' {
 		return fmt.Errorf("BGSAVE: %v %s", err, r.Str)
 	}
-	if err := tr.waitSaveRunning(ctx, time.Minute); err != nil {
+	if err := waitBGSave(ctx, addr, true, time.Minute); err != nil {
 		return err
 	}
 	// Let the child write part of the file, as a kill mid-save does.
@@ -81,23 +81,6 @@ func (tr *trialRun) noteLeak(rec target.Recovery) {
 	tr.trial.Leaks = &result.TempFileLeak{Files: rec.StaleTempFiles, Bytes: rec.StaleTempBytes, Removed: rec.TempRemoved}
 }
 
-// waitSaveRunning polls INFO until a background save is in progress.
-func (tr *trialRun) waitSaveRunning(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	for {
-		info, err := persistence(ctx, tr.currentAddr())
-		if err == nil && info["rdb_bgsave_in_progress"] == "1" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no background save started within %v: %w", limit, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
 // faultMoment adjusts when the trial's fault lands: fault_after is a fixed
 // delay after the save, and fault_during: bgsave holds the fault until a
 // background save runs (the writer keeps the rules firing).
@@ -112,7 +95,7 @@ func (tr *trialRun) waitFaultMoment(ctx context.Context, limit time.Duration) er
 	if tr.plan.Scenario.FaultDuring != "bgsave" {
 		return nil
 	}
-	if err := tr.waitSaveRunning(ctx, limit); err != nil {
+	if err := waitBGSave(ctx, tr.currentAddr(), true, limit); err != nil {
 		return err
 	}
 	// Into the save, so its temp file has data, yet well before its end.

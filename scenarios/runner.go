@@ -56,7 +56,34 @@ type TrialPlan struct {
 	RuleIndex int     // -1 when the rate is explicit
 	RealRate  float64 // writes/s at time scale 1
 	Label     string
+
+	// Settings resolved once, the flags (Config) over the scenario's own,
+	// so a trial and its dry run agree.
+	Keys        int64         // dataset keys to preload
+	StopTimeout time.Duration // SIGTERM to SIGKILL the run asks for; 0: the target's
+	FaultAt     float64       // fraction of the way from a save's end to the next fork
 }
+
+// startSpec is what the target starts for this trial.
+func (p TrialPlan) startSpec(cfg Config) target.StartSpec {
+	s := p.Scenario
+	return target.StartSpec{
+		Save:          cfg.SaveReal.Scale(cfg.TimeScale).String(),
+		ExtraArgs:     s.ServerArgs,
+		Label:         p.Label,
+		StopTimeout:   p.StopTimeout,
+		RestartDelay:  time.Duration(s.RestartDelay),
+		Storage:       s.Storage,
+		KeepTempFiles: s.KeepTempFiles,
+	}
+}
+
+// keyPrefix is the trial's key namespace. DESIGN.md names keys
+// vc:<run-id>:<seq>; the trial number in the prefix (and loadgen's w: for
+// measured writes, d: for the dataset) scopes the read-back, the
+// unexpected-key scan and the cleanup to one trial, so a trial never takes
+// the previous trial's keys for its own.
+func keyPrefix(runID string, seq int) string { return fmt.Sprintf("vc:%s.%d:", runID, seq) }
 
 // Plan expands scenarios into trials: one per fault, per exercised rule and
 // per repetition, in a stable order.
@@ -68,6 +95,21 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, s.Name, err)
 		}
+		keys := s.Dataset.Keys
+		switch {
+		case s.sizeKeys > 0:
+			keys = s.sizeKeys // a capacity sweep sets each trial's size
+		case cfg.Keys >= 0:
+			keys = cfg.Keys
+		}
+		stop := time.Duration(s.StopTimeout)
+		if cfg.StopTimeout > 0 {
+			stop = cfg.StopTimeout
+		}
+		faultAt := s.FaultAt
+		if faultAt == 0 {
+			faultAt = 0.9
+		}
 		for _, rc := range rates {
 			for _, f := range s.Faults {
 				kind, _ := target.ParseFaultKind(f)
@@ -76,7 +118,8 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 					if trials > 1 {
 						label += fmt.Sprintf("-%d", rep)
 					}
-					plans = append(plans, TrialPlan{Scenario: s, Fault: kind, Index: rep, RuleIndex: rc.rule, RealRate: rc.real, Label: label})
+					plans = append(plans, TrialPlan{Scenario: s, Fault: kind, Index: rep, RuleIndex: rc.rule, RealRate: rc.real, Label: label,
+						Keys: keys, StopTimeout: stop, FaultAt: faultAt})
 				}
 			}
 		}
@@ -165,7 +208,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 	if err := checkFaults(cfg, plans); err != nil {
 		return nil, err
 	}
-	if err := prepareOutDir(cfg.OutDir); err != nil {
+	if err := PrepareOutDir(cfg.OutDir); err != nil {
 		return nil, err
 	}
 	info := cfg.TargetInfo
@@ -257,7 +300,9 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 	return run, nil
 }
 
-func prepareOutDir(dir string) error {
+// PrepareOutDir creates a run's directory (with logs/ and trials/) and
+// checks it is writable, so a bad --out is refused before anything starts.
+func PrepareOutDir(dir string) error {
 	for _, sub := range []string{"", "logs", "trials"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return fmt.Errorf("%w: cannot create output directory %s (%v): choose a writable --out", result.ErrBadInput, dir, err)

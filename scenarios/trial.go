@@ -28,11 +28,11 @@ const (
 	forkMargin = 50 * time.Millisecond
 	// readyLimit and servingLimit bound the waits for the replacement: a
 	// large RDB on throttled storage loads for minutes.
-	readyLimit = 10 * time.Minute
+	readyLimit   = 10 * time.Minute
+	servingLimit = 2 * time.Minute
 	// longPreload is the dataset size (keys) from which the preload shows
 	// progress: about two seconds at the measured ~1M keys/s.
-	longPreload  = 2_000_000
-	servingLimit = 2 * time.Minute
+	longPreload = 2_000_000
 )
 
 // trialRun carries one trial through its phases. Only the Runner knows the
@@ -78,11 +78,7 @@ func (tr *trialRun) offset(t time.Time) float64 {
 func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error) {
 	s := tr.plan.Scenario
 	tr.base = time.Now()
-	// DESIGN.md names keys vc:<run-id>:<seq>. A trial number in the prefix
-	// (and loadgen's w: for measured writes, d: for the dataset) scopes the
-	// read-back, the unexpected-key scan and the cleanup to one trial, so a
-	// trial never mistakes the previous trial's keys for its own.
-	tr.prefix = fmt.Sprintf("vc:%s.%d:", tr.cfg.RunID, tr.seq)
+	tr.prefix = keyPrefix(tr.cfg.RunID, tr.seq)
 	tr.rate = tr.plan.RealRate / tr.cfg.TimeScale
 	tr.trial = &result.Trial{
 		Scenario:         s.Name,
@@ -103,21 +99,8 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 		}
 	}()
 
-	stopTimeout := time.Duration(s.StopTimeout)
-	if tr.cfg.StopTimeout > 0 {
-		stopTimeout = tr.cfg.StopTimeout
-	}
 	scaled := tr.cfg.SaveReal.Scale(tr.cfg.TimeScale)
-	spec := target.StartSpec{
-		Save:          scaled.String(),
-		ExtraArgs:     s.ServerArgs,
-		Label:         tr.plan.Label,
-		StopTimeout:   stopTimeout,
-		RestartDelay:  time.Duration(s.RestartDelay),
-		Storage:       s.Storage,
-		KeepTempFiles: s.KeepTempFiles,
-	}
-	inst, err := tr.cfg.Target.Start(ctx, spec)
+	inst, err := tr.cfg.Target.Start(ctx, tr.plan.startSpec(tr.cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -134,8 +117,8 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 
 	// The rules in force are what the server says, not what we asked for
 	// (an ECS task runs its task definition's rules).
-	if tr.rules, err = liveRules(ctx, inst.Addr); err != nil {
-		return tr.trial, err
+	if tr.rules, err = savepolicy.FromServer(ctx, inst.Addr); err != nil {
+		return tr.trial, fmt.Errorf("read the save rules of the server just started: %w", err)
 	}
 	if tr.rules.String() != scaled.String() {
 		if tr.cfg.TargetInfo.Kind == "local" {
@@ -172,13 +155,7 @@ func (tr *trialRun) execute(ctx context.Context) (trial *result.Trial, err error
 // and takes a snapshot so the dataset is on disk before the measured phase.
 func (tr *trialRun) preload(ctx context.Context) error {
 	s := tr.plan.Scenario
-	keys := s.Dataset.Keys
-	if tr.cfg.Keys >= 0 {
-		keys = tr.cfg.Keys
-	}
-	if s.sizeKeys > 0 {
-		keys = s.sizeKeys // a capacity sweep sets each trial's size
-	}
+	keys := tr.plan.Keys
 	valueSize := s.Dataset.ValueSize
 	if valueSize == 0 {
 		valueSize = 100
@@ -226,10 +203,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	if valueSize <= 0 {
 		valueSize = 100
 	}
-	faultAt := s.FaultAt
-	if faultAt == 0 {
-		faultAt = 0.9
-	}
+	faultAt := tr.plan.FaultAt
 	pred := savepolicy.Predict(tr.rules, tr.rate, 0)
 	if !pred.Fires {
 		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(tr.rate), tr.rules)
@@ -239,10 +213,7 @@ func (tr *trialRun) measure(ctx context.Context) error {
 	// scenario leaves it to the target), the replacement's ready and serving
 	// waits, and the writes after recovery.
 	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
-	stopLimit := time.Duration(s.StopTimeout)
-	if tr.cfg.StopTimeout > 0 {
-		stopLimit = tr.cfg.StopTimeout
-	}
+	stopLimit := tr.plan.StopTimeout
 	if stopLimit <= 0 {
 		stopLimit = 2 * time.Minute
 	}
@@ -450,22 +421,6 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// liveRules reads CONFIG GET save from the server.
-func liveRules(ctx context.Context, addr string) (savepolicy.Rules, error) {
-	r, err := probe.Do(ctx, addr, 5*time.Second, "CONFIG", "GET", "save")
-	if err != nil {
-		return nil, fmt.Errorf("read save rules: %w", err)
-	}
-	if len(r.Array) != 2 {
-		return nil, fmt.Errorf("read save rules: unexpected CONFIG GET reply %+v", r)
-	}
-	rules, err := savepolicy.Parse(r.Array[1].Str)
-	if err != nil {
-		return nil, fmt.Errorf("server save rules: %w", err)
-	}
-	return rules, nil
-}
-
 // snapshotNow waits out any running save, then runs BGSAVE and waits for it,
 // so the dataset is on disk and the dirty counter starts from zero.
 func snapshotNow(ctx context.Context, addr string) error {
@@ -476,7 +431,7 @@ func snapshotNow(ctx context.Context, addr string) error {
 		return err
 	}
 	for tries := 0; ; tries++ {
-		if err := waitNoSave(ctx, addr); err != nil {
+		if err := waitBGSave(ctx, addr, false, adminLimit); err != nil {
 			return err
 		}
 		r, err := probe.Do(ctx, addr, time.Minute, "BGSAVE")
@@ -494,7 +449,7 @@ func snapshotNow(ctx context.Context, addr string) error {
 			return fmt.Errorf("wait to retry BGSAVE: %w", err)
 		}
 	}
-	if err := waitNoSave(ctx, addr); err != nil {
+	if err := waitBGSave(ctx, addr, false, adminLimit); err != nil {
 		return err
 	}
 	after, err := persistence(ctx, addr)
@@ -518,19 +473,27 @@ func persistence(ctx context.Context, addr string) (map[string]string, error) {
 	return info, nil
 }
 
-func waitNoSave(ctx context.Context, addr string) error {
+// waitBGSave polls INFO persistence until a background save is running
+// (running) or none is, for at most limit.
+func waitBGSave(ctx context.Context, addr string, running bool, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	want := map[bool]string{true: "1", false: "0"}[running]
 	for {
 		info, err := persistence(ctx, addr)
 		if err != nil {
 			return err
 		}
-		if info["rdb_bgsave_in_progress"] == "0" {
+		if info["rdb_bgsave_in_progress"] == want {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if running {
+				return fmt.Errorf("no background save started within %v: %w", limit, ctx.Err())
+			}
 			return fmt.Errorf("wait for the running save to end: %w", ctx.Err())
-		case <-time.After(infoEvery):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

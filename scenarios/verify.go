@@ -3,8 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -217,13 +217,13 @@ func (tr *trialRun) writeArtifacts(h *loadgen.History, hist *hdrhistogram.Histog
 		t.Files.ServerLogs = append(t.Files.ServerLogs, path)
 	}
 	histPath := filepath.Join("trials", name+".history.bin")
-	if err := writeFile(filepath.Join(tr.cfg.OutDir, histPath), func(f *os.File) error { _, err := h.WriteTo(f); return err }); err != nil {
+	if err := result.WriteAtomic(filepath.Join(tr.cfg.OutDir, histPath), func(w io.Writer) error { _, err := h.WriteTo(w); return err }); err != nil {
 		return err
 	}
 	t.Files.History = histPath
 	hgrmPath := filepath.Join("trials", name+".hgrm")
-	if err := writeFile(filepath.Join(tr.cfg.OutDir, hgrmPath), func(f *os.File) error {
-		return loadgen.WriteHgrm(f, hist) // the same distribution as the result's summary
+	if err := result.WriteAtomic(filepath.Join(tr.cfg.OutDir, hgrmPath), func(w io.Writer) error {
+		return loadgen.WriteHgrm(w, hist) // the same distribution as the result's summary
 	}); err != nil {
 		return err
 	}
@@ -259,27 +259,6 @@ func (tr *trialRun) logFiles() []string {
 		return nil
 	}
 	return []string{rel}
-}
-
-func writeFile(path string, fill func(*os.File) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := fill(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	return nil
 }
 
 // finishVerdict decides pass, fail or invalid. Invalid (the harness's own

@@ -126,8 +126,8 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	}
 	outDir := filepath.Join(o.out, o.runID)
 	if !o.ecs.DryRun { // a dry run writes no result
-		if err := os.MkdirAll(filepath.Join(outDir, "logs"), 0o755); err != nil {
-			return fmt.Errorf("%w: cannot create %s (%v): choose a writable --out", result.ErrBadInput, outDir, err)
+		if err := scenarios.PrepareOutDir(outDir); err != nil {
+			return err
 		}
 	}
 	w := cmd.OutOrStdout()
