@@ -40,11 +40,6 @@ type Config struct {
 	KeepTempFiles bool
 	// StartTimeout bounds how long a fresh server may take to accept.
 	StartTimeout time.Duration
-	// Storage prepares the data directory of a trial whose spec asks for
-	// storage other than local disk and returns the directory the server
-	// must use and a release function. Nil: the built-in EFS emulator
-	// (package efs) for the efs- modes, which also takes storage faults.
-	Storage func(ctx context.Context, dir string, storage map[string]string) (serverDir string, release func() error, err error)
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -60,7 +55,6 @@ type Target struct {
 	spec      target.StartSpec
 	dataDir   string // where the server keeps dump.rdb (a mount point on EFS-like storage)
 	ownedDir  string // the directory the target created, removed by Finish
-	release   func() error
 	store     *storage
 	port      int
 	cur       *Server
@@ -155,21 +149,14 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		}
 		t.dataDir, t.ownedDir = dir, dir
 	}
-	switch {
-	case mode == LocalDisk:
-	case t.cfg.Storage != nil:
-		dir, release, err := t.cfg.Storage(ctx, t.dataDir, spec.Storage)
-		if err != nil {
-			return target.Instance{}, fmt.Errorf("prepare storage for %s: %w", t.dataDir, err)
-		}
-		t.dataDir, t.release = dir, release
-	default:
+	if mode != LocalDisk {
+		// The EFS emulator is mounted over the data dir; the server uses the mount.
 		st, err := mountEFS(ctx, t.dataDir, mode, efsCfg)
 		if err != nil {
 			t.Finish(ctx)
 			return target.Instance{}, err
 		}
-		t.store, t.dataDir, t.release = st, st.mnt, st.release
+		t.store, t.dataDir = st, st.mnt
 	}
 	t.port = t.cfg.Port
 	srv, err := t.spawn()
@@ -400,11 +387,10 @@ func (t *Target) Finish(ctx context.Context) error {
 	}
 	t.killAll()
 	t.cur = nil
-	if t.release != nil {
-		if err := t.release(); err != nil {
+	if t.store != nil {
+		if err := t.store.release(); err != nil {
 			errs = append(errs, fmt.Errorf("release storage: %w", err))
 		}
-		t.release = nil
 	}
 	t.store = nil
 	if t.ownedDir != "" {
