@@ -42,7 +42,6 @@ func startE2ETwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	if _, err := local.ResolveBin(""); err != nil {
 		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
-	cfg.WorkDir = t.TempDir()
 	cfg.Save = e2eSave
 	if cfg.ProvisionDelay == 0 {
 		cfg.ProvisionDelay = 300 * time.Millisecond
@@ -56,26 +55,7 @@ func startE2ETwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	if cfg.Tags == nil {
 		cfg.Tags = map[string]string{ecs.AllowTagKey: ecs.AllowTagValue}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tw, err := ecstwin.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start twin: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := tw.Close(); err != nil {
-			t.Errorf("close twin: %v", err)
-		}
-	})
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	none := filepath.Join(t.TempDir(), "absent")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_PROFILE", "")
-	return tw
+	return ecstwin.StartForTest(t, cfg)
 }
 
 // syncBuffer collects the command's output; the target and the runner

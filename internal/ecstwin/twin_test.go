@@ -33,7 +33,6 @@ type clients struct {
 
 func startTwin(t *testing.T, cfg ecstwin.Config) (*ecstwin.Twin, clients) {
 	t.Helper()
-	cfg.WorkDir = t.TempDir()
 	if cfg.ProvisionDelay == 0 {
 		cfg.ProvisionDelay = 200 * time.Millisecond
 	}
@@ -43,17 +42,7 @@ func startTwin(t *testing.T, cfg ecstwin.Config) (*ecstwin.Twin, clients) {
 	if cfg.Save == "" {
 		cfg.Save = "3600 1"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tw, err := ecstwin.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start twin: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := tw.Close(); err != nil {
-			t.Errorf("close twin: %v", err)
-		}
-	})
+	tw := ecstwin.StartForTest(t, cfg)
 	awsCfg := aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAECSTWIN000000000", "dummy", ""),

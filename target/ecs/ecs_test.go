@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +23,6 @@ import (
 // carry the opt-in tag unless cfg.Tags is set (empty: untagged).
 func startTwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	t.Helper()
-	cfg.WorkDir = t.TempDir()
 	if cfg.ProvisionDelay == 0 {
 		cfg.ProvisionDelay = 200 * time.Millisecond
 	}
@@ -37,26 +35,7 @@ func startTwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	if cfg.Tags == nil {
 		cfg.Tags = map[string]string{ecs.AllowTagKey: ecs.AllowTagValue}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tw, err := ecstwin.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start twin: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := tw.Close(); err != nil {
-			t.Errorf("close twin: %v", err)
-		}
-	})
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	none := filepath.Join(t.TempDir(), "absent")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_PROFILE", "")
-	return tw
+	return ecstwin.StartForTest(t, cfg)
 }
 
 func newTarget(t *testing.T, cfg ecs.Config) (*ecs.Target, *bytes.Buffer) {
