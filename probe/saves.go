@@ -16,6 +16,12 @@ import (
 // server went away before it finished has a zero Ended and OK false.
 type SaveEvent struct {
 	Started, Ended time.Time
+	// StartedAfter is the send time of the last poll that saw no save
+	// running and StartedBy the reply time of the first that saw it: the
+	// fork lies in (StartedAfter, StartedBy). EndedAfter and EndedBy
+	// bracket the end likewise. Zero when unknown.
+	StartedAfter, StartedBy time.Time
+	EndedAfter, EndedBy     time.Time
 	OK             bool // rdb_last_bgsave_status:ok after it ended
 }
 
@@ -56,7 +62,7 @@ func WatchSaves(ctx context.Context, addr func() string, every time.Duration) *S
 	if st, err := w.poll(ctx, &c, addr); err != nil {
 		w.setErr(err)
 	} else {
-		w.observe(nil, st, time.Time{}, sent)
+		w.observe(nil, st, time.Time{}, sent, time.Now())
 		prev = &st
 	}
 	go w.run(ctx, c, addr, every, prev, sent)
@@ -82,6 +88,7 @@ func (w *SaveWatcher) run(ctx context.Context, c *conn, addr func() string, ever
 		}
 		sent := time.Now()
 		st, err := w.poll(ctx, &c, addr)
+		received := time.Now()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -89,7 +96,7 @@ func (w *SaveWatcher) run(ctx context.Context, c *conn, addr func() string, ever
 			w.setErr(err)
 			continue
 		}
-		w.observe(prev, st, prevSent, sent)
+		w.observe(prev, st, prevSent, sent, received)
 		prev, prevSent = &st, sent
 	}
 }
@@ -138,14 +145,14 @@ func parseSaveState(f map[string]string) (saveState, error) {
 
 // observe turns two consecutive polls into save events. sent is the send time
 // of the poll that produced st, prevSent that of prev.
-func (w *SaveWatcher) observe(prev *saveState, st saveState, prevSent, sent time.Time) {
+func (w *SaveWatcher) observe(prev *saveState, st saveState, prevSent, sent, received time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	startsSince := int64(0)
 	switch {
 	case prev == nil:
 		if st.inProgress {
-			w.begin(time.Time{}) // started before we looked
+			w.begin(time.Time{}, time.Time{}, time.Time{}) // started before we looked
 		}
 		w.notify()
 		return
@@ -153,7 +160,7 @@ func (w *SaveWatcher) observe(prev *saveState, st saveState, prevSent, sent time
 		// rdb_saves went back: a new server process. Whatever ran in the old one never ended.
 		w.open = -1
 		if st.inProgress {
-			w.begin(sent)
+			w.begin(sent, prevSent, received)
 		}
 		w.notify()
 		return
@@ -162,32 +169,34 @@ func (w *SaveWatcher) observe(prev *saveState, st saveState, prevSent, sent time
 	}
 	switch {
 	case !prev.inProgress && st.inProgress:
-		w.begin(sent)
+		w.begin(sent, prevSent, received)
 	case prev.inProgress && !st.inProgress:
-		w.end(sent, st.ok)
+		w.end(sent, prevSent, received, st.ok)
 	case prev.inProgress && st.inProgress && startsSince > 0:
 		// One save ended and the next began between the polls.
-		w.end(sent, true)
-		w.begin(sent)
+		w.end(sent, prevSent, received, true)
+		w.begin(sent, prevSent, received)
 	case !prev.inProgress && !st.inProgress && startsSince > 0:
 		// A save began and ended between the polls (or a foreground SAVE, which
 		// blocks the server and so the poll): it lies within (prevSent, sent).
-		w.events = append(w.events, SaveEvent{Started: prevSent, Ended: sent, OK: st.ok})
+		w.events = append(w.events, SaveEvent{StartedAfter: prevSent, Started: sent, StartedBy: received,
+			EndedAfter: prevSent, Ended: sent, EndedBy: received, OK: st.ok})
 	}
 	w.notify()
 }
 
-func (w *SaveWatcher) begin(at time.Time) {
-	w.events = append(w.events, SaveEvent{Started: at})
+func (w *SaveWatcher) begin(at, after, by time.Time) {
+	w.events = append(w.events, SaveEvent{Started: at, StartedAfter: after, StartedBy: by})
 	w.open = len(w.events) - 1
 }
 
-func (w *SaveWatcher) end(at time.Time, ok bool) {
+func (w *SaveWatcher) end(at, after, by time.Time, ok bool) {
 	if w.open < 0 {
-		w.events = append(w.events, SaveEvent{Ended: at, OK: ok})
+		w.events = append(w.events, SaveEvent{Ended: at, EndedAfter: after, EndedBy: by, OK: ok})
 		return
 	}
-	w.events[w.open].Ended, w.events[w.open].OK = at, ok
+	e := &w.events[w.open]
+	e.Ended, e.EndedAfter, e.EndedBy, e.OK = at, after, by, ok
 	w.open = -1
 }
 

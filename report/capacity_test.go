@@ -12,9 +12,9 @@ import (
 func TestCapacitySweepTableAndSizeChart(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	trial := func(keys, rdb int64, save *float64, escalated bool, warmup float64, lost int) result.Trial {
-		verdict := "pass"
+		verdict := result.Pass
 		if escalated {
-			verdict = "fail"
+			verdict = result.Fail
 		}
 		return result.Trial{Scenario: "stop-timeout-vs-size", Fault: "stop", Verdict: verdict, Reasons: []string{}, Steps: []result.Step{},
 			Dataset: &result.Dataset{Keys: keys, ValueBytes: 100, RDBBytes: rdb}, FinalSaveS: save, StopEscalated: escalated, WarmupS: f(warmup), Lost: lost,

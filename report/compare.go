@@ -239,8 +239,8 @@ func Compare(runs []LoadedRun, tolerance float64) *Comparison {
 				keys = append(keys, k)
 			}
 			// The worst verdict of the repetitions: fail > invalid > pass.
-			if rank(t.Verdict) > rank(verdicts[ri][k]) {
-				verdicts[ri][k] = t.Verdict
+			if rank(string(t.Verdict)) > rank(verdicts[ri][k]) {
+				verdicts[ri][k] = string(t.Verdict)
 			}
 		}
 	}
@@ -379,7 +379,7 @@ func (c *Comparison) Err() error {
 		parts[i] = r.String()
 	}
 	return fmt.Errorf("%w: %d regression(s) beyond %s tolerance against baseline %s: %s",
-		ErrFailed, len(c.Regressions), fmtPercent(c.Tolerance), c.Runs[0].Run.RunID, strings.Join(parts, "; "))
+		result.ErrFailed, len(c.Regressions), fmtPercent(c.Tolerance), c.Runs[0].Run.RunID, strings.Join(parts, "; "))
 }
 
 func fmtPercent(f float64) string { return strconv.FormatFloat(100*f, 'f', -1, 64) + "%" }

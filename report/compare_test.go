@@ -75,7 +75,7 @@ func TestCompareWorseRunFailsNamingScenarioAndMetric(t *testing.T) {
 	}
 	c := Compare(runs, 0.10)
 	err = c.Err()
-	if !errors.Is(err, ErrFailed) {
+	if !errors.Is(err, result.ErrFailed) {
 		t.Fatalf("Err() = %v, want ErrFailed", err)
 	}
 	for _, want := range []string{

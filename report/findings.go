@@ -251,24 +251,11 @@ func observed(t *result.Trial, c result.Check) string {
 	if !known {
 		return "null (never measured)"
 	}
-	if slo.IsDuration(c.Metric) {
-		return fmtSeconds(v)
-	}
-	return fmt.Sprintf("%g", v)
+	return slo.Format(c.Metric, v)
 }
 
 // fmtSeconds prints a duration in seconds with sensible precision.
-func fmtSeconds(s float64) string {
-	switch a := math.Abs(s); {
-	case a == 0:
-		return "0 s"
-	case a < 0.1:
-		return fmt.Sprintf("%.1f ms", s*1000)
-	case a < 100:
-		return fmt.Sprintf("%.3g s", s)
-	}
-	return fmt.Sprintf("%.0f s", s)
-}
+func fmtSeconds(s float64) string { return slo.Seconds(s) }
 
 func fmtBytes(b int64) string {
 	switch {

@@ -249,7 +249,7 @@ func buildFixture() (*result.Run, map[string][]byte) {
 		} else {
 			for _, c := range tr.Checks {
 				if !c.Pass {
-					tr.Reasons = append(tr.Reasons, fmt.Sprintf("SLO %s failed: observed %g", c.Name, c.Observed))
+					tr.Reasons = append(tr.Reasons, fmt.Sprintf("SLO %s failed: observed %g", c.Name, *c.Observed))
 				}
 			}
 			tr.Verdict = "pass"

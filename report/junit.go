@@ -79,7 +79,7 @@ func WriteJUnit(w io.Writer, run *result.Run) error {
 			tc.Skipped = &junitSkipped{Message: "invalid trial (not evidence): " + why}
 		default:
 			if why == "" {
-				why = "verdict " + t.Verdict
+				why = "verdict " + string(t.Verdict)
 			}
 			tc.Failure = &junitFailure{Message: why, Type: "verdict", Body: strings.Join(t.Reasons, "\n")}
 		}

@@ -46,7 +46,7 @@ func Metrics(run *result.Run) []MetricLine {
 		t := &run.Trials[i]
 		m := MetricLine{
 			RunID: run.RunID, StartedUnixMs: run.StartedUnixMs, Scenario: t.Scenario, Fault: t.Fault, Rule: t.Rule,
-			Index: t.Index, Verdict: t.Verdict, RatePerS: t.RatePerS, TimeScale: run.Target.TimeScale,
+			Index: t.Index, Verdict: string(t.Verdict), RatePerS: t.RatePerS, TimeScale: run.Target.TimeScale,
 			ServerVersion: run.Target.ServerVersion, TFaultUnixMs: t.TFaultUnixMs,
 			Acked: t.Acked, Lost: t.Lost, Recovered: t.Recovered, Unknown: t.Unknown, Anomalies: t.Anomalies, Corrupt: t.Corrupt,
 			PredictedLossWindowS: t.PredictedLossWindowS,

@@ -137,16 +137,7 @@ func phasesChart(run *result.Run) ([]byte, bool, error) {
 }
 
 // trialLabel names a trial in charts and tables: "thresholds crash 300 10".
-func trialLabel(t *result.Trial) string {
-	s := t.Scenario + " " + t.Fault
-	if t.Rule != "" {
-		s += " " + t.Rule
-	}
-	if t.Index > 0 {
-		s += fmt.Sprintf(" #%d", t.Index+1)
-	}
-	return s
-}
+func trialLabel(t *result.Trial) string { return t.Label() }
 
 func joinWords(ws []string) string {
 	switch len(ws) {

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"os"
@@ -20,10 +19,6 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/result"
 )
-
-// ErrFailed marks a run in which a trial, an SLO or a comparison failed; the
-// CLI maps it to exit code 3.
-var ErrFailed = errors.New("verdict failed")
 
 // Report and chart file names inside a run directory.
 const (

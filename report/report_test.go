@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trigpointing/valkey-chaos/judge"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/slo"
 )
@@ -321,7 +322,9 @@ func TestApplySLOsFailsTrialsAndNamesThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ApplySLOs(run, slos)
+	if err := judge.Rejudge(run, slos); err != nil {
+		t.Fatal(err)
+	}
 	byLabel := map[string]*result.Trial{}
 	for i := range run.Trials {
 		byLabel[trialLabel(&run.Trials[i])] = &run.Trials[i]
@@ -335,16 +338,18 @@ func TestApplySLOsFailsTrialsAndNamesThem(t *testing.T) {
 	if v := byLabel["thresholds crash 60 10000"].Verdict; v != "invalid" {
 		t.Errorf("invalid trial became %s", v)
 	}
-	err = Verdict(run)
-	if !errors.Is(err, ErrFailed) {
-		t.Fatalf("Verdict = %v, want ErrFailed", err)
+	err = judge.Outcome(run)
+	if !errors.Is(err, result.ErrFailed) {
+		t.Fatalf("Outcome = %v, want ErrFailed", err)
 	}
 	if !strings.Contains(err.Error(), "thresholds stop 300 10: SLO rto<=3s failed: observed 4.93 s") {
 		t.Errorf("verdict error does not name the trial and SLO: %v", err)
 	}
 	// Applying the same SLOs again adds nothing.
 	n := len(byLabel["thresholds stop 300 10"].Checks)
-	ApplySLOs(run, slos)
+	if err := judge.Rejudge(run, slos); err != nil {
+		t.Fatal(err)
+	}
 	if m := len(byLabel["thresholds stop 300 10"].Checks); m != n {
 		t.Errorf("re-applying SLOs grew the checks from %d to %d", n, m)
 	}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,28 +8,6 @@ import (
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 )
-
-// ErrInconclusive marks a run with no failure but invalid trials (their
-// own preconditions did not hold): rerun rather than trust it.
-var ErrInconclusive = errors.New("inconclusive")
-
-// Outcome is what a scheduler acts on: ErrFailed when any trial failed,
-// else ErrInconclusive when any was invalid, else nil.
-func Outcome(run *result.Run) error {
-	if err := Verdict(run); err != nil {
-		return err
-	}
-	invalid := 0
-	for _, t := range run.Trials {
-		if t.Verdict == "invalid" {
-			invalid++
-		}
-	}
-	if invalid > 0 {
-		return fmt.Errorf("%w: %d of %d trials were invalid (their preconditions did not hold); see the reasons and rerun", ErrInconclusive, invalid, len(run.Trials))
-	}
-	return nil
-}
 
 // WriteSummary prints one line per trial for a terminal or a CI log.
 func WriteSummary(w io.Writer, run *result.Run) error {

@@ -103,7 +103,7 @@ func overallStatus(run *result.Run) (status, class string) {
 func verdictCounts(run *result.Run) string {
 	counts := map[string]int{}
 	for _, t := range run.Trials {
-		counts[t.Verdict]++
+		counts[string(t.Verdict)]++
 	}
 	var parts []string
 	for _, v := range []string{"pass", "fail", "invalid"} {
@@ -160,7 +160,7 @@ func buildView(dir string, run *result.Run) *view {
 	for i := range run.Trials {
 		t := &run.Trials[i]
 		name := names[i]
-		tv := trialView{Anchor: "trial-" + name, Label: trialLabel(t), Verdict: t.Verdict, Reasons: t.Reasons}
+		tv := trialView{Anchor: "trial-" + name, Label: trialLabel(t), Verdict: string(t.Verdict), Reasons: t.Reasons}
 		tv.Numbers = trialNumbers(t)
 		tv.Checks = checkRows(t)
 		tv.Steps = stepRows(t)
@@ -201,7 +201,7 @@ func buildView(dir string, run *result.Run) *view {
 		sv.Table = append(sv.Table, trialTableRow(t, tv.Anchor))
 		v.Verdicts = append(v.Verdicts, verdictRow{
 			Anchor: tv.Anchor, Label: tv.Label, Fault: t.Fault, Rule: t.Rule, Rate: fmtRate(t.RatePerS) + "/s",
-			Verdict: t.Verdict, Reasons: t.Reasons, LossWindow: lossWindowText(t), RTO: optSeconds(t.RTOS, "never served"),
+			Verdict: string(t.Verdict), Reasons: t.Reasons, LossWindow: lossWindowText(t), RTO: optSeconds(t.RTOS, "never served"),
 		})
 	}
 	for _, name := range order {
@@ -286,7 +286,7 @@ func datasetText(d result.Dataset) string {
 
 func trialTableRow(t *result.Trial, anchor string) trialRow {
 	row := trialRow{
-		Anchor: anchor, Label: trialLabel(t), Verdict: t.Verdict,
+		Anchor: anchor, Label: trialLabel(t), Verdict: string(t.Verdict),
 		Rate:  rateText(t),
 		Acked: fmt.Sprint(t.Acked), Lost: fmt.Sprint(t.Lost), Recovered: fmt.Sprint(t.Recovered), Anomalies: fmt.Sprint(t.Anomalies),
 		LossWindow: lossWindowText(t), Predicted: fmtSeconds(t.PredictedLossWindowS),

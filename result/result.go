@@ -69,6 +69,10 @@ type Window struct {
 	Low      float64 `json:"low"`
 	High     float64 `json:"high"`
 	Estimate float64 `json:"estimate"`
+	// OneSided: no write survived, so only the low end is evidence (the
+	// snapshot instant lies before the first lost acknowledgement); High is
+	// the fault minus the oldest snapshot the replacement could have loaded.
+	OneSided bool `json:"one_sided,omitempty"`
 }
 
 // Trial is one scenario executed once: load, fault, recovery, read-back.
@@ -105,11 +109,31 @@ type Trial struct {
 	SnapshotUnixMs int64  `json:"snapshot_unix_ms,omitempty"`
 	SnapshotSource string `json:"snapshot_source,omitempty"` // "server-log" or "client-bracket"
 
-	WarmupS       *float64 `json:"warmup_s"`      // new process start -> first non-LOADING reply
+	WarmupS *float64 `json:"warmup_s"` // new process start -> first non-LOADING reply
+	// WarmupUpperBound: the first probe already met a non-LOADING reply,
+	// so warmup_s bounds the load from above and is no measurement.
+	WarmupUpperBound bool `json:"warmup_upper_bound,omitempty"`
+	// StaleLoad is set when the replacement loaded an older snapshot than
+	// the last completed save.
+	StaleLoad *StaleLoad `json:"stale_load,omitempty"`
+	// FiredRules are the save rules the server log names as triggers of
+	// the saves during the load ("60 10000"), at the run's scale.
+	FiredRules []string `json:"fired_rules,omitempty"`
+	// ServerChangesPerS is the server's own change rate during the load
+	// (rdb_changes_since_last_save over time), beside RatePerS.
+	ServerChangesPerS float64 `json:"server_changes_per_s,omitempty"`
+	// Unread says why the keys were never read back (the run was cut
+	// short first); absent when they were. lost and the other counts are
+	// then unknown, never 0.
+	Unread string `json:"unread,omitempty"`
+	// Interrupted is set on the trial a signal cut short.
+	Interrupted   string   `json:"interrupted,omitempty"`
 	ServerLoadS   *float64 `json:"server_load_s"` // "DB loaded from disk: X seconds"
 	RTOS          *float64 `json:"rto_s"`         // serving - t_fault; null when never served
 	FinalSaveS    *float64 `json:"final_save_s,omitempty"`
 	StopEscalated bool     `json:"stop_escalated,omitempty"` // SIGKILL after stop_timeout
+	// StopTimeoutS is the SIGTERM-to-SIGKILL grace in force for this trial.
+	StopTimeoutS float64 `json:"stop_timeout_s,omitempty"`
 
 	// OverlapS is when the replacement ran while the old server had not yet
 	// exited, from the replacement's start to the old one's exit: two
@@ -117,8 +141,24 @@ type Trial struct {
 	// 100 % / maximum 200 % does. Absent when they never overlapped.
 	OverlapS *Span `json:"overlap_s,omitempty"`
 
-	Verdict string        `json:"verdict"` // pass, fail, invalid
-	Reasons []string      `json:"reasons"`
+	// Verdict is decided by package judge alone, from the fields above
+	// and Assumptions/Problems; reports and exit codes read it, never
+	// recompute it.
+	Verdict Verdict  `json:"verdict"`
+	Reasons []string `json:"reasons"`
+	// Assumptions are the harness's own preconditions as the phases
+	// observed them (pacing held, a snapshot completed during the load, the
+	// fault was confirmed and landed in the planned cycle, the rule that
+	// fired is the one planned). One that did not hold makes the trial
+	// invalid. Recorded so that a finished run can be re-judged offline.
+	Assumptions []Assumption `json:"assumptions,omitempty"`
+	// Problems are what the phases saw go wrong that the numbers alone do
+	// not show (the replacement exited, writes stayed refused after the
+	// storage recovered); each is a failure reason.
+	Problems []string `json:"problems,omitempty"`
+	// Notes explain the numbers (what a storage fault did, why a scaled
+	// trial is not representative) and never change the verdict.
+	Notes   []string      `json:"notes,omitempty"`
 	Checks  []Check       `json:"checks,omitempty"`
 	Steps   []Step        `json:"steps"`
 	Saves   []Save        `json:"saves,omitempty"`
@@ -138,6 +178,62 @@ type Trial struct {
 	ReplacementExited string `json:"replacement_exited,omitempty"`
 }
 
+// Label names a trial in one line: scenario, fault, rule, repetition.
+func (t *Trial) Label() string {
+	s := t.Scenario + " " + t.Fault
+	if t.Rule != "" {
+		s += " " + t.Rule
+	}
+	if t.Index > 0 {
+		s += fmt.Sprintf(" #%d", t.Index+1)
+	}
+	return s
+}
+
+// Where a snapshot instant's estimate came from (Trial.SnapshotSource).
+const (
+	SourceServerLog     = "server-log"     // a save start from the server's log inside the bracket
+	SourceClientBracket = "client-bracket" // the bracket's midpoint
+)
+
+// Verdict is a trial's outcome. Only package judge assigns it.
+type Verdict string
+
+const (
+	// Pass: every assumption held, every invariant and SLO held.
+	Pass Verdict = "pass"
+	// Fail: an invariant (loss beyond what the rules allow, loss on a
+	// graceful stop, anomalies, a stale load, no recovery) or an SLO broke.
+	Fail Verdict = "fail"
+	// Invalid: the trial's own preconditions did not hold; never evidence.
+	Invalid Verdict = "invalid"
+	// Inconclusive: the trial ran as planned but its evidence cannot decide
+	// (the loss-window bracket straddles the prediction; an SLO's metric is
+	// unknown). Exit 4 like invalid: rerun.
+	Inconclusive Verdict = "inconclusive"
+)
+
+// Assumption is one precondition of a trial as observed.
+type Assumption struct {
+	Name   string `json:"name"` // pacing, snapshot_during_load, fault_confirmed, fault_in_cycle, rule_fired, finished, storage_faults
+	Held   bool   `json:"held"`
+	Detail string `json:"detail,omitempty"` // why it did not hold, in words
+}
+
+// StaleLoad says the replacement loaded a snapshot older than the last
+// completed save: acknowledged writes the last save contained are missing.
+type StaleLoad struct {
+	LastSaveForkS float64 `json:"last_save_fork_s"` // the last completed save's fork (low end)
+	LostBefore    int     `json:"lost_before"`      // acknowledged before that fork, yet lost
+	// KeysLoaded is what the replacement reported loading (server log or
+	// INFO rdb_last_load_keys_loaded); -1 when it was not available.
+	KeysLoaded int64 `json:"keys_loaded"`
+	// KeysExpected brackets what the last completed save held.
+	KeysExpectedMin int64  `json:"keys_expected_min"`
+	KeysExpectedMax int64  `json:"keys_expected_max"`
+	Detail          string `json:"detail"`
+}
+
 // Span is an interval in seconds from trial start.
 type Span struct {
 	From float64 `json:"from"`
@@ -146,12 +242,12 @@ type Span struct {
 
 // Check is one SLO or invariant evaluated against a trial.
 type Check struct {
-	Name     string  `json:"name"` // e.g. "loss_window<=65s"
-	Metric   string  `json:"metric"`
-	Op       string  `json:"op"`
-	Limit    float64 `json:"limit"`
-	Observed float64 `json:"observed"`
-	Pass     bool    `json:"pass"`
+	Name     string   `json:"name"` // e.g. "loss_window<=65s"
+	Metric   string   `json:"metric"`
+	Op       string   `json:"op"`
+	Limit    float64  `json:"limit"`
+	Observed *float64 `json:"observed"` // null: the metric is unknown for this trial
+	Pass     bool     `json:"pass"`
 }
 
 // Step is one labelled instant of the recovery timeline.
@@ -302,8 +398,29 @@ func WriteAtomic(path string, fill func(io.Writer) error) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("rename into %s: %w", path, err)
 	}
+	// The rename is durable only once the directory entry is on disk.
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s to sync it: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
 	return nil
 }
+
+// Outcome sentinels; the CLI maps them to exit codes.
+var (
+	// ErrFailed: a trial, an SLO or a comparison failed (exit 3).
+	ErrFailed = errors.New("verdict failed")
+	// ErrInconclusive: no failure, but a trial was invalid or inconclusive (exit 4).
+	ErrInconclusive = errors.New("inconclusive")
+)
 
 // ErrBadInput marks errors caused by the user's files or arguments rather than
 // by the harness; the CLI maps them to exit code 2.

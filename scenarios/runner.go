@@ -339,7 +339,7 @@ func summaryLine(t *result.Trial) string {
 		return fmt.Sprintf("%.3fs", *p)
 	}
 	line := fmt.Sprintf("%s: acked %d, lost %s, recovered %d, anomalies %d, loss window %s (predicted <= %.2fs), warm-up %s, server load %s, RTO %s",
-		strings.ToUpper(t.Verdict), t.Acked, lost, t.Recovered, t.Anomalies, w, t.PredictedLossWindowS, f(t.WarmupS), f(t.ServerLoadS), f(t.RTOS))
+		strings.ToUpper(string(t.Verdict)), t.Acked, lost, t.Recovered, t.Anomalies, w, t.PredictedLossWindowS, f(t.WarmupS), f(t.ServerLoadS), f(t.RTOS))
 	if len(t.Reasons) > 0 {
 		line += "; " + strings.Join(t.Reasons, "; ")
 	}

@@ -46,13 +46,13 @@ type metric struct {
 var metrics = map[string]metric{
 	"loss_window": {duration, "point estimate of the loss window (t_fault - snapshot instant); 0 when nothing was lost", func(t *result.Trial) (float64, bool, bool) {
 		if t.LossWindowS == nil {
-			return 0, true, t.Lost == 0
+			return 0, true, t.Lost == 0 && readBack(t)
 		}
 		return t.LossWindowS.Estimate, true, true
 	}},
 	"loss_window_high": {duration, "upper end of the loss-window bracket", func(t *result.Trial) (float64, bool, bool) {
 		if t.LossWindowS == nil {
-			return 0, true, t.Lost == 0
+			return 0, true, t.Lost == 0 && readBack(t)
 		}
 		return t.LossWindowS.High, true, true
 	}},
@@ -72,23 +72,30 @@ var metrics = map[string]metric{
 		return deref(t.FinalSaveS)
 	}},
 	"lost": {count, "acknowledged writes absent or different after recovery", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Lost), true, true
+		return float64(t.Lost), true, readBack(t)
 	}},
 	"lost_on_stop": {count, "lost, on graceful-stop trials only", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Lost), t.Fault == "stop", true
+		return float64(t.Lost), t.Fault == "stop", readBack(t)
 	}},
 	"lost_on_crash": {count, "lost, on crash trials only", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Lost), t.Fault == "crash", true
+		return float64(t.Lost), t.Fault == "crash", readBack(t)
 	}},
 	"anomalies": {count, "consistency anomalies (survivors not a point-in-time prefix)", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Anomalies), true, true
+		return float64(t.Anomalies), true, readBack(t)
 	}},
 	"corrupt": {count, "keys that came back with a wrong value", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Corrupt), true, true
+		return float64(t.Corrupt), true, readBack(t)
 	}},
 	"unexpected": {count, "keys under the run prefix that were never written", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Unexpected), true, true
+		return float64(t.Unexpected), true, readBack(t)
 	}},
+}
+
+// readBack is false when the trial never read its keys back (the
+// replacement never started, or the run was cut short before): counts of
+// what was lost are then unknown, not 0.
+func readBack(t *result.Trial) bool {
+	return t.ReplacementExited == "" && t.Unread == ""
 }
 
 func deref(p *float64) (float64, bool, bool) {
@@ -185,6 +192,28 @@ func bad(expr, why string) error {
 	return fmt.Errorf("%w: SLO %q: %s", result.ErrBadInput, expr, why)
 }
 
+// Format renders an observed value of a metric for people: durations with
+// their unit and sensible precision ("4.93 s", "12.0 ms"), counts as numbers.
+func Format(metric string, v float64) string {
+	if IsDuration(metric) {
+		return Seconds(v)
+	}
+	return fmt.Sprintf("%g", v)
+}
+
+// Seconds prints a duration in seconds with sensible precision.
+func Seconds(s float64) string {
+	switch a := math.Abs(s); {
+	case a == 0:
+		return "0 s"
+	case a < 0.1:
+		return fmt.Sprintf("%.1f ms", s*1000)
+	case a < 100:
+		return fmt.Sprintf("%.3g s", s)
+	}
+	return fmt.Sprintf("%.0f s", s)
+}
+
 // formatSeconds renders a limit compactly: 65 -> "65s", 0.5 -> "0.5s".
 func formatSeconds(s float64) string {
 	return strconv.FormatFloat(s, 'f', -1, 64) + "s"
@@ -202,8 +231,8 @@ func Observe(t *result.Trial, name string) (v float64, applies, known bool) {
 
 // Evaluate checks every SLO against the trial. SLOs whose metric does not
 // apply (lost_on_stop on a crash trial) are skipped; a metric the trial
-// recorded as null (rto_s: null, the cache never served) fails, with
-// Observed 0 since JSON has no infinity: read it back with Observe.
+// recorded as null (rto_s: null, the cache never served; lost when nothing
+// could be read back) fails with Observed null: unknown, never 0.
 func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 	var out []result.Check
 	for _, s := range slos {
@@ -211,8 +240,11 @@ func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 		if !applies {
 			continue
 		}
-		c := result.Check{Name: s.Expr, Metric: s.Metric, Op: s.Op, Limit: s.Limit, Observed: v}
-		c.Pass = known && compare(v, s.Op, s.Limit)
+		c := result.Check{Name: s.Expr, Metric: s.Metric, Op: s.Op, Limit: s.Limit}
+		if known {
+			c.Observed = &v
+			c.Pass = compare(v, s.Op, s.Limit)
+		}
 		out = append(out, c)
 	}
 	return out

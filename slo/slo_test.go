@@ -99,7 +99,7 @@ func TestEvaluate(t *testing.T) {
 		}},
 		{stop, map[string]want{
 			"loss_window<=65s": {true, 0},
-			"rto<=30s":         {false, 0}, // null RTO: never served, fails
+			"rto<=30s":         {false, -1}, // null RTO: never served, fails with observed null
 			"lost_on_stop==0":  {false, 3},
 			"anomalies==0":     {true, 0},
 			"warmup<=5s":       {false, 6},
@@ -117,8 +117,12 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("%s trial: unexpected check %s", c.trial.Fault, ch.Name)
 				continue
 			}
-			if ch.Pass != w.pass || ch.Observed != w.observed {
-				t.Errorf("%s trial: %s pass=%v observed=%g, want pass=%v observed=%g", c.trial.Fault, ch.Name, ch.Pass, ch.Observed, w.pass, w.observed)
+			got := -1.0 // null
+			if ch.Observed != nil {
+				got = *ch.Observed
+			}
+			if ch.Pass != w.pass || got != w.observed {
+				t.Errorf("%s trial: %s pass=%v observed=%g, want pass=%v observed=%g (-1: null)", c.trial.Fault, ch.Name, ch.Pass, got, w.pass, w.observed)
 			}
 		}
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
@@ -70,9 +69,9 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, result.ErrBadInput):
 		return exitBadInput
-	case errors.Is(err, report.ErrFailed):
+	case errors.Is(err, result.ErrFailed):
 		return exitFailed
-	case errors.Is(err, report.ErrInconclusive), errors.Is(err, target.ErrStopCondition):
+	case errors.Is(err, result.ErrInconclusive), errors.Is(err, target.ErrStopCondition):
 		// A stop-condition alarm aborted the run before a fault: no
 		// evidence either way, like an inconclusive trial.
 		return exitInvalid

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trigpointing/valkey-chaos/judge"
 	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/slo"
@@ -56,7 +57,9 @@ func runReport(w io.Writer, dir string, o reportOpts) error {
 	if filepath.Base(dir) == result.FileName {
 		dir = filepath.Dir(dir)
 	}
-	report.ApplySLOs(run, slos)
+	if err := judge.Rejudge(run, slos); err != nil {
+		return fmt.Errorf("%w: %s: %v", result.ErrBadInput, dir, err)
+	}
 	if err := report.Write(dir, run); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
@@ -73,8 +76,5 @@ func runReport(w io.Writer, dir string, o reportOpts) error {
 	report.WriteSummary(w, run)
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, report.MarkdownFile))
 	fmt.Fprintf(w, "html:   %s\n", filepath.Join(dir, report.HTMLFile))
-	if err := report.Verdict(run); err != nil {
-		return err
-	}
-	return report.Outcome(run)
+	return judge.Outcome(run)
 }

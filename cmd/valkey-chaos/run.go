@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
+	"github.com/trigpointing/valkey-chaos/judge"
 	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
@@ -192,7 +193,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	if runErr != nil {
 		return runErr
 	}
-	return report.Outcome(run)
+	return judge.Outcome(run)
 }
 
 // runTarget is a scenarios.Target that can name the server it runs.

@@ -1,0 +1,210 @@
+// Package judge is the one place that decides a trial's verdict. It reads
+// what the trial's phases recorded in result.Trial and decides, in order
+// (as etcd's robustness tests validate):
+//
+//  1. the harness's own assumptions (pacing held, a snapshot completed
+//     during the load, the fault was confirmed and landed in the planned
+//     cycle, the rule that fired is the one planned): one that did not
+//     hold makes the trial invalid, never evidence;
+//  2. the system's invariants: loss only within what the save rules allow,
+//     nothing lost and no escalation on a graceful stop, no anomalies, no
+//     stale load, no corruption, the cache serves again;
+//  3. the SLOs.
+//
+// Evidence that cannot decide (a loss-window bracket that straddles the
+// prediction, an SLO whose metric is unknown) makes the trial inconclusive.
+// Reports and exit codes read the verdict; nothing else computes one.
+package judge
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/slo"
+)
+
+// Decision is what Decide concludes about one trial.
+type Decision struct {
+	Verdict result.Verdict
+	Reasons []string
+	Checks  []result.Check
+}
+
+// Apply decides t and records the decision in it.
+func Apply(t *result.Trial, slos []slo.SLO) {
+	d := Decide(t, slos)
+	t.Verdict, t.Reasons, t.Checks = d.Verdict, d.Reasons, d.Checks
+}
+
+// Decide judges one trial from its recorded evidence.
+func Decide(t *result.Trial, slos []slo.SLO) Decision {
+	var invalid []string
+	for _, a := range t.Assumptions {
+		if !a.Held {
+			invalid = append(invalid, a.Detail)
+		}
+	}
+	fails, unsure := invariants(t)
+	checks := slo.Evaluate(t, slos)
+	for _, c := range checks {
+		switch {
+		case c.Observed == nil:
+			fails = append(fails, fmt.Sprintf("SLO %s failed: its metric is unknown for this trial (not observed)", c.Name))
+		case !c.Pass:
+			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Format(c.Metric, *c.Observed)))
+		}
+	}
+	if len(invalid) > 0 {
+		// What went wrong besides stays visible, after the cause.
+		return Decision{Verdict: result.Invalid, Reasons: dedupe(append(invalid, append(fails, unsure...)...)), Checks: checks}
+	}
+	switch {
+	case len(fails) > 0:
+		return Decision{Verdict: result.Fail, Reasons: dedupe(append(fails, unsure...)), Checks: checks}
+	case len(unsure) > 0:
+		return Decision{Verdict: result.Inconclusive, Reasons: dedupe(unsure), Checks: checks}
+	}
+	return Decision{Verdict: result.Pass, Reasons: []string{}, Checks: checks}
+}
+
+// invariants returns the failure reasons and the undecidable ones.
+func invariants(t *result.Trial) (fails, unsure []string) {
+	if t.OverlapS != nil {
+		fails = append(fails, overlapReason(t)) // first: it names the anomalies
+	} else if t.Anomalies > 0 {
+		fails = append(fails, fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
+	}
+	if s := t.StaleLoad; s != nil {
+		fails = append(fails, "the replacement loaded a snapshot older than the last completed save: "+s.Detail)
+	}
+	if t.Fault == "stop" {
+		fails = append(fails, stopReasons(t)...)
+	}
+	if t.Corrupt > 0 {
+		fails = append(fails, fmt.Sprintf("%d keys came back with wrong values", t.Corrupt))
+	}
+	if t.Unexpected > 0 {
+		fails = append(fails, fmt.Sprintf("%d keys under the run prefix were never written", t.Unexpected))
+	}
+	f, u := lossWindow(t)
+	fails, unsure = append(fails, f...), append(unsure, u...)
+	if t.RTOS == nil && t.ReplacementExited == "" && t.Interrupted == "" { // an exited replacement has its own problem line
+		fails = append(fails, "the cache never served again: RTO unbounded")
+	}
+	fails = append(fails, t.Problems...)
+	return fails, unsure
+}
+
+// stopReasons: a graceful stop loses nothing and finishes its final save
+// within the stop timeout; an escalation to SIGKILL is a failure even when
+// nothing happened to be lost.
+func stopReasons(t *result.Trial) []string {
+	timeout := "the stop timeout"
+	if t.StopTimeoutS > 0 {
+		timeout = fmt.Sprintf("the %gs stop timeout", t.StopTimeoutS)
+	}
+	switch {
+	case t.StopEscalated && t.Lost > 0:
+		return []string{fmt.Sprintf("the final save did not finish within %s: SIGKILL, %d acknowledged writes lost", timeout, t.Lost)}
+	case t.StopEscalated:
+		return []string{fmt.Sprintf("the final save did not finish within %s: SIGKILL (a graceful stop must save and exit in time; this time no acknowledged write happened to be lost)", timeout)}
+	case t.Lost > 0:
+		return []string{fmt.Sprintf("%d acknowledged writes lost on a graceful stop", t.Lost)}
+	}
+	return nil
+}
+
+// lossWindow holds the measured window against the prediction. Only
+// evidence that the window exceeded the prediction fails a trial: the
+// server log's fork instant (ms, truncated: +1 ms), or a bracket's low
+// end. A bracket whose low end is within the prediction but whose high
+// end is beyond it cannot decide.
+func lossWindow(t *result.Trial) (fails, unsure []string) {
+	pred := t.PredictedLossWindowS
+	if t.Lost == 0 || pred <= 0 || t.Fault == "stop" {
+		return nil, nil
+	}
+	w := t.LossWindowS
+	if w == nil {
+		return nil, []string{fmt.Sprintf("%d acknowledged writes lost but the loss window could not be bracketed: it cannot be held against the %.2fs prediction", t.Lost, pred)}
+	}
+	if t.SnapshotSource == result.SourceServerLog && !w.OneSided {
+		if w.Estimate+0.001 > pred {
+			return []string{fmt.Sprintf("loss window (pinned by the server log) %.2fs exceeds the %.2fs the save rules promise", w.Estimate+0.001, pred)}, nil
+		}
+		return nil, nil
+	}
+	side := "bracket"
+	if w.OneSided {
+		side = "one-sided bracket (no write survived)"
+	}
+	switch {
+	case w.Low > pred:
+		return []string{fmt.Sprintf("loss window at least %.2fs (%s low end) exceeds the %.2fs the save rules promise", w.Low, side, pred)}, nil
+	case w.High > pred:
+		return nil, []string{fmt.Sprintf("loss window %s [%.2f..%.2f]s straddles the %.2fs prediction: the evidence cannot decide (rerun, or pin the snapshot with the server log)", side, w.Low, w.High, pred)}
+	}
+	return nil, nil
+}
+
+// overlapReason is the verdict's line for a trial whose servers
+// overlapped: what happened, what it cost, and the fix.
+func overlapReason(t *result.Trial) string {
+	o := t.OverlapS
+	cost := "no acknowledged write was lost this time, but the old server's saves raced the new one's load"
+	if t.Lost > 0 {
+		cost = fmt.Sprintf("%d acknowledged writes lost, %d of them acknowledged by the old server during the overlap (consistency anomalies)", t.Lost, t.Anomalies)
+	}
+	return fmt.Sprintf("the replacement started %.2fs before the old server was gone (overlap %+.2fs..%+.2fs): two servers shared dump.rdb, %s; "+
+		"fix: a single-writer guard that does not depend on the scheduler (the module's start-up lock on the volume, single_writer_lock in terraform/modules/valkey); "+
+		"deployment minimum healthy 0 %% / maximum 100 %% alone does not prevent it, since ECS counts only RUNNING and PENDING tasks against maximumPercent and a STOPPING task may still be writing its final save",
+		o.To-o.From, o.From, o.To, cost)
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Outcome is what a scheduler acts on: ErrFailed naming each failed trial,
+// else ErrInconclusive when a trial was invalid or inconclusive, else nil.
+// It reads verdicts and never recomputes them.
+func Outcome(run *result.Run) error {
+	if f := Failures(run); len(f) > 0 {
+		return fmt.Errorf("%w: %d of %d trials failed: %s", result.ErrFailed, len(f), len(run.Trials), strings.Join(f, " | "))
+	}
+	counts := map[result.Verdict]int{}
+	for _, t := range run.Trials {
+		counts[t.Verdict]++
+	}
+	if n := counts[result.Invalid] + counts[result.Inconclusive]; n > 0 {
+		return fmt.Errorf("%w: %d of %d trials were invalid (their preconditions did not hold) and %d inconclusive (the evidence could not decide); see the reasons and rerun",
+			result.ErrInconclusive, counts[result.Invalid], len(run.Trials), counts[result.Inconclusive])
+	}
+	return nil
+}
+
+// Failures lists every failed trial with its reasons, one line each.
+func Failures(run *result.Run) []string {
+	var out []string
+	for i := range run.Trials {
+		t := &run.Trials[i]
+		if t.Verdict != result.Fail {
+			continue
+		}
+		why := strings.Join(t.Reasons, "; ")
+		if why == "" {
+			why = "failed"
+		}
+		out = append(out, t.Label()+": "+why)
+	}
+	return out
+}
