@@ -1,9 +1,11 @@
 // Package check compares a write History with the keyspace that survived a
 // fault and turns them into the numbers DESIGN.md defines ("What we
 // measure"): lost, recovered, unexpected, corrupt, consistency anomalies, the
-// snapshot-instant bracket and the loss window; and the recovery timeline
-// with its RTO. Classify and Recovery are pure functions; ReadBack and
-// ScanUnexpected are the only parts that talk to a server.
+// snapshot-instant bracket and the loss window, a stale load; and the
+// recovery timeline with its RTO. Classify and Recovery are pure functions;
+// ReadBack and ScanUnexpected are the only parts that talk to a server.
+// Whether a trial passes is decided elsewhere (the judge): Classify only
+// classifies.
 package check
 
 import (
@@ -20,21 +22,8 @@ type Found struct {
 	Match   bool // its value parses and carries this write's seq; present but not matching is corrupt
 }
 
-// Bracket is an instant known to lie in (Low, High), with a point estimate.
-// All three are offsets from the trial base.
-type Bracket struct {
-	Low, High, Estimate time.Duration
-	Source              string // SourceServerLog or SourceClientBracket: where Estimate came from
-}
-
-// Where a bracket's estimate came from.
-const (
-	SourceServerLog     = "server-log"     // a save start from the server's log inside the bracket
-	SourceClientBracket = "client-bracket" // the bracket's midpoint
-)
-
-// Verdict is the classification of one trial's writes.
-type Verdict struct {
+// Classification is what one trial's writes say after recovery.
+type Classification struct {
 	Writes, Acked, Failed, Unknown int
 	// Lost: acknowledged but absent or corrupt after recovery (a corrupt
 	// acknowledged write is counted in both Lost and Corrupt).
@@ -54,13 +43,28 @@ type Verdict struct {
 	LostFirst, LostLast time.Duration
 	HasLost             bool
 
-	// Snapshot brackets the instant F the restored data reflects; nil when
-	// survivors and losses do not both bound it, or when anomalies make the
-	// bounds contradict each other.
+	// Snapshot brackets the instant F the restored data reflects (see
+	// Bracket for the one-sided case); nil when no lost write bounds it
+	// from above, or when anomalies make the bounds contradict each other.
 	Snapshot *Bracket
 	// LossWindow is t_fault - F (observed RPO); nil when Snapshot is nil or
 	// no fault instant was given.
 	LossWindow *Bracket
+
+	// LastSave is the last save that completed before the fault (by End),
+	// nil when Input.CompletedSaves is empty. The replacement must have
+	// loaded it.
+	LastSave *SaveFork
+	// AckedBeforeLastSave and SentBeforeLastSave bound the number of this
+	// History's writes that LastSave holds: at least every write
+	// acknowledged before its fork (Done < ForkLow), at most every write
+	// not failed that was sent before it (Sent < ForkHigh). Writes sent
+	// after Input.Replacement are not counted. Compare with the server's
+	// keys loaded (minus the dataset and marker keys).
+	AckedBeforeLastSave, SentBeforeLastSave int
+	// StaleLoad is set when the replacement loaded a snapshot older than
+	// LastSave: writes acknowledged before its fork are lost.
+	StaleLoad *StaleLoad
 
 	AnomalyExamples []string // a few, human-readable
 }
@@ -74,9 +78,9 @@ type Input struct {
 	TFault time.Duration // when the fault was injected; zero: none
 	// Replacement is when the replacement server started: writes sent from
 	// then on may have reached it rather than the old server, so they are
-	// left out of the snapshot bracket and the prefix check (they would
-	// otherwise look like survivors sent after every loss). Zero: no
-	// replacement during the history.
+	// left out of the snapshot bracket, the prefix check and the last-save
+	// counts (they would otherwise look like survivors sent after every
+	// loss). Zero: no replacement during the history.
 	Replacement time.Duration
 	// SaveStarts are the server log's "Background saving started" (or final
 	// save) instants, any order. Pass saves that completed: a save killed
@@ -84,9 +88,17 @@ type Input struct {
 	// to the millisecond, so a start up to 1 ms below the bracket still counts
 	// (the estimate is then the bracket's low end).
 	SaveStarts []time.Duration
+	// FloorF is the earliest instant the restored data can reflect: the fork
+	// of the oldest snapshot the replacement could legitimately have loaded
+	// (the dataset snapshot taken after the preload). It bounds F from below
+	// when no survivor does. Zero: unknown.
+	FloorF time.Duration
+	// CompletedSaves are the saves of the faulted server that completed
+	// before the fault, any order (server log or INFO watcher).
+	CompletedSaves []SaveFork
 }
 
-// maxExamples bounds Verdict.AnomalyExamples.
+// maxExamples bounds Classification.AnomalyExamples.
 const maxExamples = 5
 
 // Classify applies DESIGN.md's definitions to a History and what ReadBack
@@ -97,12 +109,16 @@ const maxExamples = 5
 //   - recovered: unknown, present with its own value;
 //   - corrupt: present with a value that is not this write's;
 //   - snapshot instant F: max(Sent of survivors) < F < min(Done of lost),
-//     survivors being present ok or unknown writes; the estimate is the
-//     latest save start inside that bracket, else its midpoint;
+//     survivors being present ok or unknown writes; with no survivor,
+//     FloorF <= F < min(Done of lost), one-sided (see Bracket); the
+//     estimate is the latest save start inside that bracket, else its
+//     midpoint;
 //   - loss window: TFault - F, as a bracket;
 //   - consistency anomaly: a lost write acknowledged before some surviving
 //     write was sent, so the survivors are not a point-in-time prefix (two
-//     writers of dump.rdb, a stale file).
+//     writers of dump.rdb, a stale file);
+//   - stale load: a lost write acknowledged before the fork of the last
+//     completed save (see StaleLoad).
 //
 // Two more cases count as anomalies because no snapshot explains them: a
 // write that failed (definitely not applied, e.g. MISCONF or refused) yet is
@@ -111,126 +127,117 @@ const maxExamples = 5
 // a rolling deployment's overlap).
 //
 // It runs in O(n) time over the ops.
-func Classify(in Input) Verdict {
-	v := Verdict{Writes: len(in.Ops), Unexpected: in.Unexpected}
+func Classify(in Input) Classification {
+	c := Classification{Writes: len(in.Ops), Unexpected: in.Unexpected}
 	if len(in.Found) != len(in.Ops) {
-		v.AnomalyExamples = append(v.AnomalyExamples, fmt.Sprintf("harness error: %d read-back results for %d writes", len(in.Found), len(in.Ops)))
-		return v
+		c.AnomalyExamples = append(c.AnomalyExamples, fmt.Sprintf("harness error: %d read-back results for %d writes", len(in.Found), len(in.Ops)))
+		return c
 	}
-	// First pass: counts, and the bounds of F from writes the old server saw.
-	var (
-		maxSurvivorSent = time.Duration(math.MinInt64)
-		latestSurvivor  = -1 // index of the survivor sent last
-		minLostDone     = time.Duration(math.MaxInt64)
-		haveSurvivor    bool
-		haveLost        bool
-	)
-	beforeReplacement := func(op *loadgen.Op) bool {
-		return in.Replacement == 0 || op.Sent < in.Replacement
-	}
+	b := c.count(in)
+	c.prefixAnomalies(in, b)
+	c.Snapshot, c.LossWindow = brackets(in, b)
+	c.lastSave(in)
+	return c
+}
+
+// bounds are what the writes the old server saw say about F.
+type bounds struct {
+	maxSurvivorSent time.Duration
+	latestSurvivor  int // index of the survivor sent last
+	minLostDone     time.Duration
+	haveSurvivor    bool
+	haveLost        bool
+}
+
+// beforeReplacement: the op went to the old server (see Input.Replacement).
+func (in *Input) beforeReplacement(op *loadgen.Op) bool {
+	return in.Replacement == 0 || op.Sent < in.Replacement
+}
+
+// lost: acknowledged, and not present with its own value.
+func lost(op *loadgen.Op, f Found) bool {
+	return op.Outcome == loadgen.OK && !(f.Present && f.Match)
+}
+
+// count is the first pass: counts, lost span, and the bounds of F.
+func (c *Classification) count(in Input) bounds {
+	b := bounds{maxSurvivorSent: math.MinInt64, latestSurvivor: -1, minLostDone: math.MaxInt64}
 	for i := range in.Ops {
 		op, f := &in.Ops[i], in.Found[i]
-		corrupt := f.Present && !f.Match
 		survived := f.Present && f.Match
-		if corrupt {
-			v.Corrupt++
+		if f.Present && !f.Match {
+			c.Corrupt++
 		}
 		switch op.Outcome {
 		case loadgen.OK:
-			v.Acked++
+			c.Acked++
 			if survived {
 				break
 			}
-			v.Lost++
-			if !v.HasLost || op.Done < v.LostFirst {
-				v.LostFirst = op.Done
+			c.Lost++
+			if !c.HasLost || op.Done < c.LostFirst {
+				c.LostFirst = op.Done
 			}
-			if !v.HasLost || op.Done > v.LostLast {
-				v.LostLast = op.Done
+			if !c.HasLost || op.Done > c.LostLast {
+				c.LostLast = op.Done
 			}
-			v.HasLost = true
-			if !beforeReplacement(op) {
-				v.Anomalies++
-				v.example("seq %d was acknowledged at %s, after the replacement started, and is missing", op.Seq, fmtOffset(op.Done))
+			c.HasLost = true
+			if !in.beforeReplacement(op) {
+				c.Anomalies++
+				c.example("seq %d was acknowledged at %s, after the replacement started, and is missing", op.Seq, fmtOffset(op.Done))
 				continue
 			}
-			haveLost = true
-			minLostDone = min(minLostDone, op.Done)
+			b.haveLost = true
+			b.minLostDone = min(b.minLostDone, op.Done)
 			continue
 		case loadgen.Unknown:
-			v.Unknown++
+			c.Unknown++
 			if survived {
-				v.Recovered++
+				c.Recovered++
 			}
 		case loadgen.Fail:
-			v.Failed++
+			c.Failed++
 			if f.Present {
-				v.Anomalies++
-				v.example("seq %d failed (%s, definitely not applied) at %s but is present", op.Seq, errName(op.Err), fmtOffset(op.Done))
+				c.Anomalies++
+				c.example("seq %d failed (%s, definitely not applied) at %s but is present", op.Seq, errName(op.Err), fmtOffset(op.Done))
 			}
 			continue
 		default:
 			continue
 		}
-		if survived && beforeReplacement(op) {
-			haveSurvivor = true
-			if op.Sent > maxSurvivorSent {
-				maxSurvivorSent, latestSurvivor = op.Sent, i
+		if survived && in.beforeReplacement(op) {
+			b.haveSurvivor = true
+			if op.Sent > b.maxSurvivorSent {
+				b.maxSurvivorSent, b.latestSurvivor = op.Sent, i
 			}
-		}
-	}
-
-	// Second pass: lost writes acknowledged before the last survivor was sent.
-	if haveLost && haveSurvivor && minLostDone < maxSurvivorSent {
-		last := &in.Ops[latestSurvivor]
-		for i := range in.Ops {
-			op, f := &in.Ops[i], in.Found[i]
-			if op.Outcome != loadgen.OK || (f.Present && f.Match) || !beforeReplacement(op) {
-				continue
-			}
-			if op.Done < maxSurvivorSent {
-				v.Anomalies++
-				v.example("seq %d was acknowledged at %s and is lost, but seq %d sent later at %s survived: not a point-in-time snapshot",
-					op.Seq, fmtOffset(op.Done), last.Seq, fmtOffset(last.Sent))
-			}
-		}
-	}
-
-	if haveLost && haveSurvivor && maxSurvivorSent < minLostDone {
-		v.Snapshot = snapshotBracket(maxSurvivorSent, minLostDone, in.SaveStarts)
-		if in.TFault != 0 {
-			v.LossWindow = &Bracket{
-				Low:      in.TFault - v.Snapshot.High,
-				High:     in.TFault - v.Snapshot.Low,
-				Estimate: in.TFault - v.Snapshot.Estimate,
-				Source:   v.Snapshot.Source,
-			}
-		}
-	}
-	return v
-}
-
-// logResolution is the precision of the server log's timestamps: a line
-// stamped t happened in [t, t+1ms).
-const logResolution = time.Millisecond
-
-// snapshotBracket builds the bracket (low, high) and picks its estimate: the
-// latest save start inside it (allowing for the log's ms truncation), else
-// the midpoint.
-func snapshotBracket(low, high time.Duration, saveStarts []time.Duration) *Bracket {
-	b := &Bracket{Low: low, High: high, Estimate: low + (high-low)/2, Source: SourceClientBracket}
-	found := false
-	for _, s := range saveStarts {
-		if s+logResolution > low && s < high && (!found || max(s, low) > b.Estimate) {
-			b.Estimate, b.Source, found = max(s, low), SourceServerLog, true
 		}
 	}
 	return b
 }
 
-func (v *Verdict) example(format string, args ...any) {
-	if len(v.AnomalyExamples) < maxExamples {
-		v.AnomalyExamples = append(v.AnomalyExamples, fmt.Sprintf(format, args...))
+// prefixAnomalies is the second pass: lost writes acknowledged before the
+// last survivor was sent.
+func (c *Classification) prefixAnomalies(in Input, b bounds) {
+	if !b.haveLost || !b.haveSurvivor || b.minLostDone >= b.maxSurvivorSent {
+		return
+	}
+	last := &in.Ops[b.latestSurvivor]
+	for i := range in.Ops {
+		op := &in.Ops[i]
+		if !lost(op, in.Found[i]) || !in.beforeReplacement(op) {
+			continue
+		}
+		if op.Done < b.maxSurvivorSent {
+			c.Anomalies++
+			c.example("seq %d was acknowledged at %s and is lost, but seq %d sent later at %s survived: not a point-in-time snapshot",
+				op.Seq, fmtOffset(op.Done), last.Seq, fmtOffset(last.Sent))
+		}
+	}
+}
+
+func (c *Classification) example(format string, args ...any) {
+	if len(c.AnomalyExamples) < maxExamples {
+		c.AnomalyExamples = append(c.AnomalyExamples, fmt.Sprintf(format, args...))
 	}
 }
 

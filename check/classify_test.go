@@ -65,6 +65,7 @@ func TestClassify(t *testing.T) {
 		ws         []w
 		tFault     time.Duration // ms
 		replaced   time.Duration // ms
+		floor      time.Duration // ms
 		saveStarts []float64     // ms
 		want       want
 	}{
@@ -72,22 +73,22 @@ func TestClassify(t *testing.T) {
 			name: "crash loses a suffix: bracket between last survivor sent and first loss acked",
 			ws:   steady(10, 6), tFault: 1050,
 			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
-				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
-				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket}},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket, 0},
+				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket, 0}},
 		},
 		{
 			name: "server log save start inside the bracket is the estimate; the latest wins, outside ones are ignored",
 			ws:   steady(10, 6), tFault: 1050, saveStarts: []float64{650, 300, 620, 900},
 			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
-				snapshot: &msBracket{600, 705, 650, check.SourceServerLog},
-				window:   &msBracket{345, 450, 400, check.SourceServerLog}},
+				snapshot: &msBracket{600, 705, 650, check.SourceServerLog, 0},
+				window:   &msBracket{345, 450, 400, check.SourceServerLog, 0}},
 		},
 		{
 			name: "a log time truncated to the ms just below the last survivor still counts",
 			ws:   steady(10, 6), tFault: 1050, saveStarts: []float64{599.6},
 			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
-				snapshot: &msBracket{600, 705, 600, check.SourceServerLog},
-				window:   &msBracket{345, 450, 450, check.SourceServerLog}},
+				snapshot: &msBracket{600, 705, 600, check.SourceServerLog, 0},
+				window:   &msBracket{345, 450, 450, check.SourceServerLog, 0}},
 		},
 		{
 			name: "graceful stop keeps everything: nothing lost, nothing bounds F from above",
@@ -98,15 +99,15 @@ func TestClassify(t *testing.T) {
 			name: "an unknown write that survived is recovered, not lost, and bounds F from below",
 			ws:   with(steady(10, 6), 6, w{outcome: loadgen.Unknown, sent: 700, done: 1700, found: "ok"}), tFault: 1050,
 			want: want{acked: 9, unknown: 1, lost: 3, recovered: 1, lostSpan: [2]time.Duration{805, 1005},
-				snapshot: &msBracket{700, 805, 752.5, check.SourceClientBracket},
-				window:   &msBracket{245, 350, 297.5, check.SourceClientBracket}},
+				snapshot: &msBracket{700, 805, 752.5, check.SourceClientBracket, 0},
+				window:   &msBracket{245, 350, 297.5, check.SourceClientBracket, 0}},
 		},
 		{
 			name: "an unknown write that is absent is neither lost nor recovered",
 			ws:   with(steady(10, 6), 6, w{outcome: loadgen.Unknown, sent: 700, done: 1700}), tFault: 1050,
 			want: want{acked: 9, unknown: 1, lost: 3, lostSpan: [2]time.Duration{805, 1005},
-				snapshot: &msBracket{600, 805, 702.5, check.SourceClientBracket},
-				window:   &msBracket{245, 450, 347.5, check.SourceClientBracket}},
+				snapshot: &msBracket{600, 805, 702.5, check.SourceClientBracket, 0},
+				window:   &msBracket{245, 450, 347.5, check.SourceClientBracket, 0}},
 		},
 		{
 			name: "writes in flight across the snapshot: a loss sent before a survivor but acked after it was sent is no anomaly",
@@ -118,8 +119,8 @@ func TestClassify(t *testing.T) {
 			},
 			tFault: 400,
 			want: want{acked: 4, lost: 2, lostSpan: [2]time.Duration{260, 305},
-				snapshot: &msBracket{200, 260, 230, check.SourceClientBracket},
-				window:   &msBracket{140, 200, 170, check.SourceClientBracket}},
+				snapshot: &msBracket{200, 260, 230, check.SourceClientBracket, 0},
+				window:   &msBracket{140, 200, 170, check.SourceClientBracket, 0}},
 		},
 		{
 			name:   "survivors that are not a point-in-time prefix: each loss acked before the last survivor was sent is an anomaly",
@@ -142,8 +143,8 @@ func TestClassify(t *testing.T) {
 			name: "an acknowledged write holding a foreign value is corrupt and lost",
 			ws:   with(steady(10, 6), 8, w{outcome: loadgen.OK, sent: 900, done: 905, found: "bad"}), tFault: 1050,
 			want: want{acked: 10, lost: 4, corrupt: 1, lostSpan: [2]time.Duration{705, 1005},
-				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
-				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket}},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket, 0},
+				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket, 0}},
 		},
 		{
 			name: "writes the replacement took are left out of the bracket; one it acknowledged and lost is an anomaly",
@@ -153,20 +154,57 @@ func TestClassify(t *testing.T) {
 				w{outcome: loadgen.OK, sent: 1600, done: 1602}),             // ... and then loses one
 			tFault: 1050, replaced: 1300,
 			want: want{acked: 12, failed: 1, lost: 5, anomalies: 1, lostSpan: [2]time.Duration{705, 1602},
-				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket},
-				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket, 0},
+				window:   &msBracket{345, 450, 397.5, check.SourceClientBracket, 0},
 				example:  "seq 13 was acknowledged at +1.602s, after the replacement started, and is missing"},
 		},
 		{
-			name: "every write lost: nothing bounds F from below",
+			name: "every write lost, no floor: F is bounded from above only, the window from below",
 			ws:   steady(5, 0), tFault: 1050,
-			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505}},
+			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505},
+				snapshot: &msBracket{0, 105, 105, check.SourceClientBracket, oneSided | lowUnbounded},
+				window:   &msBracket{945, 0, 945, check.SourceClientBracket, oneSided | highUnbounded}},
+		},
+		{
+			name: "every write lost, with the floor: one-sided but bounded both ways",
+			ws:   steady(5, 0), tFault: 1050, floor: 50,
+			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505},
+				snapshot: &msBracket{50, 105, 77.5, check.SourceClientBracket, oneSided},
+				window:   &msBracket{945, 1000, 972.5, check.SourceClientBracket, oneSided}},
+		},
+		{
+			name: "every write lost: a save start between the floor and the first loss is the estimate",
+			ws:   steady(5, 0), tFault: 1050, floor: 50, saveStarts: []float64{20, 60, 200},
+			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505},
+				snapshot: &msBracket{50, 105, 60, check.SourceServerLog, oneSided},
+				window:   &msBracket{945, 1000, 990, check.SourceServerLog, oneSided}},
+		},
+		{
+			name: "every write lost, no floor: the latest save start below the first loss is the estimate",
+			ws:   steady(5, 0), tFault: 1050, saveStarts: []float64{20, 60, 200},
+			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505},
+				snapshot: &msBracket{0, 105, 60, check.SourceServerLog, oneSided | lowUnbounded},
+				window:   &msBracket{945, 0, 990, check.SourceServerLog, oneSided | highUnbounded}},
+		},
+		{
+			name: "a floor above every loss contradicts the writes and is ignored",
+			ws:   steady(5, 0), tFault: 1050, floor: 300,
+			want: want{acked: 5, lost: 5, lostSpan: [2]time.Duration{105, 505},
+				snapshot: &msBracket{0, 105, 105, check.SourceClientBracket, oneSided | lowUnbounded},
+				window:   &msBracket{945, 0, 945, check.SourceClientBracket, oneSided | highUnbounded}},
+		},
+		{
+			name: "a floor above the last survivor tightens a two-sided bracket",
+			ws:   steady(10, 6), tFault: 1050, floor: 650,
+			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
+				snapshot: &msBracket{650, 705, 677.5, check.SourceClientBracket, 0},
+				window:   &msBracket{345, 400, 372.5, check.SourceClientBracket, 0}},
 		},
 		{
 			name: "no fault instant: a snapshot bracket but no loss window",
 			ws:   steady(10, 6),
 			want: want{acked: 10, lost: 4, lostSpan: [2]time.Duration{705, 1005},
-				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket}},
+				snapshot: &msBracket{600, 705, 652.5, check.SourceClientBracket, 0}},
 		},
 	}
 	for _, tc := range tests {
@@ -176,7 +214,7 @@ func TestClassify(t *testing.T) {
 			for _, s := range tc.saveStarts {
 				starts = append(starts, time.Duration(s*float64(ms)))
 			}
-			v := check.Classify(check.Input{Ops: ops, Found: found, Unexpected: 2, TFault: tc.tFault * ms, Replacement: tc.replaced * ms, SaveStarts: starts})
+			v := check.Classify(check.Input{Ops: ops, Found: found, Unexpected: 2, TFault: tc.tFault * ms, Replacement: tc.replaced * ms, FloorF: tc.floor * ms, SaveStarts: starts})
 			got := want{acked: v.Acked, failed: v.Failed, unknown: v.Unknown, lost: v.Lost, recovered: v.Recovered, corrupt: v.Corrupt, anomalies: v.Anomalies}
 			exp := tc.want
 			exp.lostSpan, exp.snapshot, exp.window, exp.example = [2]time.Duration{}, nil, nil, ""
@@ -206,6 +244,30 @@ func TestClassify(t *testing.T) {
 type msBracket struct {
 	low, high, est float64
 	src            string
+	flags          bracketFlags
+}
+
+// bracketFlags are a Bracket's booleans, as a set.
+type bracketFlags uint8
+
+const (
+	oneSided bracketFlags = 1 << iota
+	lowUnbounded
+	highUnbounded
+)
+
+func flagsOf(b *check.Bracket) bracketFlags {
+	var f bracketFlags
+	if b.OneSided {
+		f |= oneSided
+	}
+	if b.LowUnbounded {
+		f |= lowUnbounded
+	}
+	if b.HighUnbounded {
+		f |= highUnbounded
+	}
+	return f
 }
 
 // checkBracket compares got with want.
@@ -219,9 +281,9 @@ func checkBracket(t *testing.T, name string, got *check.Bracket, wantMS *msBrack
 		return
 	}
 	toMS := func(d time.Duration) float64 { return float64(d) / float64(ms) }
-	if toMS(got.Low) != wantMS.low || toMS(got.High) != wantMS.high || toMS(got.Estimate) != wantMS.est || got.Source != wantMS.src {
-		t.Errorf("%s = (%v, %v) est %v from %s; want (%v, %v) est %v from %s (ms)", name,
-			toMS(got.Low), toMS(got.High), toMS(got.Estimate), got.Source, wantMS.low, wantMS.high, wantMS.est, wantMS.src)
+	if toMS(got.Low) != wantMS.low || toMS(got.High) != wantMS.high || toMS(got.Estimate) != wantMS.est || got.Source != wantMS.src || flagsOf(got) != wantMS.flags {
+		t.Errorf("%s = (%v, %v) est %v from %s flags %b; want (%v, %v) est %v from %s flags %b (ms)", name,
+			toMS(got.Low), toMS(got.High), toMS(got.Estimate), got.Source, flagsOf(got), wantMS.low, wantMS.high, wantMS.est, wantMS.src, wantMS.flags)
 	}
 }
 
@@ -258,3 +320,79 @@ func TestClassifyLargeHistory(t *testing.T) {
 	}
 	t.Logf("classified %d ops in %v", n, took)
 }
+
+func TestClassifyLastSave(t *testing.T) {
+	save := func(low, end float64) check.SaveFork {
+		return check.SaveFork{ForkLow: time.Duration(low * float64(ms)), ForkHigh: time.Duration((low + 1) * float64(ms)), End: time.Duration(end * float64(ms)), Source: "server-log"}
+	}
+	tests := []struct {
+		name           string
+		ws             []w
+		saves          []check.SaveFork
+		replaced       time.Duration // ms
+		last           *check.SaveFork
+		acked, sent    int
+		staleLostCount int // 0: no stale load
+		example        string
+	}{
+		{
+			name: "no completed save: nothing to compare",
+			ws:   steady(10, 6),
+		},
+		{
+			name: "the replacement loaded the last save: writes acked before its fork survived",
+			ws:   steady(10, 6), saves: []check.SaveFork{save(300, 400), save(650, 700)},
+			last: ptr(save(650, 700)), acked: 6, sent: 6,
+		},
+		{
+			name: "a write in flight across the fork counts in the upper bound only",
+			ws:   steady(10, 6), saves: []check.SaveFork{save(603, 700)},
+			last: ptr(save(603, 700)), acked: 5, sent: 6,
+		},
+		{
+			name: "the replacement loaded an older snapshot: writes acked before the last fork are lost",
+			ws:   steady(10, 3), saves: []check.SaveFork{save(650, 700), save(350, 400)},
+			last: ptr(save(650, 700)), acked: 6, sent: 6, staleLostCount: 3,
+			example: "the replacement loaded a snapshot older than the last completed save (forked at +0.650s, server-log): 3 acknowledged writes before that fork are lost, e.g. seq 4 acknowledged at +0.405s",
+		},
+		{
+			name: "every write lost and a save after some of them: stale",
+			ws:   steady(10, 0), saves: []check.SaveFork{save(250, 300)},
+			last: ptr(save(250, 300)), acked: 2, sent: 2, staleLostCount: 2,
+		},
+		{
+			name: "failed writes are in neither bound; writes sent after the replacement are left out",
+			ws: append(with(steady(10, 6), 1, w{outcome: loadgen.Fail, sent: 200, done: 201}),
+				w{outcome: loadgen.OK, sent: 1500, done: 1502}),
+			saves: []check.SaveFork{save(1600, 1700)}, replaced: 1300,
+			last: ptr(save(1600, 1700)), acked: 9, sent: 9, staleLostCount: 4,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ops, found := build(tc.ws)
+			c := check.Classify(check.Input{Ops: ops, Found: found, TFault: 2000 * ms, Replacement: tc.replaced * ms, CompletedSaves: tc.saves})
+			if (c.LastSave == nil) != (tc.last == nil) || c.LastSave != nil && *c.LastSave != *tc.last {
+				t.Errorf("last save %+v, want %+v", c.LastSave, tc.last)
+			}
+			if c.AckedBeforeLastSave != tc.acked || c.SentBeforeLastSave != tc.sent {
+				t.Errorf("acked before last save %d, sent before %d; want %d and %d", c.AckedBeforeLastSave, c.SentBeforeLastSave, tc.acked, tc.sent)
+			}
+			switch {
+			case tc.staleLostCount == 0 && c.StaleLoad != nil:
+				t.Errorf("stale load %+v, want none", c.StaleLoad)
+			case tc.staleLostCount != 0 && c.StaleLoad == nil:
+				t.Errorf("no stale load, want %d lost before the last fork", tc.staleLostCount)
+			case c.StaleLoad != nil:
+				if c.StaleLoad.LostBefore != tc.staleLostCount || c.StaleLoad.Save != *tc.last {
+					t.Errorf("stale load %+v, want %d lost before %+v", c.StaleLoad, tc.staleLostCount, *tc.last)
+				}
+				if tc.example != "" && c.StaleLoad.Example != tc.example {
+					t.Errorf("example %q, want %q", c.StaleLoad.Example, tc.example)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,72 @@
+package check
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/loadgen"
+)
+
+// SaveFork is one completed save: its fork instant lies in [ForkLow,
+// ForkHigh) and it finished at End. From the server log, a start stamped t
+// gives [t, t+1ms); from the INFO watcher, (the poll before, the poll that
+// first saw it].
+type SaveFork struct {
+	ForkLow, ForkHigh, End time.Duration
+	Source                 string // where the bracket came from, e.g. "server-log" or "info"
+}
+
+// StaleLoad says the replacement loaded a snapshot older than the last
+// completed save: writes acknowledged before that save's fork (so applied
+// before it, so in it) are lost.
+type StaleLoad struct {
+	Save       SaveFork // the last completed save, which was not what was loaded
+	LostBefore int      // lost writes acknowledged before Save.ForkLow
+	Example    string   // a human sentence naming one of them
+}
+
+// lastSave finds the last completed save and fills the counts bounding what
+// it holds, and the stale load if the losses contradict it.
+func (c *Classification) lastSave(in Input) {
+	if len(in.CompletedSaves) == 0 {
+		return
+	}
+	last := in.CompletedSaves[0]
+	for _, s := range in.CompletedSaves[1:] {
+		if s.End > last.End || s.End == last.End && s.ForkLow > last.ForkLow {
+			last = s
+		}
+	}
+	c.LastSave = &last
+	var first, lostBefore int
+	for i := range in.Ops {
+		op := &in.Ops[i]
+		if !in.beforeReplacement(op) {
+			continue
+		}
+		if op.Outcome != loadgen.Fail && op.Sent < last.ForkHigh {
+			c.SentBeforeLastSave++
+		}
+		if op.Outcome != loadgen.OK || op.Done >= last.ForkLow {
+			continue
+		}
+		c.AckedBeforeLastSave++
+		if lost(op, in.Found[i]) {
+			if lostBefore == 0 {
+				first = i
+			}
+			lostBefore++
+		}
+	}
+	if lostBefore == 0 {
+		return
+	}
+	op := &in.Ops[first]
+	c.StaleLoad = &StaleLoad{
+		Save:       last,
+		LostBefore: lostBefore,
+		Example: fmt.Sprintf("the replacement loaded a snapshot older than the last completed save (forked at %s, %s): "+
+			"%d acknowledged writes before that fork are lost, e.g. seq %d acknowledged at %s",
+			fmtOffset(last.ForkLow), last.Source, lostBefore, op.Seq, fmtOffset(op.Done)),
+	}
+}
