@@ -15,7 +15,7 @@ import (
 func startServer(t testing.TB, dir string, port int, save, logFile string) *local.Server {
 	t.Helper()
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
 	srv, err := local.Spawn(local.ServerConfig{Dir: dir, Port: port, Save: save, LogFile: logFile})
 	if err != nil {

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 func needServer(t testing.TB) {
 	t.Helper()
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
 }
 

@@ -295,6 +295,7 @@ type Files struct {
 	ServerLogs []string `json:"server_logs,omitempty"`
 	Hgrm       string   `json:"hgrm,omitempty"`
 	History    string   `json:"history,omitempty"`
+	Found      string   `json:"found,omitempty"` // per-key read-back (check.WriteFound), for re-judging offline
 	Plots      []string `json:"plots,omitempty"`
 }
 

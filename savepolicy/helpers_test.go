@@ -18,7 +18,7 @@ func startValkey(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("valkey-server")
 	if err != nil {
-		t.Skip("valkey-server not installed: run 'make setup'")
+		t.Fatalf("valkey-server not installed: run 'make setup'")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,7 +74,7 @@ func startValkeyFromFile(t *testing.T, path string) (string, string) {
 	t.Helper()
 	bin, err := exec.LookPath("valkey-server")
 	if err != nil {
-		t.Skip("valkey-server not installed: run 'make setup'")
+		t.Fatalf("valkey-server not installed: run 'make setup'")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/trigpointing/valkey-chaos/progress"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
@@ -39,30 +41,15 @@ func DryRun(ctx context.Context, cfg Config, scens []*Scenario) error {
 	if d, ok := cfg.Target.(dryRunner); !ok || !d.DryRun() {
 		return fmt.Errorf("%w: --dry-run needs --target ecs (the local target has nothing to rehearse: it starts its own servers)", result.ErrBadInput)
 	}
-	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
-		return fmt.Errorf("%w: %v", result.ErrBadInput, err)
-	}
-	scens, err := prepareScenarios(cfg, scens)
+	cfg, plans, err := setup(cfg, scens)
 	if err != nil {
 		return err
 	}
-	plans, err := Plan(cfg, scens)
-	if err != nil {
-		return err
-	}
-	if len(plans) == 0 {
-		return fmt.Errorf("%w: the scenarios expand to no trials", result.ErrBadInput)
-	}
-	if err := checkFaults(cfg, plans); err != nil {
-		return err
-	}
-	out := cfg.Progress
-	if out == nil {
-		out = io.Discard
-	}
+	out := orDiscard(cfg.Progress)
+	printer := progressPrinter(out)
 	for i, plan := range plans {
 		fmt.Fprintf(out, "[%d/%d] %s: %s (dry run: no load, no fault)\n", i+1, len(plans), plan.Label, plan.Fault)
-		if err := dryTrial(ctx, cfg, plan, i, out); err != nil {
+		if err := dryTrial(ctx, cfg, plan, printer, out); err != nil {
 			if errors.Is(err, result.ErrBadInput) || errors.Is(err, target.ErrStopCondition) || ctx.Err() != nil {
 				return err
 			}
@@ -73,29 +60,27 @@ func DryRun(ctx context.Context, cfg Config, scens []*Scenario) error {
 	return nil
 }
 
-func dryTrial(ctx context.Context, cfg Config, plan TrialPlan, seq int, out io.Writer) (err error) {
-	inst, err := cfg.Target.Start(ctx, plan.startSpec(cfg))
+func dryTrial(ctx context.Context, cfg Config, plan TrialPlan, printer *progress.Printer, out io.Writer) (err error) {
+	env := &trialEnv{cfg: cfg, plan: plan, out: printer, base: time.Now()}
+	srv, err := prepare(ctx, env)
+	if srv.inst.ID == "" && srv.inst.Addr == "" {
+		return err
+	}
+	defer finishTarget(ctx, env, &err)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if ferr := cfg.Target.Finish(context.WithoutCancel(ctx)); ferr != nil && err == nil {
-			err = fmt.Errorf("finish trial: %w", ferr)
-		}
-	}()
-	fmt.Fprintf(out, "  server %s at %s (%s)\n", inst.ID, inst.Addr, inst.ServerVersion)
-	rules, err := savepolicy.FromServer(ctx, inst.Addr)
-	if err != nil {
-		return err
+	rate := plan.Rate
+	fmt.Fprintf(out, "  would preload %d keys and write at %s under %s*, then take a snapshot (BGSAVE)\n", plan.Keys, savepolicy.FormatRate(rate), plan.Prefix)
+	if plan.RuleIndex >= 0 && plan.Scenario.Load.Rule != "sweep" {
+		fmt.Fprintf(out, "  would then re-plan the rate from the measured BGSAVE so that rule %q still fires first, in the regime it has at the real rate\n", plan.Rules[plan.RuleIndex])
 	}
-	rate := plan.RealRate / cfg.TimeScale
-	fmt.Fprintf(out, "  would preload %d keys and write at %s under %s*, then take a snapshot (BGSAVE)\n", plan.Keys, savepolicy.FormatRate(rate), keyPrefix(cfg.RunID, seq))
-	pred := savepolicy.Predict(rules, rate, 0)
+	pred := savepolicy.Predict(srv.rules, rate, 0)
 	if !pred.Fires {
-		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(rate), rules)
+		return fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(rate), srv.rules)
 	}
 	fmt.Fprintf(out, "  live save rules %q: rule %q fires first; the fault would land at %.0f%% of a %.2fs cycle; predicted loss window <= %.2fs plus the BGSAVE time\n",
-		rules, pred.Rule, plan.FaultAt*100, pred.NextForkAfterEnd.Seconds(), pred.WorstWindow.Seconds())
+		srv.rules, pred.Rule, plan.FaultAt*100, pred.NextForkAfterEnd.Seconds(), pred.WorstWindow.Seconds())
 	if _, err := cfg.Target.Inject(ctx, plan.Fault); err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"context"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/probe"
@@ -22,6 +24,39 @@ type logSummary struct {
 	hasLoad     bool
 	loadedAt    time.Time
 	finalSave   time.Duration // "Saving the final RDB snapshot" -> "DB saved on disk"
+	keysLoaded  int64         // "Done loading RDB, keys loaded: N" of the replacement; -1: not seen
+	keptServing bool          // "Error trying to save the DB, can't exit": the final save failed, the server went on
+}
+
+// serverLog is what the observe phase read: the server's own log, and what
+// the replacement says it loaded.
+type serverLog struct {
+	lines      []target.LogLine
+	summary    logSummary
+	keysLoaded int64 // log line, else INFO rdb_last_load_keys_loaded; -1: unknown
+	err        error
+}
+
+// observe fetches the trial's server log once (on ECS a CloudWatch Logs
+// read), bounded in time even when the run is being cancelled, and asks
+// the replacement how many keys it loaded.
+func observe(ctx context.Context, env *trialEnv, rcv recovered) serverLog {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	lines, err := env.cfg.Target.ServerLog(ctx)
+	if err != nil {
+		env.logf("server log unavailable: %v", err)
+	}
+	sl := serverLog{lines: lines, err: err, summary: summarizeLog(parseLog(lines), rcv.rec.Instance.StartedAt)}
+	sl.keysLoaded = sl.summary.keysLoaded
+	if sl.keysLoaded < 0 && rcv.exited == "" && !rcv.ready.Ready.IsZero() {
+		if info, err := probe.Persistence(ctx, env.currentAddr()); err == nil {
+			if n, err := strconv.ParseInt(info["rdb_last_load_keys_loaded"], 10, 64); err == nil {
+				sl.keysLoaded = n
+			}
+		}
+	}
+	return sl
 }
 
 // completedForks are the start instants of the saves that completed: what
@@ -49,7 +84,7 @@ func parseLog(lines []target.LogLine) []probe.LogEvent {
 }
 
 func summarizeLog(events []probe.LogEvent, replacementStarted time.Time) logSummary {
-	var v logSummary
+	v := logSummary{keysLoaded: -1}
 	var trigger string
 	open := map[int]int{}  // main pid -> index of its open save in v.saves
 	child := map[int]int{} // save child pid -> index of its save in v.saves
@@ -91,6 +126,12 @@ func summarizeLog(events []probe.LogEvent, replacementStarted time.Time) logSumm
 					delete(open, ev.PID)
 				}
 				finalStart = time.Time{}
+			}
+		case probe.SaveErrorCantExit:
+			v.keptServing = true
+		case probe.DoneLoading:
+			if replacementStarted.IsZero() || !ev.Time.Add(time.Millisecond).Before(replacementStarted) {
+				v.keysLoaded = ev.Keys
 			}
 		case probe.DBLoaded:
 			// The replacement's load; an earlier process may have loaded too.

@@ -34,11 +34,11 @@ import (
 
 // overlapOf returns the overlap interval as offsets from the trial base, or
 // nil when the replacement did not start before the old server was gone.
-func (tr *trialRun) overlapOf(rep target.FaultReport) *result.Span {
+func overlapOf(env *trialEnv, rep target.FaultReport) *result.Span {
 	if rep.OverlapFrom.IsZero() || rep.OverlapTo.IsZero() || !rep.OverlapFrom.Before(rep.OverlapTo) {
 		return nil
 	}
-	return &result.Span{From: tr.offset(rep.OverlapFrom), To: tr.offset(rep.OverlapTo)}
+	return &result.Span{From: env.offset(rep.OverlapFrom), To: env.offset(rep.OverlapTo)}
 }
 
 // classifyFault is the instant the loss window is measured to: the fault,
@@ -48,20 +48,6 @@ func classifyFault(rep target.FaultReport, tFault time.Time) time.Time {
 		return rep.OverlapFrom
 	}
 	return tFault
-}
-
-// overlapReason is the verdict's line for a trial whose servers
-// overlapped: what happened, what it cost, and the fix.
-func overlapReason(t *result.Trial) string {
-	o := t.OverlapS
-	cost := "no acknowledged write was lost this time, but the old server's saves raced the new one's load"
-	if t.Lost > 0 {
-		cost = fmt.Sprintf("%d acknowledged writes lost, %d of them acknowledged by the old server during the overlap (consistency anomalies)", t.Lost, t.Anomalies)
-	}
-	return fmt.Sprintf("the replacement started %.2fs before the old server was gone (overlap %+.2fs..%+.2fs): two servers shared dump.rdb, %s; "+
-		"fix: deploy with minimum healthy 0 %% / maximum 100 %% (ECS deploymentConfiguration minimumHealthyPercent=0, maximumPercent=100; "+
-		"deployment_minimum_healthy_percent = 0, deployment_maximum_percent = 100 in terraform/modules/valkey) so the old task stops before the new one starts",
-		o.To-o.From, o.From, o.To, cost)
 }
 
 // checkFaults refuses, before any trial runs, a fault the target cannot

@@ -19,7 +19,7 @@ var quietWait = 3 * time.Second
 // scale 1 these take minutes, and a scheduled run's log must show it is
 // alive and how long is left. limit is the expected length (0: unknown).
 // The returned func ends the wait with a summary such as "save ended".
-func (tr *trialRun) waiting(ctx context.Context, name string, limit time.Duration) (done func(summary string)) {
+func (env *trialEnv) waiting(ctx context.Context, name string, limit time.Duration) (done func(summary string)) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
@@ -35,7 +35,7 @@ func (tr *trialRun) waiting(ctx context.Context, name string, limit time.Duratio
 			case <-tick.C:
 				elapsed := time.Since(start)
 				if ph == nil && elapsed >= quietWait {
-					ph = tr.out.Phase(name, limit.Seconds(), "s")
+					ph = env.out.Phase(name, limit.Seconds(), "s")
 				}
 				if ph != nil {
 					ph.Set(elapsed.Seconds())

@@ -16,7 +16,7 @@ func TestLongWaitsAreReportedShortOnesAreNot(t *testing.T) {
 	defer func(q time.Duration) { quietWait = q }(quietWait)
 	quietWait = 100 * time.Millisecond
 	var out bytes.Buffer
-	tr := &trialRun{out: progress.New(&out)}
+	tr := &trialEnv{out: progress.New(&out)}
 
 	done := tr.waiting(context.Background(), "waiting for a save fired by the rules", 10*time.Second)
 	time.Sleep(600 * time.Millisecond)

@@ -37,7 +37,7 @@ type runSetup struct {
 func runTrials(t *testing.T, ctx context.Context, rs runSetup, scens ...*Scenario) (*result.Run, error) {
 	t.Helper()
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (make test installs it; run scripts/setup.sh): %v", err)
 	}
 	out := t.TempDir()
 	rs.target.LogDir = filepath.Join(out, "logs")
@@ -158,7 +158,7 @@ func TestStopTimeoutBreachIsReportedNotHidden(t *testing.T) {
 
 func TestKeysOutsideTheRunPrefixAreUntouched(t *testing.T) {
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skip("valkey-server not installed")
+		t.Fatalf("valkey-server not installed")
 	}
 	// A data dir holding someone else's keys, saved in dump.rdb.
 	dataDir := t.TempDir()

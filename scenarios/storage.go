@@ -1,8 +1,6 @@
 package scenarios
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,13 +27,6 @@ type StorageTarget interface {
 type storageValidator interface {
 	ValidateStorage(params map[string]string) error
 	ValidateStorageFault(f target.StorageFault) error
-}
-
-// serverWatcher is implemented by targets that see their server process
-// exit (local). A replacement that exits while starting would crash-loop
-// under a scheduler: the runner stops waiting for it at once.
-type serverWatcher interface {
-	ServerExited() (exited bool, detail string)
 }
 
 // storageSpec holds the scenario fields about storage faults, where the
@@ -221,7 +212,7 @@ func prepareScenarios(cfg Config, scens []*Scenario) ([]*Scenario, error) {
 // actions run on timers; end stops them and lifts what is left, so no
 // fault outlives the trial.
 type storageRun struct {
-	tr    *trialRun
+	env   *trialEnv
 	st    StorageTarget // nil when the target has no faultable storage
 	specs []StorageFaultSpec
 
@@ -235,10 +226,27 @@ type storageRun struct {
 	first  time.Time // first injection: the achieved rate is judged before it
 }
 
-func newStorageRun(tr *trialRun) *storageRun {
-	sr := &storageRun{tr: tr, specs: tr.plan.Scenario.StorageFaults, ids: map[int]int{}, events: map[int]int{}}
-	sr.st, _ = tr.cfg.Target.(StorageTarget)
+// startStorage prepares the trial's storage faults; they are injected as
+// the trial reaches their phases.
+func startStorage(env *trialEnv) *storageRun {
+	sr := &storageRun{env: env, specs: env.plan.Scenario.StorageFaults, ids: map[int]int{}, events: map[int]int{}}
+	sr.st, _ = env.cfg.Target.(StorageTarget)
 	return sr
+}
+
+// storageDone is what the storage did during the trial.
+type storageDone struct {
+	events []result.StorageFaultEvent
+	errs   []string // injections or lifts that failed: the fault under test never happened
+	note   *result.StorageNote
+	first  time.Time // first injection (zero: none)
+}
+
+func storageMode(n *result.StorageNote) string {
+	if n == nil {
+		return ""
+	}
+	return n.Mode
 }
 
 // phase is called as the trial reaches a phase: actions tied to it run now
@@ -295,9 +303,9 @@ func (sr *storageRun) inject(i int) {
 	sr.ids[i] = id
 	sr.events[i] = len(sr.evs)
 	sr.evs = append(sr.evs, result.StorageFaultEvent{
-		Kind: f.Kind, Path: f.Path, Ops: f.Ops, AtS: sr.tr.offset(now), Trigger: f.at.String(),
+		Kind: f.Kind, Path: f.Path, Ops: f.Ops, AtS: sr.env.offset(now), Trigger: f.at.String(),
 	})
-	sr.tr.out.Logf("  %6.2fs  storage fault %s on %q injected (%s)", sr.tr.offset(now), f.Kind, f.Path, f.at)
+	sr.env.logf("storage fault %s on %q injected (%s)", f.Kind, f.Path, f.at)
 }
 
 func (sr *storageRun) liftOne(i int) {
@@ -317,36 +325,15 @@ func (sr *storageRun) liftLocked(i int) {
 		return
 	}
 	now := time.Now()
-	sr.evs[sr.events[i]].LiftS = sr.tr.offset(now)
-	sr.tr.out.Logf("  %6.2fs  storage fault %s lifted", sr.tr.offset(now), sr.specs[i].Kind)
+	sr.evs[sr.events[i]].LiftS = sr.env.offset(now)
+	sr.env.logf("storage fault %s lifted", sr.specs[i].Kind)
 }
 
-// injected returns the storage faults injected so far.
-func (sr *storageRun) injected() []result.StorageFaultEvent {
+// end stops pending actions, lifts every fault still in force, and says
+// what the storage did.
+func (sr *storageRun) end() storageDone {
 	if sr == nil {
-		return nil
-	}
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	return append([]result.StorageFaultEvent(nil), sr.evs...)
-}
-
-// firstInjected is when the first storage fault took effect (zero: none).
-func (sr *storageRun) firstInjected() time.Time {
-	if sr == nil {
-		return time.Time{}
-	}
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	return sr.first
-}
-
-// end stops pending actions, lifts every fault still in force, and records
-// what the storage did. Failed injections make the trial invalid: the fault
-// under test never happened.
-func (sr *storageRun) end() {
-	if sr == nil {
-		return
+		return storageDone{}
 	}
 	sr.mu.Lock()
 	sr.ended = true
@@ -359,19 +346,18 @@ func (sr *storageRun) end() {
 	for i := range sr.specs {
 		sr.liftLocked(i)
 	}
-	errs := sr.errs
-	sr.tr.trial.StorageFaults = append([]result.StorageFaultEvent(nil), sr.evs...)
+	done := storageDone{events: append([]result.StorageFaultEvent(nil), sr.evs...), errs: sr.errs, first: sr.first}
 	sr.mu.Unlock()
-	sr.tr.invalid = append(sr.tr.invalid, errs...)
 	if sr.st != nil {
-		sr.tr.trial.Storage = sr.st.StorageNote()
+		done.note = sr.st.StorageNote()
 	}
+	return done
 }
 
-// withStorage records the trial's storage in the run's target block:
+// withStorage records a trial's storage mode in the run's target block:
 // "local-disk", or the modes the trials used.
-func withStorage(current string, t *result.Trial) string {
-	if t == nil || t.Storage == nil || t.Storage.Mode == "" {
+func withStorage(current, mode string) string {
+	if mode == "" {
 		return current
 	}
 	modes := strings.Split(current, ", ")
@@ -379,11 +365,11 @@ func withStorage(current string, t *result.Trial) string {
 		modes = nil
 	}
 	for _, m := range modes {
-		if m == t.Storage.Mode {
+		if m == mode {
 			return current
 		}
 	}
-	return strings.Join(append(modes, t.Storage.Mode), ", ")
+	return strings.Join(append(modes, mode), ", ")
 }
 
 // sizeLabel tells the trials of a capacity sweep apart in file names.
@@ -394,18 +380,16 @@ func (s *Scenario) sizeLabel() string {
 	return fmt.Sprintf("-%dkeys", s.sizeKeys)
 }
 
-// noteStorage says what the storage faults did to the trial: writes refused
-// with MISCONF, saves that failed or hung, and what that cost.
-func (tr *trialRun) noteStorage(h *loadgen.History, tFault time.Duration) {
-	tr.noteRefusals(h, tFault)
-	evs := tr.storage.injected()
+// noteStorage says what the storage faults did to the trial: saves that
+// failed or hung, and what that cost. Each line is a failure reason.
+func noteStorage(t *result.Trial, evs []result.StorageFaultEvent, tFault time.Duration) []string {
 	if len(evs) == 0 {
-		return
+		return nil
 	}
 	first := evs[0]
 	var lastGood float64
 	failed := 0
-	for _, s := range tr.trial.Saves {
+	for _, s := range t.Saves {
 		if s.StartS >= tFault.Seconds() || s.Trigger == "shutdown" {
 			continue
 		}
@@ -417,18 +401,19 @@ func (tr *trialRun) noteStorage(h *loadgen.History, tFault time.Duration) {
 		}
 	}
 	window := 0.0
-	if w := tr.trial.LossWindowS; w != nil {
+	if w := t.LossWindowS; w != nil {
 		window = w.Estimate
 	}
 	what := fmt.Sprintf("%s on %q from %.2fs", first.Kind, orAll(first.Path), first.AtS)
 	switch {
-	case first.Kind == "stall" && tr.trial.StopEscalated:
-		tr.reasons = append(tr.reasons, fmt.Sprintf("the storage stalled (%s): no save finished after the last good save, which forked at %.2fs; the stop's final save hung until SIGKILL at the stop timeout, so the loss is everything since that last good save: %d acknowledged writes, a %.2fs window",
-			what, lastGood, tr.trial.Lost, window))
-	case tr.trial.Refused == nil && failed > 0 && tr.trial.Lost > 0:
-		tr.reasons = append(tr.reasons, fmt.Sprintf("%d background saves failed on the storage (%s) while writes were still acknowledged (stop-writes-on-bgsave-error no): the loss window grew to %.2fs since the last good save at %.2fs",
-			failed, what, window, lastGood))
+	case first.Kind == "stall" && t.StopEscalated:
+		return []string{fmt.Sprintf("the storage stalled (%s): no save finished after the last good save, which forked at %.2fs; the stop's final save hung until SIGKILL at the stop timeout, so the loss is everything since that last good save: %d acknowledged writes, a %.2fs window",
+			what, lastGood, t.Lost, window)}
+	case t.Refused == nil && failed > 0 && t.Lost > 0:
+		return []string{fmt.Sprintf("%d background saves failed on the storage (%s) while writes were still acknowledged (stop-writes-on-bgsave-error no): the loss window grew to %.2fs since the last good save at %.2fs",
+			failed, what, window, lastGood)}
 	}
+	return nil
 }
 
 func orAll(glob string) string {
@@ -440,8 +425,9 @@ func orAll(glob string) string {
 
 // noteRefusals measures the writes the server refused with MISCONF (a
 // failed background save, stop-writes-on-bgsave-error): how many, from when
-// to when, and when acknowledged writes resumed, up to the fault.
-func (tr *trialRun) noteRefusals(h *loadgen.History, tFault time.Duration) {
+// to when, and when acknowledged writes resumed, up to the fault. It says
+// so when writes were still refused after the storage healed.
+func noteRefusals(h *loadgen.History, tFault time.Duration, evs []result.StorageFaultEvent) (*result.Refusal, []string) {
 	var r *result.Refusal
 	var last time.Duration
 	for i := range h.Ops {
@@ -456,7 +442,7 @@ func (tr *trialRun) noteRefusals(h *loadgen.History, tFault time.Duration) {
 		last = max(last, op.Intended)
 	}
 	if r == nil {
-		return
+		return nil, nil
 	}
 	r.ToS = last.Seconds()
 	r.Seconds = r.ToS - r.FromS
@@ -466,69 +452,10 @@ func (tr *trialRun) noteRefusals(h *loadgen.History, tFault time.Duration) {
 			r.ResumedS = op.Intended.Seconds()
 		}
 	}
-	tr.trial.Refused = r
-	tr.logf("%d writes refused with MISCONF from %.2fs to %.2fs (%.2fs); resumed at %.2fs", r.Count, r.FromS, r.ToS, r.Seconds, r.ResumedS)
-	if evs := tr.storage.injected(); len(evs) > 0 {
-		lifted := evs[0].LiftS
-		if lifted > 0 && lifted < tFault.Seconds() && r.ResumedS == 0 {
-			tr.reasons = append(tr.reasons, fmt.Sprintf("writes were still refused (MISCONF) %.2fs after the storage fault was lifted", tFault.Seconds()-lifted))
+	if len(evs) > 0 {
+		if lifted := evs[0].LiftS; lifted > 0 && lifted < tFault.Seconds() && r.ResumedS == 0 {
+			return r, []string{fmt.Sprintf("writes were still refused (MISCONF) %.2fs after the storage fault was lifted", tFault.Seconds()-lifted)}
 		}
 	}
-}
-
-// rateWindowEnd is where the achieved write rate is judged up to: the fault,
-// or the first storage fault when one came earlier. Writes a storage fault
-// got refused are the outcome under test, not a harness that fell behind.
-func (tr *trialRun) rateWindowEnd(tFault time.Duration) time.Duration {
-	if first := tr.storage.firstInjected(); !first.IsZero() && first.Sub(tr.base) < tFault {
-		return first.Sub(tr.base)
-	}
-	return tFault
-}
-
-// errReplacementExited marks a replacement that died while starting.
-var errReplacementExited = errors.New("the replacement server exited while starting")
-
-// readyContext bounds the wait for the replacement and ends it as soon as
-// the replacement process exits (a target that can tell).
-func (tr *trialRun) readyContext(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("not ready within %v", limit))
-	w, ok := tr.cfg.Target.(serverWatcher)
-	if !ok {
-		return ctx, cancel
-	}
-	ctx, cancelCause := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if exited, _ := w.ServerExited(); exited {
-				cancelCause(errReplacementExited)
-				return
-			}
-		}
-	}()
-	return ctx, func() {
-		close(done)
-		<-finished
-		cancelCause(nil)
-		cancel()
-	}
-}
-
-// replacementExited says whether the replacement died, and how.
-func (tr *trialRun) replacementExited() (bool, string) {
-	w, ok := tr.cfg.Target.(serverWatcher)
-	if !ok {
-		return false, ""
-	}
-	return w.ServerExited()
+	return r, nil
 }

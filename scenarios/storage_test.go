@@ -30,7 +30,7 @@ func runStorage(t *testing.T, st storageSetup, scens ...*Scenario) *result.Run {
 	t.Helper()
 	leakcheck.RequireFUSE(t)
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
 	out := t.TempDir()
 	tg, err := local.New(context.Background(), local.Config{LogDir: filepath.Join(out, "logs"), WorkDir: t.TempDir()})

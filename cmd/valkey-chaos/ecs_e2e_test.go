@@ -40,7 +40,7 @@ const e2eSave = "60 1 1 1000" // "1 1000" fires about every second at 2000/s
 func startE2ETwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	t.Helper()
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
 	cfg.Save = e2eSave
 	if cfg.ProvisionDelay == 0 {

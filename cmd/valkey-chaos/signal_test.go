@@ -20,7 +20,7 @@ import (
 // and leave valkey-server running.
 func TestClosedOutputPipeStopsTheRunCleanly(t *testing.T) {
 	if _, err := local.ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "valkey-chaos")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

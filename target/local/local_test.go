@@ -18,7 +18,7 @@ import (
 func newTarget(t *testing.T, cfg Config) *Target {
 	t.Helper()
 	if _, err := ResolveBin(cfg.ServerBin); err != nil {
-		t.Skipf("valkey-server not installed (run scripts/setup.sh): %v", err)
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
 	if cfg.LogDir == "" {
 		cfg.LogDir = t.TempDir()
@@ -194,7 +194,7 @@ func TestBadInput(t *testing.T) {
 	defer l.Close()
 	taken := l.Addr().(*net.TCPAddr).Port
 	if _, err := ResolveBin(""); err != nil {
-		t.Skipf("valkey-server not installed: %v", err)
+		t.Fatalf("valkey-server not installed: %v", err)
 	}
 	tests := []struct {
 		name string

@@ -1,0 +1,184 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// pacing is the harness's own validity gate: the writer kept its rate up
+// to the fault (or the first write a storage fault got refused: those are
+// the outcome under test, not a harness that fell behind).
+func (ev *evidence) pacing(env *trialEnv, t *result.Trial) (bool, string) {
+	h := ev.load.history
+	end := ev.faultOffset(env)
+	if end == 0 {
+		end = time.Since(env.base)
+	}
+	if first := ev.storage.first; !first.IsZero() && first.Sub(env.base) < end {
+		end = first.Sub(env.base)
+	}
+	start := ev.load.start.Sub(env.base)
+	achieved := h.AchievedRate(start, end)
+	t.AchievedRatePerS = achieved
+	// Open-loop pacing places ops on a fixed schedule, so over a short span
+	// at a slow rate the count can be one op short without any lag.
+	span := (end - start).Seconds()
+	if expected := ev.load.rate * span; achieved*span < expected-math.Max(0.05*expected, 1) {
+		return false, fmt.Sprintf("achieved %s before the fault, more than 5%% short of the target %s", savepolicy.FormatRate(achieved), savepolicy.FormatRate(ev.load.rate))
+	}
+	return true, ""
+}
+
+// recordLoad stores the whole trial's latency summary and binned series.
+func recordLoad(env *trialEnv, t *result.Trial, h *loadgen.History) {
+	end := time.Since(env.base)
+	hist := h.Latency(0, end)
+	t.Latency = &result.Latency{
+		P50: float64(hist.ValueAtQuantile(50)) / 1000, P90: float64(hist.ValueAtQuantile(90)) / 1000,
+		P99: float64(hist.ValueAtQuantile(99)) / 1000, P999: float64(hist.ValueAtQuantile(99.9)) / 1000,
+		Max: float64(hist.Max()) / 1000, Count: hist.TotalCount(),
+	}
+	series := h.Series(0, end, seriesBin(end, t.RatePerS))
+	t.Series = &series
+}
+
+// seriesBin keeps a plot at a few hundred bins whatever the trial length,
+// and wide enough that a steady rate does not alias into a comb (105/s in
+// 50 ms bins reads as 100, 120, 100, ...): at least 20 ops a bin, up to 1 s.
+func seriesBin(d time.Duration, rate float64) time.Duration {
+	for _, b := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second, time.Minute} {
+		if d/b > 600 {
+			continue
+		}
+		if rate*b.Seconds() >= 20 || b >= time.Second {
+			return b
+		}
+	}
+	return 5 * time.Minute
+}
+
+// saveRows are the trial's saves, from the server log when it has them,
+// else from the INFO watcher.
+func saveRows(env *trialEnv, v logSummary, watched []probe.SaveEvent) []result.Save {
+	var out []result.Save
+	if len(v.saves) > 0 {
+		for _, s := range v.saves {
+			rs := result.Save{StartS: env.offset(s.start), OK: s.ok, Trigger: s.trigger, Source: "server-log"}
+			if !s.end.IsZero() {
+				rs.EndS = env.offset(s.end)
+			}
+			out = append(out, rs)
+		}
+		return out
+	}
+	for _, w := range watched {
+		rs := result.Save{StartS: env.offset(w.Started), OK: w.OK, Source: "info"}
+		if !w.Ended.IsZero() {
+			rs.EndS = env.offset(w.Ended)
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+// Artifact names inside a run's trials/ directory.
+const (
+	historySuffix = ".history.bin"
+	foundSuffix   = ".found.bin"
+	hgrmSuffix    = ".hgrm"
+)
+
+// writeArtifacts writes the trial's history, per-key read-back and .hgrm
+// (atomically) and names the server logs, so `valkey-chaos check` can
+// re-judge the trial from its files alone.
+func writeArtifacts(env *trialEnv, t *result.Trial, h *loadgen.History, rb readBackDone, lines []target.LogLine) error {
+	name := result.SafeName(env.plan.Label)
+	t.Files.ServerLogs = append(t.Files.ServerLogs, logFiles(env, lines)...)
+	histPath := filepath.Join("trials", name+historySuffix)
+	if err := result.WriteAtomic(filepath.Join(env.cfg.OutDir, histPath), func(w io.Writer) error { _, err := h.WriteTo(w); return err }); err != nil {
+		return err
+	}
+	t.Files.History = histPath
+	if rb.done {
+		foundPath := filepath.Join("trials", name+foundSuffix)
+		if err := result.WriteAtomic(filepath.Join(env.cfg.OutDir, foundPath), func(w io.Writer) error { return check.WriteFound(w, rb.found) }); err != nil {
+			return err
+		}
+		t.Files.Found = foundPath
+	}
+	hgrmPath := filepath.Join("trials", name+hgrmSuffix)
+	hist := h.Latency(0, time.Since(env.base))
+	if err := result.WriteAtomic(filepath.Join(env.cfg.OutDir, hgrmPath), func(w io.Writer) error {
+		return loadgen.WriteHgrm(w, hist) // the same distribution as the result's summary
+	}); err != nil {
+		return err
+	}
+	t.Files.Hgrm = hgrmPath
+	return nil
+}
+
+// logFiler is implemented by targets that write server logs straight into
+// the run's logs/ directory (local).
+type logFiler interface{ LogFiles() []string }
+
+// logFiles names the trial's server logs relative to the run directory;
+// other targets' lines are saved there.
+func logFiles(env *trialEnv, lines []target.LogLine) []string {
+	if lf, ok := env.cfg.Target.(logFiler); ok {
+		var out []string
+		for _, p := range lf.LogFiles() {
+			if rel, err := filepath.Rel(env.cfg.OutDir, p); err == nil && !strings.HasPrefix(rel, "..") {
+				out = append(out, rel)
+			} else {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "[%s] %s\n", l.Instance, l.Text)
+	}
+	rel := filepath.Join("logs", result.SafeName(env.plan.Label)+"-server.log")
+	if err := result.WriteFileAtomic(filepath.Join(env.cfg.OutDir, rel), []byte(b.String())); err != nil {
+		env.logf("server log not saved: %v", err) // the result still names what it has
+		return nil
+	}
+	return []string{rel}
+}
+
+// fileSize returns the size of path, or 0 when it cannot be seen.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,464 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/judge"
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// evidence holds what each phase of one trial returned. runTrial stores
+// each phase's value here as it gets it; conclude turns it into the
+// trial's result and has it judged. Zero values mean the phase never ran.
+type evidence struct {
+	server    started
+	dataset   result.Dataset
+	snapshot  probe.Snapshot
+	leaks     leaks
+	replan    replanned
+	load      loadDone
+	placement placement
+	fault     injected
+	recovery  recovered
+	log       serverLog
+	found     readBackDone
+	storage   storageDone
+}
+
+// readBackDone is what the read-back phase found.
+type readBackDone struct {
+	done       bool
+	found      []check.Found
+	unexpected int
+}
+
+// readBack reads back every key the History wrote and scans for keys under
+// the prefix that no op wrote.
+func readBack(ctx context.Context, env *trialEnv, h *loadgen.History) (readBackDone, error) {
+	addr := env.currentAddr()
+	env.logf("reading back %d writes", len(h.Ops))
+	found, err := check.ReadBack(ctx, addr, env.plan.Prefix, h.Ops, 1000)
+	if err != nil {
+		return readBackDone{}, fmt.Errorf("read back %d keys: %w", len(h.Ops), err)
+	}
+	written := make(map[uint64]bool, len(h.Ops))
+	for _, op := range h.Ops {
+		written[op.Seq] = true
+	}
+	unexpected, err := check.ScanUnexpected(ctx, addr, env.plan.Prefix, func(seq uint64) bool { return written[seq] })
+	if err != nil {
+		return readBackDone{}, fmt.Errorf("scan for unexpected keys: %w", err)
+	}
+	return readBackDone{done: true, found: found, unexpected: unexpected}, nil
+}
+
+// conclude assembles the trial's result from the evidence, writes its
+// artifacts and has the judge decide. It returns no trial when the server
+// never started.
+func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) trialDone {
+	if ev.server.inst.ID == "" && ev.server.inst.Addr == "" {
+		return trialDone{}
+	}
+	t := ev.baseTrial(env)
+	ev.recordFault(env, t)
+	if ev.load.history != nil {
+		ev.recordWrites(env, t)
+		if err := writeArtifacts(env, t, ev.load.history, ev.found, ev.log.lines); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	t.Assumptions = ev.assumptions(env, t, runErr)
+	if ctx.Err() != nil {
+		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
+	}
+	if !ev.found.done && t.ReplacementExited == "" {
+		t.Unread = "the keys were never read back: the trial ended before recovery (" + unreadWhy(ctx, runErr) + ")"
+	}
+	t.Problems = dedupe(t.Problems)
+	judge.Apply(t, slices.Concat(env.plan.Scenario.expect, env.cfg.slos))
+	return trialDone{trial: t, learned: learnedTarget{
+		serverVersion: ev.server.inst.ServerVersion, rules: ev.server.rules,
+		stopTimeout: ev.fault.rep.StopTimeout, dataset: ev.dataset, storage: storageMode(ev.storage.note),
+	}}
+}
+
+func unreadWhy(ctx context.Context, err error) string {
+	switch {
+	case ctx.Err() != nil:
+		return "interrupted"
+	case err != nil:
+		return err.Error()
+	}
+	return "no fault was injected"
+}
+
+func (ev *evidence) baseTrial(env *trialEnv) *result.Trial {
+	p := env.plan
+	t := &result.Trial{
+		Scenario: p.Scenario.Name, Index: p.Index, Fault: string(p.Fault), Seed: env.cfg.Seed + int64(p.Seq),
+		TrialStartUnixMs: env.base.UnixMilli(), RatePerS: p.Rate, Reasons: []string{}, Steps: []result.Step{},
+	}
+	if ev.replan.rate > 0 {
+		t.RatePerS = ev.replan.rate
+	}
+	if p.RuleIndex >= 0 {
+		t.Rule = p.RealRules[p.RuleIndex].String()
+	}
+	if ev.replan.note != "" {
+		t.Notes = append(t.Notes, ev.replan.note)
+	}
+	if p.Scenario.sizeKeys > 0 {
+		ds := ev.dataset
+		ds.RDBBytes = ev.leaks.rdbBytes
+		t.Dataset = &ds
+	}
+	t.Leaks = ev.leaks.temp
+	t.StorageFaults, t.Storage = ev.storage.events, ev.storage.note
+	if pl := ev.placement; pl.found {
+		t.PredictedLossWindowS = pl.pred.WorstWindow.Seconds()
+		t.PredictedRule = pl.pred.Rule.String()
+		t.BGSaveS = pl.cycle.Ended.Sub(pl.cycle.Started).Seconds()
+	}
+	return t
+}
+
+// recordFault records the fault and the recovery's target-side steps.
+func (ev *evidence) recordFault(env *trialEnv, t *result.Trial) {
+	if ev.fault.tFault.IsZero() {
+		return
+	}
+	rep := ev.fault.rep
+	t.TFaultUnixMs = ev.fault.tFault.UnixMilli()
+	t.StopEscalated = rep.Escalated
+	t.StopTimeoutS = rep.StopTimeout.Seconds()
+	addStep(env, t, "fault", ev.fault.tFault, "client")
+	if !rep.Confirmed {
+		return
+	}
+	addStep(env, t, "old_gone", rep.GoneAt, "process")
+	for _, m := range ev.recovery.rec.Milestones {
+		addStep(env, t, m.Name, m.At, m.Source)
+	}
+	if rec := ev.recovery.rec; len(rec.StaleTempFiles) > 0 {
+		t.Leaks = &result.TempFileLeak{Files: rec.StaleTempFiles, Bytes: rec.StaleTempBytes, Removed: rec.TempRemoved}
+	}
+	t.Problems = append(t.Problems, ev.recovery.problems...)
+}
+
+// recordWrites fills the numbers DESIGN.md defines from the History, the
+// read-back and the server log.
+func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
+	h := ev.load.history
+	sum := ev.log.summary
+	t.Saves = saveRows(env, sum, ev.load.saves)
+	if sum.finalSave > 0 {
+		fs := sum.finalSave.Seconds()
+		t.FinalSaveS = &fs
+	}
+	tFault := ev.faultOffset(env)
+	switch {
+	case ev.recovery.exited != "":
+		ev.recordUnrecovered(env, t)
+	case ev.found.done:
+		ev.recordClassification(env, t)
+		ev.recordTimeline(env, t)
+	default:
+		t.Writes = len(h.Ops)
+		t.Acked, t.Failed, t.Unknown = h.Counts()
+	}
+	if tFault > 0 {
+		refused, problems := noteRefusals(h, tFault, ev.storage.events)
+		t.Refused = refused
+		t.Problems = append(t.Problems, problems...)
+		t.Problems = append(t.Problems, noteStorage(t, ev.storage.events, tFault)...)
+	}
+	recordLoad(env, t, h)
+}
+
+// faultOffset is the fault's offset from the trial base; 0 when none.
+func (ev *evidence) faultOffset(env *trialEnv) time.Duration {
+	if ev.fault.tFault.IsZero() {
+		return 0
+	}
+	return ev.fault.tFault.Sub(env.base)
+}
+
+// lossTo is the instant the loss window is measured to: the fault; the
+// replacement's start when the two servers overlapped (overlap.go); the
+// old process's exit when a stop escalated after the server kept serving
+// past SIGTERM (its final save failed: "can't exit" in its log, or writes
+// sent well after SIGTERM were acknowledged).
+func (ev *evidence) lossTo(env *trialEnv) time.Time {
+	rep, tFault := ev.fault.rep, ev.fault.tFault
+	to := classifyFault(rep, tFault)
+	if !rep.Escalated || rep.GoneAt.IsZero() || ev.load.history == nil {
+		return to
+	}
+	if ev.log.summary.keptServing {
+		return rep.GoneAt
+	}
+	// A write sent within a few serverCron ticks of SIGTERM is answered
+	// before the shutdown begins; one sent later means the server went on.
+	after := tFault.Add(2 * savepolicy.Tick).Sub(env.base)
+	for _, op := range ev.load.history.Ops {
+		if op.Outcome == loadgen.OK && op.Sent > after && op.Sent < rep.GoneAt.Sub(env.base) {
+			return rep.GoneAt
+		}
+	}
+	return to
+}
+
+func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
+	h := ev.load.history
+	var replacement time.Duration
+	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() {
+		replacement = st.Sub(env.base)
+	}
+	lossTo := ev.lossTo(env)
+	c := check.Classify(check.Input{
+		Ops: h.Ops, Found: ev.found.found, Unexpected: ev.found.unexpected,
+		TFault: lossTo.Sub(env.base), Replacement: replacement,
+		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.snapshot.ForkAfter.Sub(env.base),
+		CompletedSaves: ev.completedSaves(env, lossTo),
+	})
+	t.OverlapS = overlapOf(env, ev.fault.rep)
+	t.Writes, t.Acked, t.Failed, t.Unknown = c.Writes, c.Acked, c.Failed, c.Unknown
+	t.Lost, t.Recovered, t.Unexpected, t.Corrupt = c.Lost, c.Recovered, c.Unexpected, c.Corrupt
+	t.Anomalies = c.Anomalies
+	// Two examples say what kind of anomaly it was; the count follows in
+	// the verdict, and long reason lists bury it in the report's table.
+	for _, ex := range c.AnomalyExamples[:min(2, len(c.AnomalyExamples))] {
+		t.Problems = append(t.Problems, "anomaly: "+ex)
+	}
+	if c.HasLost {
+		t.LostSpanS = &result.Span{From: c.LostFirst.Seconds(), To: c.LostLast.Seconds()}
+	}
+	if c.Snapshot != nil && c.Lost > 0 && !c.Snapshot.LowUnbounded {
+		t.SnapshotUnixMs = env.base.Add(c.Snapshot.Estimate).UnixMilli()
+		t.SnapshotSource = c.Snapshot.Source
+	}
+	switch w := c.LossWindow; {
+	case c.Lost == 0:
+		t.LossWindowS = &result.Window{} // nothing lost: the cache went back no time
+	case w != nil && !w.HighUnbounded:
+		t.LossWindowS = &result.Window{Low: w.Low.Seconds(), High: w.High.Seconds(), Estimate: w.Estimate.Seconds(), OneSided: w.OneSided}
+	} // lost writes without a bracket: not measured (nil), never a zero window
+	t.StaleLoad = ev.staleLoad(c)
+}
+
+// completedSaves are the saves of the faulted server that completed before
+// the replacement could load (the old server gone, or the replacement
+// started): what the replacement must have loaded, the latest of them. The
+// dataset snapshot is always one.
+func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.SaveFork {
+	cutoff := lossTo
+	if g := ev.fault.rep.GoneAt; !g.IsZero() && g.After(cutoff) {
+		cutoff = g
+	}
+	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() && st.Before(cutoff) {
+		cutoff = st
+	}
+	off := func(t time.Time) time.Duration { return t.Sub(env.base) }
+	out := []check.SaveFork{{ForkLow: off(ev.snapshot.ForkAfter), ForkHigh: off(ev.snapshot.ForkBy), End: off(ev.snapshot.Ended), Source: "harness"}}
+	if saves := ev.log.summary.saves; len(saves) > 0 {
+		for _, s := range saves {
+			if s.ok && !s.end.IsZero() && !s.end.After(cutoff) {
+				out = append(out, check.SaveFork{ForkLow: off(s.start), ForkHigh: off(s.start) + time.Millisecond, End: off(s.end), Source: result.SourceServerLog})
+			}
+		}
+		return out
+	}
+	for _, s := range ev.load.saves {
+		if s.OK && !s.StartedAfter.IsZero() && !s.EndedBy.IsZero() && !s.EndedBy.After(cutoff) {
+			out = append(out, check.SaveFork{ForkLow: off(s.StartedAfter), ForkHigh: off(s.StartedBy), End: off(s.Ended), Source: "info"})
+		}
+	}
+	return out
+}
+
+// staleLoad names a replacement that loaded an older snapshot than the last
+// completed save: from the lost writes, or from what it says it loaded.
+func (ev *evidence) staleLoad(c check.Classification) *result.StaleLoad {
+	if c.LastSave == nil {
+		return nil
+	}
+	base := ev.dataset.Keys + 1 // the preload and the marker
+	min, max := base+int64(c.AckedBeforeLastSave), base+int64(c.SentBeforeLastSave)
+	s := &result.StaleLoad{LastSaveForkS: c.LastSave.ForkLow.Seconds(), KeysLoaded: ev.log.keysLoaded, KeysExpectedMin: min, KeysExpectedMax: max}
+	switch {
+	case c.StaleLoad != nil:
+		s.LostBefore, s.Detail = c.StaleLoad.LostBefore, c.StaleLoad.Example
+		if s.KeysLoaded >= 0 {
+			s.Detail += fmt.Sprintf("; it loaded %d keys, the last completed save (forked at %+.3fs) held at least %d", s.KeysLoaded, s.LastSaveForkS, min)
+		}
+	case s.KeysLoaded >= 0 && s.KeysLoaded < min:
+		s.Detail = fmt.Sprintf("it loaded %d keys, but the last completed save (forked at %+.3fs) held at least %d", s.KeysLoaded, s.LastSaveForkS, min)
+	default:
+		return nil
+	}
+	return s
+}
+
+// recordTimeline turns the recovery instants into warm-up, RTO and steps.
+func (ev *evidence) recordTimeline(env *trialEnv, t *result.Trial) {
+	rec, ready, sum := ev.recovery.rec, ev.recovery.ready, ev.log.summary
+	tl := check.Recovery(check.Instants{
+		Fault: ev.fault.tFault, OldGone: ev.fault.rep.GoneAt, NewStarted: rec.Instance.StartedAt,
+		PortAccepts: ready.Accepted, FirstReply: ready.FirstReply, Ready: ready.Ready, Serving: ev.recovery.serving,
+		ServerLoadSeconds: sum.loadSeconds, HasServerLoad: sum.hasLoad,
+	})
+	t.WarmupS, t.RTOS, t.ServerLoadS = tl.WarmupS, tl.RTOS, tl.ServerLoadS
+	// The first look already met a loaded server: warm-up is only bounded.
+	t.WarmupUpperBound = t.WarmupS != nil && ready.LoadingReplies == 0 && ready.Refused == 0 && ready.Errors == 0
+	if t.OverlapS != nil {
+		t.WarmupS = nil // not observed: the probe met the replacement long after its load
+	}
+	addStep(env, t, "port_accepts", ready.Accepted, "probe")
+	addStep(env, t, "first_reply", ready.FirstReply, "probe")
+	addStep(env, t, "ready", ready.Ready, "probe")
+	addStep(env, t, "serving", ev.recovery.serving, "probe")
+	if !sum.loadedAt.IsZero() {
+		addStep(env, t, "loaded", sum.loadedAt, "server-log")
+	}
+	for _, p := range tl.Problems {
+		t.Problems = append(t.Problems, "timeline: "+p)
+	}
+	sort.SliceStable(t.Steps, func(i, j int) bool { return t.Steps[i].AtS < t.Steps[j].AtS })
+}
+
+func addStep(env *trialEnv, t *result.Trial, name string, at time.Time, source string) {
+	if at.IsZero() {
+		return
+	}
+	t.Steps = append(t.Steps, result.Step{Name: name, AtS: env.offset(at), UnixMs: at.UnixMilli(), Source: source})
+}
+
+// assumptions are the harness's own preconditions, as observed, in the
+// order the judge reads them.
+func (ev *evidence) assumptions(env *trialEnv, t *result.Trial, runErr error) []result.Assumption {
+	var out []result.Assumption
+	add := func(name string, held bool, detail string) {
+		out = append(out, result.Assumption{Name: name, Held: held, Detail: detail})
+	}
+	add("finished", runErr == nil, finishedDetail(runErr))
+	if errs := ev.storage.errs; len(errs) > 0 {
+		add("storage_faults", false, errs[0])
+	}
+	if ev.load.history == nil {
+		return out
+	}
+	pl := ev.placement
+	add("snapshot_during_load", pl.found, pl.noSave)
+	if !pl.found {
+		return out
+	}
+	if !ev.fault.tFault.IsZero() {
+		add("fault_confirmed", ev.fault.err == nil && ev.fault.rep.Confirmed, confirmDetail(ev.fault))
+	}
+	if ev.fault.rep.Confirmed {
+		held, detail := ev.faultInCycle()
+		add("fault_in_cycle", held, detail)
+		held, detail = ev.ruleFired(t)
+		add("rule_fired", held, detail)
+		held, detail = ev.ownWrites(env, t)
+		add("own_writes", held, detail)
+	}
+	held, detail := ev.pacing(env, t)
+	add("pacing", held, detail)
+	return out
+}
+
+func finishedDetail(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "trial did not finish: " + err.Error()
+}
+
+func confirmDetail(in injected) string {
+	switch {
+	case errors.Is(in.err, target.ErrStopCondition):
+		return "aborted before the fault: " + in.err.Error()
+	case in.err != nil:
+		return fmt.Sprintf("fault could not be confirmed: %v", in.err)
+	case !in.rep.Confirmed:
+		return "fault could not be confirmed: the old server did not go away"
+	}
+	return ""
+}
+
+// faultInCycle: a fault placed by fault_at must land in the planned cycle;
+// another save completing between the cycle's save and the fault (foreign
+// writes on a shared server, clock skew against lastsave) moves it.
+func (ev *evidence) faultInCycle() (bool, string) {
+	pl := ev.placement
+	if !pl.byFaultAt {
+		return true, ""
+	}
+	for _, s := range ev.load.saves {
+		if s.OK && s.Started.After(pl.cycle.Started) && !s.Ended.IsZero() && s.Ended.Before(ev.fault.tFault) {
+			return false, fmt.Sprintf("another save completed (%s to %s) between the planned cycle's save and the fault: the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
+				s.Started.Format("15:04:05.000"), s.Ended.Format("15:04:05.000"))
+		}
+	}
+	return true, ""
+}
+
+// ruleFired: the save rule that fired during the load (the server log's
+// trigger, or the model at the server's own change rate) is the one the
+// trial was planned for.
+func (ev *evidence) ruleFired(t *result.Trial) (bool, string) {
+	pl := ev.placement
+	planned := pl.pred.Rule.String()
+	from, to := ev.load.start, ev.fault.tFault
+	for _, s := range ev.log.summary.saves {
+		if s.trigger == "" || s.trigger == "shutdown" || s.start.Before(from) || s.start.After(to) {
+			continue
+		}
+		if !slices.Contains(t.FiredRules, s.trigger) {
+			t.FiredRules = append(t.FiredRules, s.trigger)
+		}
+	}
+	for _, r := range t.FiredRules {
+		if r != planned {
+			return false, fmt.Sprintf("rule %q fired during the load (server log), not the %q the trial was planned for: the trial measured another rule than it reports", r, planned)
+		}
+	}
+	if len(t.FiredRules) > 0 {
+		return true, ""
+	}
+	if rate, ok := pl.serverRate(); ok && rate > 0 {
+		bgsave := pl.cycle.Ended.Sub(pl.cycle.Started)
+		if got := savepolicy.Predict(ev.server.rules, rate, bgsave).Rule.String(); got != planned {
+			return false, fmt.Sprintf("at the server's own change rate (%s) rule %q fires, not the planned %q", savepolicy.FormatRate(rate), got, planned)
+		}
+	}
+	return true, ""
+}
+
+// ownWrites holds the server's change rate against the harness's: more
+// changes than the harness made mean another writer shares the server.
+func (ev *evidence) ownWrites(env *trialEnv, t *result.Trial) (bool, string) {
+	pl := ev.placement
+	rate, ok := pl.serverRate()
+	if !ok {
+		return true, ""
+	}
+	t.ServerChangesPerS = rate
+	a, b := pl.changes[0].at.Sub(env.base), pl.changes[1].at.Sub(env.base)
+	ours := ev.load.history.AchievedRate(a, b)
+	if rate > 1.1*ours+2 {
+		return false, fmt.Sprintf("the server counted %s changes while the harness wrote %s: another writer shares the server, so the trial's rule, rate and window are not its own", savepolicy.FormatRate(rate), savepolicy.FormatRate(ours))
+	}
+	return true, ""
+}

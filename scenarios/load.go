@@ -1,0 +1,83 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+)
+
+// loadRun is the measured phase in progress: the open-loop writer and the
+// INFO watcher that sees each save.
+type loadRun struct {
+	writer *loadgen.Writer
+	saves  *probe.SaveWatcher
+	rate   float64
+	rules  savepolicy.Rules
+	start  time.Time // the writer's start
+
+	once sync.Once
+	done loadDone
+}
+
+// loadDone is what the load phase leaves: every op, and every save seen.
+type loadDone struct {
+	history *loadgen.History
+	saves   []probe.SaveEvent
+	start   time.Time
+	rate    float64 // scaled writes/s the writer was paced at
+}
+
+// startLoad starts the writer at rate and the save watcher. The writer is
+// bounded generously so it never stops mid-outage: three cycles, the stop
+// timeout in force (at most Fargate's 120 s when the scenario leaves it to
+// the target), the replacement's ready and serving waits, and the writes
+// after recovery.
+func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolicy.Rules) (*loadRun, error) {
+	pred := savepolicy.Predict(rules, rate, 0)
+	if !pred.Fires {
+		return nil, fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(rate), rules)
+	}
+	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
+	stopLimit := env.plan.StopTimeout
+	if stopLimit <= 0 {
+		stopLimit = 2 * time.Minute
+	}
+	limit := 3*cycle + 2*stopLimit + readyLimit + servingLimit + time.Duration(env.plan.Scenario.AfterRecover) + time.Minute
+	saves := probe.WatchSaves(ctx, env.currentAddr, infoEvery)
+	writer, err := loadgen.StartWriter(ctx, loadgen.WriterConfig{
+		Addr:        env.currentAddr,
+		Prefix:      env.plan.Prefix,
+		Conns:       env.plan.Conns,
+		ValueSize:   env.plan.ValueSize,
+		Pacer:       loadgen.ConstantPacer{Freq: rate},
+		Base:        env.base,
+		MaxOps:      uint64(rate*limit.Seconds()) + 1000,
+		MaxDuration: limit,
+		OpTimeout:   time.Second,
+	})
+	if err != nil {
+		saves.Stop()
+		return nil, fmt.Errorf("start writer: %w", err)
+	}
+	env.logf("writing at %s on %d connections; waiting for a save during load (rule %s expected)", savepolicy.FormatRate(rate), env.plan.Conns, pred.Rule)
+	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now()}, nil
+}
+
+// stop ends the load (idempotent) and returns what it recorded.
+func (l *loadRun) stop() loadDone {
+	if l == nil {
+		return loadDone{}
+	}
+	l.once.Do(func() {
+		h := l.writer.Stop()
+		l.saves.Stop()
+		l.done = loadDone{history: h, saves: l.saves.Events(), start: l.start, rate: l.rate}
+	})
+	return l.done
+}
