@@ -22,7 +22,7 @@ type SaveEvent struct {
 	// bracket the end likewise. Zero when unknown.
 	StartedAfter, StartedBy time.Time
 	EndedAfter, EndedBy     time.Time
-	OK             bool // rdb_last_bgsave_status:ok after it ended
+	OK                      bool // rdb_last_bgsave_status:ok after it ended
 }
 
 // SaveWatcher polls INFO persistence on one reused connection (reconnecting
