@@ -76,7 +76,11 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 		fails = append(fails, fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
 	}
 	if s := t.StaleLoad; s != nil {
-		fails = append(fails, "the replacement loaded a snapshot older than the last completed save: "+s.Detail)
+		sep := ": "
+		if strings.HasPrefix(s.Detail, "(") {
+			sep = " "
+		}
+		fails = append(fails, "the replacement loaded a snapshot older than the last completed save"+sep+s.Detail)
 	}
 	if t.Fault == "stop" {
 		fails = append(fails, stopReasons(t)...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/check"
@@ -297,7 +298,8 @@ func (ev *evidence) staleLoad(c check.Classification) *result.StaleLoad {
 	s := &result.StaleLoad{LastSaveForkS: c.LastSave.ForkLow.Seconds(), KeysLoaded: ev.log.keysLoaded, KeysExpectedMin: min, KeysExpectedMax: max}
 	switch {
 	case c.StaleLoad != nil:
-		s.LostBefore, s.Detail = c.StaleLoad.LostBefore, c.StaleLoad.Example
+		s.LostBefore = c.StaleLoad.LostBefore
+		s.Detail = strings.TrimPrefix(strings.TrimPrefix(c.StaleLoad.Example, "the replacement loaded a snapshot older than the last completed save"), " ")
 		if s.KeysLoaded >= 0 {
 			s.Detail += fmt.Sprintf("; it loaded %d keys, the last completed save (forked at %+.3fs) held at least %d", s.KeysLoaded, s.LastSaveForkS, min)
 		}
@@ -405,10 +407,24 @@ func (ev *evidence) faultInCycle() (bool, string) {
 	if !pl.byFaultAt {
 		return true, ""
 	}
+	breach := func(start, end time.Time) (bool, string) {
+		return false, fmt.Sprintf("another save completed (%s to %s) between the planned cycle's save and the fault: the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
+			start.Format("15:04:05.000"), end.Format("15:04:05.000"))
+	}
+	tFault := ev.fault.tFault
+	if saves := ev.log.summary.saves; len(saves) > 0 {
+		// The log's ms instants: a save that began after the cycle's save
+		// ended and finished by the fault.
+		for _, s := range saves {
+			if s.ok && s.start.After(pl.cycle.Ended) && !s.end.IsZero() && !s.end.After(tFault) {
+				return breach(s.start, s.end)
+			}
+		}
+		return true, ""
+	}
 	for _, s := range ev.load.saves {
-		if s.OK && s.Started.After(pl.cycle.Started) && !s.Ended.IsZero() && s.Ended.Before(ev.fault.tFault) {
-			return false, fmt.Sprintf("another save completed (%s to %s) between the planned cycle's save and the fault: the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
-				s.Started.Format("15:04:05.000"), s.Ended.Format("15:04:05.000"))
+		if s.OK && s.Started.After(pl.cycle.Ended) && !s.EndedBy.IsZero() && !s.EndedBy.After(tFault) {
+			return breach(s.Started, s.EndedBy)
 		}
 	}
 	return true, ""

@@ -89,3 +89,36 @@ func snapshotDataset(ctx context.Context, env *trialEnv) (probe.Snapshot, error)
 	env.logf("dataset snapshot taken in %.2fs", snap.Duration().Seconds())
 	return snap, nil
 }
+
+// snapshotRestorer is a target that can keep a copy of dump.rdb and put it
+// back while no server runs (target/local): a volume backup and restore.
+type snapshotRestorer interface {
+	KeepSnapshot(name string) error
+	RestoreSnapshot(name string) error
+}
+
+const oldestSnapshot = "oldest"
+
+// keepOldest keeps the dataset's snapshot when the scenario restores it.
+func keepOldest(env *trialEnv) error {
+	if env.plan.Scenario.Restore == "" {
+		return nil
+	}
+	r, ok := env.cfg.Target.(snapshotRestorer)
+	if !ok {
+		return fmt.Errorf("%w: scenario %s restores an old snapshot, which this target cannot do (use the local target)", result.ErrBadInput, env.plan.Scenario.Name)
+	}
+	return r.KeepSnapshot(oldestSnapshot)
+}
+
+// restoreOldest puts the kept snapshot back before the replacement starts.
+func restoreOldest(env *trialEnv) error {
+	if env.plan.Scenario.Restore == "" {
+		return nil
+	}
+	if err := env.cfg.Target.(snapshotRestorer).RestoreSnapshot(oldestSnapshot); err != nil {
+		return fmt.Errorf("restore the oldest snapshot: %w", err)
+	}
+	env.logf("dump.rdb replaced by the dataset's snapshot (a volume restored from an old backup)")
+	return nil
+}

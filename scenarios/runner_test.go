@@ -36,10 +36,25 @@ type runSetup struct {
 // runTrials runs scenarios against real valkey-server processes.
 func runTrials(t *testing.T, ctx context.Context, rs runSetup, scens ...*Scenario) (*result.Run, error) {
 	t.Helper()
+	return runTrialsWith(t, ctx, rs, trialOpts{}, scens...)
+}
+
+// trialOpts wrap the target (a test's own misbehaviour on top of a real
+// server) and report the run directory.
+type trialOpts struct {
+	wrap func(Target) Target
+	out  *string
+}
+
+func runTrialsWith(t *testing.T, ctx context.Context, rs runSetup, o trialOpts, scens ...*Scenario) (*result.Run, error) {
+	t.Helper()
 	if _, err := local.ResolveBin(""); err != nil {
 		t.Fatalf("valkey-server not installed (make test installs it; run scripts/setup.sh): %v", err)
 	}
 	out := t.TempDir()
+	if o.out != nil {
+		*o.out = out
+	}
 	rs.target.LogDir = filepath.Join(out, "logs")
 	if err := os.MkdirAll(rs.target.LogDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -57,6 +72,10 @@ func runTrials(t *testing.T, ctx context.Context, rs runSetup, scens ...*Scenari
 	if rs.scale == 0 {
 		rs.scale = 1
 	}
+	var tgt Target = tg
+	if o.wrap != nil {
+		tgt = o.wrap(tg)
+	}
 	return Run(ctx, Config{
 		RunID:      "test",
 		OutDir:     out,
@@ -64,7 +83,7 @@ func runTrials(t *testing.T, ctx context.Context, rs runSetup, scens ...*Scenari
 		TimeScale:  rs.scale,
 		Keys:       rs.keys,
 		SLOs:       rs.slos,
-		Target:     tg,
+		Target:     tgt,
 		TargetInfo: result.Target{Kind: "local", ServerVersion: tg.Version()},
 		Progress:   testWriter{t},
 	}, scens)

@@ -47,6 +47,11 @@ type Scenario struct {
 	ServerArgs   []string          `yaml:"server_args"`
 	Storage      map[string]string `yaml:"storage"`
 	Expect       []string          `yaml:"expect"` // SLO expressions, e.g. "loss_window<=65s"
+	// Restore "oldest" replaces dump.rdb, after the fault and before the
+	// replacement starts, by the oldest snapshot the trial kept (the
+	// dataset's): a volume restored from an old backup. The judge must
+	// name the stale load.
+	Restore string `yaml:"restore"`
 	// Storage faults, where the fault lands, capacity sweeps (storage.go).
 	storageSpec `yaml:",inline"`
 	// Source is where the scenario came from ("catalog" or a file path).
@@ -175,6 +180,9 @@ func (s *Scenario) validate() error {
 	s.expect = expect
 	if s.FaultAt < 0 || s.FaultAt > 1 {
 		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in (0, 1], e.g. 0.9 (1: just before the next fork)", s.FaultAt)
+	}
+	if s.Restore != "" && s.Restore != "oldest" {
+		return fmt.Errorf("restore %q: the only choice is oldest (the dataset's snapshot, taken before the measured writes)", s.Restore)
 	}
 	if s.Dataset.Keys < 0 {
 		return fmt.Errorf("dataset.keys %d: must be zero or more", s.Dataset.Keys)

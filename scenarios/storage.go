@@ -195,6 +195,9 @@ func prepareScenarios(cfg Config, scens []*Scenario) ([]*Scenario, error) {
 				return nil, fmt.Errorf("%w: scenario %s has storage_faults, which this target cannot inject (use the local target)", result.ErrBadInput, s.Name)
 			}
 		}
+		if _, ok := cfg.Target.(snapshotRestorer); s.Restore != "" && !ok {
+			return nil, fmt.Errorf("%w: scenario %s restores an old snapshot (restore: %s), which this target cannot do: use the local target", result.ErrBadInput, s.Name, s.Restore)
+		}
 		if len(s.Sizes) == 0 {
 			out = append(out, s)
 			continue

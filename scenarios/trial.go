@@ -85,6 +85,9 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	if ev.snapshot, err = snapshotDataset(ctx, env); err != nil {
 		return done, err
 	}
+	if err = keepOldest(env); err != nil {
+		return done, err
+	}
 	if ev.leaks, err = crashDuringBGSaves(ctx, env, ev.server.inst); err != nil {
 		return done, err
 	}
@@ -101,6 +104,9 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	}
 	storage.phase("fault")
 	if ev.fault, err = inject(ctx, env, load); err != nil || !ev.fault.rep.Confirmed {
+		return done, err
+	}
+	if err = restoreOldest(env); err != nil {
 		return done, err
 	}
 	storage.phase("recover")

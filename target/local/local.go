@@ -387,6 +387,7 @@ func (t *Target) Finish(ctx context.Context) error {
 	}
 	t.killAll()
 	t.cur = nil
+	t.dropBackups()
 	if t.store != nil {
 		if err := t.store.release(); err != nil {
 			errs = append(errs, fmt.Errorf("release storage: %w", err))

@@ -1,0 +1,198 @@
+package scenarios
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// Defect 1: a replacement that loads an older dump.rdb than the last
+// completed save loses every measured write; with no survivor the window
+// is one-sided, and the trial fails with the stale load named.
+func TestStaleLoadIsNamedAndFails(t *testing.T) {
+	scens, err := Resolve([]string{"restored-backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := runTrials(t, context.Background(), runSetup{save: "1 1000", keys: -1}, scens...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if tr.Verdict != result.Fail || !strings.Contains(reasons(tr), "older than the last completed save") {
+		t.Fatalf("verdict %s (%s), want fail naming the stale load", tr.Verdict, reasons(tr))
+	}
+	if tr.StaleLoad == nil || tr.StaleLoad.LostBefore == 0 {
+		t.Fatalf("stale load %+v, want lost writes acknowledged before the last save's fork", tr.StaleLoad)
+	}
+	// The server's own word as an oracle: it loaded the dataset and the
+	// marker only, fewer keys than the last completed save held.
+	if s := tr.StaleLoad; s.KeysLoaded != 20001 || s.KeysLoaded >= s.KeysExpectedMin {
+		t.Errorf("keys loaded %d (expected at least %d in the last save), want the 20001 of the old snapshot", s.KeysLoaded, s.KeysExpectedMin)
+	}
+	// Every write the old server acknowledged is lost (the replacement's
+	// own acks after recovery survive): no survivor, a one-sided window.
+	if tr.Lost == 0 || tr.LossWindowS == nil || !tr.LossWindowS.OneSided {
+		t.Fatalf("lost %d of %d acked, window %+v: want a one-sided window", tr.Lost, tr.Acked, tr.LossWindowS)
+	}
+	if tr.LossWindowS.Low <= tr.PredictedLossWindowS {
+		t.Errorf("one-sided window low end %.2fs within the %.2fs prediction: the cache went back further than the rules allow", tr.LossWindowS.Low, tr.PredictedLossWindowS)
+	}
+}
+
+// breakingTarget runs one BGSAVE to completion just before the fault: a
+// save outside the planned cycle, as foreign writes would cause.
+type breakingTarget struct {
+	Target
+	addr string
+}
+
+func (b *breakingTarget) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
+	inst, err := b.Target.Start(ctx, spec)
+	b.addr = inst.Addr
+	return inst, err
+}
+
+func (b *breakingTarget) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
+	if _, err := probe.TakeSnapshot(ctx, b.addr); err != nil {
+		return target.FaultReport{}, err
+	}
+	return b.Target.Inject(ctx, kind)
+}
+
+// Defect 9: another save between the planned cycle's save and the fault
+// makes the trial invalid, whatever it lost.
+func TestFaultOutsideThePlannedCycleIsInvalid(t *testing.T) {
+	s := quick(t, "crash", "5s")
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "2 1000", keys: -1}, trialOpts{wrap: func(tg Target) Target {
+		return &breakingTarget{Target: tg}
+	}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "did not land in the planned cycle") {
+		t.Fatalf("verdict %s (%s), want invalid: the fault left its cycle", tr.Verdict, reasons(tr))
+	}
+}
+
+// Defect 7: a stop whose final save fails keeps serving until SIGKILL; the
+// window runs to the old process's exit, so it covers every lost ack.
+func TestEscalatedStopWindowRunsToTheExit(t *testing.T) {
+	s := mustScenario(t, `
+name: final-save-fails
+faults: [stop]
+load: {rate: 2000/s, conns: 8}
+dataset: {keys: 5000}
+fault_at: 0.5
+stop_timeout: 2s
+after_recover: 300ms
+storage: {mode: efs-elastic}
+storage_faults: [{kind: eio, path: "temp-*.rdb", ops: [create], at: fault, lift: recover}]
+`)
+	run, err := runTrials(t, context.Background(), runSetup{save: "2 1000"}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if !tr.StopEscalated || tr.Verdict != result.Fail {
+		t.Fatalf("escalated %v verdict %s (%s), want an escalated, failed stop", tr.StopEscalated, tr.Verdict, reasons(tr))
+	}
+	if tr.LostSpanS == nil || tr.LossWindowS == nil {
+		t.Fatalf("lost span %+v window %+v", tr.LostSpanS, tr.LossWindowS)
+	}
+	var fault float64
+	for _, st := range tr.Steps {
+		if st.Name == "fault" {
+			fault = st.AtS
+		}
+	}
+	if tr.LostSpanS.To <= fault+0.5 {
+		t.Fatalf("last lost ack at %.2fs, fault at %.2fs: the server did not keep serving after SIGTERM", tr.LostSpanS.To, fault)
+	}
+	if span := tr.LostSpanS.To - tr.LostSpanS.From; tr.LossWindowS.High < span {
+		t.Errorf("loss window %+v is shorter than the span of lost acks %.2fs: it was measured to SIGTERM, not to the exit", tr.LossWindowS, span)
+	}
+}
+
+// The interrupted trial is named in result.json on disk, and it never
+// shows "nothing lost".
+func TestInterruptedTrialIsMarkedOnDisk(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	s := mustScenario(t, "name: slow\nfaults: [crash]\nload: {rate: 10/s}\ndataset: {keys: 100}\n")
+	var out string
+	_, _ = runTrialsWith(t, ctx, runSetup{save: "60 1"}, trialOpts{out: &out}, s)
+	run, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Complete || !strings.Contains(run.Interrupted, "during trial slow crash") || len(run.Trials) != 1 {
+		t.Fatalf("on disk: complete %v interrupted %q trials %d, want the cut trial named", run.Complete, run.Interrupted, len(run.Trials))
+	}
+	tr := run.Trials[0]
+	if tr.Interrupted == "" || tr.Unread == "" || tr.Verdict != result.Invalid {
+		t.Errorf("trial interrupted %q unread %q verdict %s, want it marked, unread and invalid", tr.Interrupted, tr.Unread, tr.Verdict)
+	}
+	if line := summaryLine(&tr); strings.Contains(line, "nothing lost") {
+		t.Errorf("summary says nothing lost for a trial never read back: %s", line)
+	}
+	if _, err := os.Stat(filepath.Join(out, result.FileName)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// foreignWriter writes its own keys beside the trial, as a valkey-benchmark
+// on the same server would: bounded in count and time.
+type foreignWriter struct {
+	Target
+	t      *testing.T
+	writer *loadgen.Writer
+}
+
+func (f *foreignWriter) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
+	inst, err := f.Target.Start(ctx, spec)
+	if err != nil {
+		return inst, err
+	}
+	f.writer, err = loadgen.StartWriter(ctx, loadgen.WriterConfig{
+		Addr: func() string { return inst.Addr }, Prefix: "foreign:", Conns: 4, ValueSize: 16,
+		Pacer: loadgen.ConstantPacer{Freq: 12000}, Base: time.Now(), MaxOps: 12000 * 30, MaxDuration: 30 * time.Second,
+	})
+	return inst, err
+}
+
+func (f *foreignWriter) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
+	if f.writer != nil {
+		f.writer.Stop()
+	}
+	return f.Target.Inject(ctx, kind)
+}
+
+// Defect 4: another writer makes a faster rule fire than the one the
+// trial was planned for; the trial is invalid, never a pass at the slow
+// rule's prediction.
+func TestForeignWritesMakeTheTrialInvalid(t *testing.T) {
+	s := mustScenario(t, "name: slow-rule\nfaults: [crash]\nload: {rule: \"0\", conns: 2}\ndataset: {keys: 1000}\nafter_recover: 200ms\n")
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "3 1 1 10000", keys: -1}, trialOpts{wrap: func(tg Target) Target {
+		return &foreignWriter{Target: tg, t: t}
+	}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	why := reasons(tr)
+	if tr.Verdict != result.Invalid || !(strings.Contains(why, "fired during the load") || strings.Contains(why, "another writer")) {
+		t.Fatalf("verdict %s (%s), want invalid naming the rule that fired or the other writer", tr.Verdict, why)
+	}
+	t.Logf("fired %v, server %.0f changes/s vs planned %.2f/s: %s", tr.FiredRules, tr.ServerChangesPerS, tr.RatePerS, why)
+}
