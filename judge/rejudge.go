@@ -15,7 +15,7 @@ import (
 func Rejudge(run *result.Run, extra []slo.SLO) error {
 	for i := range run.Trials {
 		t := &run.Trials[i]
-		slos, err := recordedSLOs(t)
+		slos, err := RecordedSLOs(t)
 		if err != nil {
 			return fmt.Errorf("trial %s: %w", t.Label(), err)
 		}
@@ -32,7 +32,8 @@ func Rejudge(run *result.Run, extra []slo.SLO) error {
 	return nil
 }
 
-func recordedSLOs(t *result.Trial) ([]slo.SLO, error) {
+// RecordedSLOs are the SLOs a trial was judged by, from its checks.
+func RecordedSLOs(t *result.Trial) ([]slo.SLO, error) {
 	var out []slo.SLO
 	for _, c := range t.Checks {
 		s, err := slo.Parse(c.Name)

@@ -59,10 +59,9 @@ func renderSafely(name string, draw func() ([]byte, bool, error)) (png []byte, o
 }
 
 // Write renders run into dir: plots/*.png, report.md and report.html. It
-// fills each trial's Files.Plots with the charts drawn for it (paths
-// relative to dir), so a caller that writes result.json afterwards records
-// them. A chart that cannot be drawn is named in the report, not fatal;
-// errors are for files that cannot be written.
+// only reads the run: the chart paths are result.PlotFiles of each trial,
+// which result.json names already. A chart that cannot be drawn is named in
+// the report, not fatal; errors are for files that cannot be written.
 func Write(dir string, run *result.Run) error {
 	if run == nil {
 		return fmt.Errorf("%w: no run to render", result.ErrBadInput)

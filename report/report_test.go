@@ -250,10 +250,23 @@ func TestRenderIsDeterministic(t *testing.T) {
 			t.Errorf("%s differs between two renders of the same run", f)
 		}
 	}
-	// Write records the charts of each trial.
+	// Write draws the charts the run names, and changes nothing in it.
+	runA.NamePlots()
+	before, _ := json.Marshal(runA)
+	if err := Write(dirA, runA); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(runA); !bytes.Equal(before, after) {
+		t.Error("Write changed the run it rendered")
+	}
 	for _, tr := range runA.Trials {
 		if len(tr.Files.Plots) != 2 {
 			t.Errorf("%s: Files.Plots = %v, want timeline and latency", trialLabel(&tr), tr.Files.Plots)
+		}
+		for _, p := range tr.Files.Plots {
+			if _, err := os.Stat(filepath.Join(dirA, p)); err != nil {
+				t.Errorf("%s: named chart %s not drawn: %v", trialLabel(&tr), p, err)
+			}
 		}
 	}
 }

@@ -169,16 +169,16 @@ func buildView(dir string, run *result.Run) *view {
 				tv.Phases = append(tv.Phases, kv{ph.name, fmtSeconds(durs[j])})
 			}
 		}
-		t.Files.Plots = nil
+		plots := result.PlotFiles(name) // the paths the run already recorded
 		for _, c := range []struct {
 			title, file string
 			draw        func() ([]byte, bool, error)
 		}{
-			{"Timeline", "timeline-" + name + ".png", func() ([]byte, bool, error) {
+			{"Timeline", plots[0], func() ([]byte, bool, error) {
 				png, err := timelineChart(run, t)
 				return png, err == nil, err
 			}},
-			{"Latency over time", "latency-" + name + ".png", func() ([]byte, bool, error) { return latencyChart(run, t) }},
+			{"Latency over time", plots[1], func() ([]byte, bool, error) { return latencyChart(run, t) }},
 		} {
 			png, ok, err := renderSafely(c.title+" of "+tv.Label, c.draw)
 			if err != nil {
@@ -186,9 +186,7 @@ func buildView(dir string, run *result.Run) *view {
 				continue
 			}
 			if ok {
-				ch := chart{Title: c.title, Path: path.Join(PlotsDir, c.file), png: png}
-				tv.Charts = append(tv.Charts, ch)
-				t.Files.Plots = append(t.Files.Plots, ch.Path)
+				tv.Charts = append(tv.Charts, chart{Title: c.title, Path: c.file, png: png})
 			}
 		}
 		sv := byScenario[t.Scenario]
@@ -211,35 +209,9 @@ func buildView(dir string, run *result.Run) *view {
 }
 
 // uniqueNames gives every trial a file-name-safe name, unique in the run.
-func uniqueNames(run *result.Run) []string {
-	seen := map[string]int{}
-	out := make([]string, len(run.Trials))
-	for i := range run.Trials {
-		t := &run.Trials[i]
-		base := slug(fmt.Sprintf("%s-%s-%s-%d", t.Scenario, t.Fault, t.Rule, t.Index))
-		seen[base]++
-		if n := seen[base]; n > 1 {
-			base = fmt.Sprintf("%s-%d", base, n)
-		}
-		out[i] = base
-	}
-	return out
-}
+func uniqueNames(run *result.Run) []string { return result.TrialNames(run) }
 
-func slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '.' || r == '_' {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash {
-			b.WriteRune('-')
-			dash = true
-		}
-	}
-	return strings.Trim(b.String(), "-")
-}
+func slug(s string) string { return result.Slug(s) }
 
 func configEcho(run *result.Run) []kv {
 	tg := run.Target

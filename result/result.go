@@ -126,6 +126,9 @@ type Trial struct {
 	// short first); absent when they were. lost and the other counts are
 	// then unknown, never 0.
 	Unread string `json:"unread,omitempty"`
+	// Classified is what the classification was given besides the history
+	// and the read-back files: `valkey-chaos check` redoes it from these.
+	Classified *Classified `json:"classified,omitempty"`
 	// Interrupted is set on the trial a signal cut short.
 	Interrupted   string   `json:"interrupted,omitempty"`
 	ServerLoadS   *float64 `json:"server_load_s"` // "DB loaded from disk: X seconds"
@@ -218,6 +221,27 @@ type Assumption struct {
 	Name   string `json:"name"` // pacing, snapshot_during_load, fault_confirmed, fault_in_cycle, rule_fired, finished, storage_faults
 	Held   bool   `json:"held"`
 	Detail string `json:"detail,omitempty"` // why it did not hold, in words
+}
+
+// Classified holds the classification's inputs other than the ops and the
+// read-back, as offsets in seconds from the trial's start.
+type Classified struct {
+	TFaultS        float64    `json:"t_fault_s"` // the instant the window is measured to
+	ReplacementS   float64    `json:"replacement_s,omitempty"`
+	FloorFS        float64    `json:"floor_f_s,omitempty"`
+	SaveStartsS    []float64  `json:"save_starts_s,omitempty"`
+	CompletedSaves []SaveFork `json:"completed_saves,omitempty"`
+	Unexpected     int        `json:"unexpected"`
+	DatasetKeys    int64      `json:"dataset_keys"`
+	KeysLoaded     int64      `json:"keys_loaded"` // -1: unknown
+}
+
+// SaveFork is one completed save: its fork in [ForkLowS, ForkHighS).
+type SaveFork struct {
+	ForkLowS  float64 `json:"fork_low_s"`
+	ForkHighS float64 `json:"fork_high_s"`
+	EndS      float64 `json:"end_s"`
+	Source    string  `json:"source"`
 }
 
 // StaleLoad says the replacement loaded a snapshot older than the last
@@ -462,4 +486,51 @@ func SafeName(label string) string {
 		}
 		return '-'
 	}, label)
+}
+
+// TrialNames gives every trial of a run a unique, file-safe name (for its
+// charts and anchors): scenario, fault, rule and repetition.
+func TrialNames(run *Run) []string {
+	seen := map[string]int{}
+	out := make([]string, len(run.Trials))
+	for i := range run.Trials {
+		t := &run.Trials[i]
+		base := Slug(fmt.Sprintf("%s-%s-%s-%d", t.Scenario, t.Fault, t.Rule, t.Index))
+		seen[base]++
+		if n := seen[base]; n > 1 {
+			base = fmt.Sprintf("%s-%d", base, n)
+		}
+		out[i] = base
+	}
+	return out
+}
+
+// PlotFiles are the charts a report draws for the trial named name, relative
+// to the run directory: its timeline and its latency over time.
+func PlotFiles(name string) []string {
+	return []string{"plots/timeline-" + name + ".png", "plots/latency-" + name + ".png"}
+}
+
+// NamePlots records in every trial the chart files its report will have, so
+// that result.json names them before any report is rendered.
+func (run *Run) NamePlots() {
+	for i, name := range TrialNames(run) {
+		run.Trials[i].Files.Plots = PlotFiles(name)
+	}
+}
+
+// Slug lowers s to letters, digits, dots and underscores, one dash between.
+func Slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '.' || r == '_' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteRune('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-")
 }

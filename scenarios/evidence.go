@@ -220,19 +220,25 @@ func (ev *evidence) lossTo(env *trialEnv) time.Time {
 }
 
 func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
-	h := ev.load.history
 	var replacement time.Duration
 	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() {
 		replacement = st.Sub(env.base)
 	}
 	lossTo := ev.lossTo(env)
-	c := check.Classify(check.Input{
-		Ops: h.Ops, Found: ev.found.found, Unexpected: ev.found.unexpected,
+	in := check.Input{
+		Ops: ev.load.history.Ops, Found: ev.found.found, Unexpected: ev.found.unexpected,
 		TFault: lossTo.Sub(env.base), Replacement: replacement,
 		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.snapshot.ForkAfter.Sub(env.base),
 		CompletedSaves: ev.completedSaves(env, lossTo),
-	})
+	}
+	t.Classified = classifiedInput(in, ev.dataset.Keys, ev.log.keysLoaded)
 	t.OverlapS = overlapOf(env, ev.fault.rep)
+	applyClassification(t, check.Classify(in), env.base, t.Classified)
+}
+
+// applyClassification fills the numbers DESIGN.md defines from one
+// classification; live trials and `valkey-chaos check` share it.
+func applyClassification(t *result.Trial, c check.Classification, base time.Time, ci *result.Classified) {
 	t.Writes, t.Acked, t.Failed, t.Unknown = c.Writes, c.Acked, c.Failed, c.Unknown
 	t.Lost, t.Recovered, t.Unexpected, t.Corrupt = c.Lost, c.Recovered, c.Unexpected, c.Corrupt
 	t.Anomalies = c.Anomalies
@@ -241,11 +247,12 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 	for _, ex := range c.AnomalyExamples[:min(2, len(c.AnomalyExamples))] {
 		t.Problems = append(t.Problems, "anomaly: "+ex)
 	}
+	t.LostSpanS, t.SnapshotUnixMs, t.SnapshotSource, t.LossWindowS = nil, 0, "", nil
 	if c.HasLost {
 		t.LostSpanS = &result.Span{From: c.LostFirst.Seconds(), To: c.LostLast.Seconds()}
 	}
 	if c.Snapshot != nil && c.Lost > 0 && !c.Snapshot.LowUnbounded {
-		t.SnapshotUnixMs = env.base.Add(c.Snapshot.Estimate).UnixMilli()
+		t.SnapshotUnixMs = base.Add(c.Snapshot.Estimate).UnixMilli()
 		t.SnapshotSource = c.Snapshot.Source
 	}
 	switch w := c.LossWindow; {
@@ -254,7 +261,21 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 	case w != nil && !w.HighUnbounded:
 		t.LossWindowS = &result.Window{Low: w.Low.Seconds(), High: w.High.Seconds(), Estimate: w.Estimate.Seconds(), OneSided: w.OneSided}
 	} // lost writes without a bracket: not measured (nil), never a zero window
-	t.StaleLoad = ev.staleLoad(c)
+	t.StaleLoad = staleLoad(c, ci.DatasetKeys, ci.KeysLoaded)
+}
+
+// classifiedInput records what Classify was given besides the ops and the
+// read-back (those are files), so the classification can be redone.
+func classifiedInput(in check.Input, datasetKeys, keysLoaded int64) *result.Classified {
+	ci := &result.Classified{TFaultS: in.TFault.Seconds(), ReplacementS: in.Replacement.Seconds(), FloorFS: in.FloorF.Seconds(),
+		Unexpected: in.Unexpected, DatasetKeys: datasetKeys, KeysLoaded: keysLoaded}
+	for _, s := range in.SaveStarts {
+		ci.SaveStartsS = append(ci.SaveStartsS, s.Seconds())
+	}
+	for _, s := range in.CompletedSaves {
+		ci.CompletedSaves = append(ci.CompletedSaves, result.SaveFork{ForkLowS: s.ForkLow.Seconds(), ForkHighS: s.ForkHigh.Seconds(), EndS: s.End.Seconds(), Source: s.Source})
+	}
+	return ci
 }
 
 // completedSaves are the saves of the faulted server that completed before
@@ -289,13 +310,13 @@ func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.Save
 
 // staleLoad names a replacement that loaded an older snapshot than the last
 // completed save: from the lost writes, or from what it says it loaded.
-func (ev *evidence) staleLoad(c check.Classification) *result.StaleLoad {
+func staleLoad(c check.Classification, datasetKeys, keysLoaded int64) *result.StaleLoad {
 	if c.LastSave == nil {
 		return nil
 	}
-	base := ev.dataset.Keys + 1 // the preload and the marker
+	base := datasetKeys + 1 // the preload and the marker
 	min, max := base+int64(c.AckedBeforeLastSave), base+int64(c.SentBeforeLastSave)
-	s := &result.StaleLoad{LastSaveForkS: c.LastSave.ForkLow.Seconds(), KeysLoaded: ev.log.keysLoaded, KeysExpectedMin: min, KeysExpectedMax: max}
+	s := &result.StaleLoad{LastSaveForkS: c.LastSave.ForkLow.Seconds(), KeysLoaded: keysLoaded, KeysExpectedMin: min, KeysExpectedMax: max}
 	switch {
 	case c.StaleLoad != nil:
 		s.LostBefore = c.StaleLoad.LostBefore

@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			run.Trials = append(run.Trials, *done.trial)
 			learned = append(learned, done.learned)
 			run.Target = runTarget(cfg, learned)
+			run.NamePlots()
 		}
 		if err != nil && ctx.Err() == nil {
 			// The run ends here: result.json says why, so whoever reads a

@@ -196,3 +196,43 @@ func TestForeignWritesMakeTheTrialInvalid(t *testing.T) {
 	}
 	t.Logf("fired %v, server %.0f changes/s vs planned %.2f/s: %s", tr.FiredRules, tr.ServerChangesPerS, tr.RatePerS, why)
 }
+
+// A finished run re-judged from its own files reproduces every verdict and
+// number; a tampered record is caught.
+func TestRecheckReproducesTheRunFromItsFiles(t *testing.T) {
+	scens, err := Resolve([]string{"restored-backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	if _, err := runTrialsWith(t, context.Background(), runSetup{save: "1 1000", keys: -1}, trialOpts{out: &out}, quick(t, "crash", "5s"), scens[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, checked, err := Recheck(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) != 2 {
+		t.Fatalf("%d trials rechecked, want 2", len(checked))
+	}
+	for _, c := range checked {
+		if c.Skipped != "" || len(c.Differences) > 0 {
+			t.Errorf("%s: skipped %q, differences %v", c.Label, c.Skipped, c.Differences)
+		}
+	}
+	// Negative control: a record that says less was lost is caught.
+	run, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Trials[1].Lost--
+	if err := result.Write(out, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, checked, err = Recheck(out); err != nil {
+		t.Fatal(err)
+	}
+	if d := strings.Join(checked[1].Differences, "; "); !strings.Contains(d, "lost: recorded") {
+		t.Errorf("a tampered lost count was not caught: %q", d)
+	}
+}

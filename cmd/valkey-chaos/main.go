@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newPlanCmd(),
 		newTuneCmd(),
 		newReportCmd(),
+		newCheckCmd(),
 		newCompareCmd(),
 		newEFSCmd(),
 		newTwinCmd(),

@@ -172,10 +172,6 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 			if err := report.Write(outDir, run); err != nil {
 				return errors.Join(runErr, fmt.Errorf("render report: %w", err))
 			}
-			// Write names the plots in each trial: keep result.json in step.
-			if err := result.Write(outDir, run); err != nil {
-				return errors.Join(runErr, err)
-			}
 			fmt.Fprintf(w, "report: %s\n", filepath.Join(outDir, "report.md"))
 		}
 		if namespace != "" {

@@ -1,0 +1,161 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/judge"
+	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/result"
+)
+
+// Rechecked is one trial classified and judged again from its files.
+type Rechecked struct {
+	Label    string
+	Recorded result.Verdict
+	Now      result.Verdict
+	// Differences name every number or verdict that came out differently.
+	Differences []string
+	Skipped     string // why the trial could not be rechecked (no history or read-back file)
+}
+
+// Recheck classifies and judges every trial of a finished run again from
+// its own files (history, per-key read-back, the recorded classification
+// inputs), with this build's checker and judge, so a fixed checker can be
+// applied to old runs. It returns the re-judged run and, per trial, what
+// differs from what was recorded. It reads only; it writes nothing.
+func Recheck(dir string) (*result.Run, []Rechecked, error) {
+	run, err := result.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if filepath.Base(dir) == result.FileName {
+		dir = filepath.Dir(dir)
+	}
+	var out []Rechecked
+	for i := range run.Trials {
+		t := &run.Trials[i]
+		rc, err := recheckTrial(dir, t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trial %s: %w", t.Label(), err)
+		}
+		out = append(out, rc)
+	}
+	return run, out, nil
+}
+
+func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
+	rc := Rechecked{Label: t.Label(), Recorded: t.Verdict, Now: t.Verdict}
+	if t.Files.History == "" || t.Files.Found == "" || t.Classified == nil {
+		rc.Skipped = "no history, read-back or classification inputs recorded (a run from an older build, or a trial that never read back)"
+		return rc, nil
+	}
+	h, err := readFile(filepath.Join(dir, t.Files.History), loadgen.ReadHistory)
+	if err != nil {
+		return rc, err
+	}
+	found, err := readFile(filepath.Join(dir, t.Files.Found), check.ReadFound)
+	if err != nil {
+		return rc, err
+	}
+	slos, err := judge.RecordedSLOs(t)
+	if err != nil {
+		return rc, err
+	}
+	before := *t
+	ci := t.Classified
+	c := check.Classify(check.Input{
+		Ops: h.Ops, Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
+		SaveStarts: durations(ci.SaveStartsS), FloorF: seconds(ci.FloorFS), CompletedSaves: saveForks(ci.CompletedSaves),
+	})
+	t.Problems = withoutAnomalyExamples(t.Problems)
+	applyClassification(t, c, time.UnixMilli(t.TrialStartUnixMs), ci)
+	t.Problems = dedupe(t.Problems)
+	judge.Apply(t, slos)
+	rc.Now = t.Verdict
+	rc.Differences = differences(&before, t)
+	return rc, nil
+}
+
+func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return zero, fmt.Errorf("%w: %s is missing: the run directory is incomplete", result.ErrBadInput, path)
+		}
+		return zero, err
+	}
+	defer f.Close()
+	v, err := read(f)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %s: %v", result.ErrBadInput, path, err)
+	}
+	return v, nil
+}
+
+func withoutAnomalyExamples(problems []string) []string {
+	var out []string
+	for _, p := range problems {
+		if !strings.HasPrefix(p, "anomaly: ") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// differences lists what re-judging changed. The snapshot instant is
+// compared at the trial clock's millisecond: the live run kept its base
+// in nanoseconds, result.json in milliseconds.
+func differences(a, b *result.Trial) []string {
+	var out []string
+	diff := func(name string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			out = append(out, fmt.Sprintf("%s: recorded %v, now %v", name, x, y))
+		}
+	}
+	diff("verdict", a.Verdict, b.Verdict)
+	diff("lost", a.Lost, b.Lost)
+	diff("recovered", a.Recovered, b.Recovered)
+	diff("corrupt", a.Corrupt, b.Corrupt)
+	diff("anomalies", a.Anomalies, b.Anomalies)
+	diff("loss_window_s", fmtWindow(a.LossWindowS), fmtWindow(b.LossWindowS))
+	diff("snapshot_source", a.SnapshotSource, b.SnapshotSource)
+	diff("stale_load", a.StaleLoad != nil, b.StaleLoad != nil)
+	diff("reasons", strings.Join(a.Reasons, "; "), strings.Join(b.Reasons, "; "))
+	if d := a.SnapshotUnixMs - b.SnapshotUnixMs; d > 1 || d < -1 {
+		diff("snapshot_unix_ms", a.SnapshotUnixMs, b.SnapshotUnixMs)
+	}
+	return out
+}
+
+func fmtWindow(w *result.Window) string {
+	if w == nil {
+		return "null"
+	}
+	return fmt.Sprintf("[%.6f..%.6f] %.6f one-sided=%v", w.Low, w.High, w.Estimate, w.OneSided)
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func durations(ss []float64) []time.Duration {
+	out := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		out[i] = seconds(s)
+	}
+	return out
+}
+
+func saveForks(in []result.SaveFork) []check.SaveFork {
+	out := make([]check.SaveFork, len(in))
+	for i, s := range in {
+		out[i] = check.SaveFork{ForkLow: seconds(s.ForkLowS), ForkHigh: seconds(s.ForkHighS), End: seconds(s.EndS), Source: s.Source}
+	}
+	return out
+}
