@@ -5,11 +5,9 @@
 package result
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -371,74 +369,6 @@ type Refusal struct {
 	ResumedS float64 `json:"resumed_s,omitempty"`
 }
 
-// Write stores run as dir/result.json atomically (temp file, fsync, rename).
-func Write(dir string, run *Run) error {
-	if run.Schema == "" {
-		run.Schema = Schema
-	}
-	data, err := json.MarshalIndent(run, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode result %s: %w", run.RunID, err)
-	}
-	return WriteFileAtomic(filepath.Join(dir, FileName), append(data, '\n'))
-}
-
-// WriteFileAtomic writes data to path through a temp file in the same
-// directory, so readers see the old file or the new one, never a mix.
-func WriteFileAtomic(path string, data []byte) error {
-	return WriteAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
-// WriteAtomic streams fill's output to path through a temp file in the same
-// directory (fsynced, then renamed), so a large file such as a write
-// history needs no buffer and readers never see half of it.
-func WriteAtomic(path string, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := fill(bw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	// The rename is durable only once the directory entry is on disk.
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s to sync it: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
 // Outcome sentinels; the CLI maps them to exit codes.
 var (
 	// ErrFailed: a trial, an SLO or a comparison failed (exit 3).
@@ -486,51 +416,4 @@ func SafeName(label string) string {
 		}
 		return '-'
 	}, label)
-}
-
-// TrialNames gives every trial of a run a unique, file-safe name (for its
-// charts and anchors): scenario, fault, rule and repetition.
-func TrialNames(run *Run) []string {
-	seen := map[string]int{}
-	out := make([]string, len(run.Trials))
-	for i := range run.Trials {
-		t := &run.Trials[i]
-		base := Slug(fmt.Sprintf("%s-%s-%s-%d", t.Scenario, t.Fault, t.Rule, t.Index))
-		seen[base]++
-		if n := seen[base]; n > 1 {
-			base = fmt.Sprintf("%s-%d", base, n)
-		}
-		out[i] = base
-	}
-	return out
-}
-
-// PlotFiles are the charts a report draws for the trial named name, relative
-// to the run directory: its timeline and its latency over time.
-func PlotFiles(name string) []string {
-	return []string{"plots/timeline-" + name + ".png", "plots/latency-" + name + ".png"}
-}
-
-// NamePlots records in every trial the chart files its report will have, so
-// that result.json names them before any report is rendered.
-func (run *Run) NamePlots() {
-	for i, name := range TrialNames(run) {
-		run.Trials[i].Files.Plots = PlotFiles(name)
-	}
-}
-
-// Slug lowers s to letters, digits, dots and underscores, one dash between.
-func Slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '.' || r == '_' {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash {
-			b.WriteRune('-')
-			dash = true
-		}
-	}
-	return strings.Trim(b.String(), "-")
 }

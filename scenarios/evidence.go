@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,7 +14,6 @@ import (
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
-	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // evidence holds what each phase of one trial returned. runTrial stores
@@ -364,138 +362,4 @@ func addStep(env *trialEnv, t *result.Trial, name string, at time.Time, source s
 		return
 	}
 	t.Steps = append(t.Steps, result.Step{Name: name, AtS: env.offset(at), UnixMs: at.UnixMilli(), Source: source})
-}
-
-// assumptions are the harness's own preconditions, as observed, in the
-// order the judge reads them.
-func (ev *evidence) assumptions(env *trialEnv, t *result.Trial, runErr error) []result.Assumption {
-	var out []result.Assumption
-	add := func(name string, held bool, detail string) {
-		out = append(out, result.Assumption{Name: name, Held: held, Detail: detail})
-	}
-	add("finished", runErr == nil, finishedDetail(runErr))
-	if errs := ev.storage.errs; len(errs) > 0 {
-		add("storage_faults", false, errs[0])
-	}
-	if ev.load.history == nil {
-		return out
-	}
-	pl := ev.placement
-	add("snapshot_during_load", pl.found, pl.noSave)
-	if !pl.found {
-		return out
-	}
-	if !ev.fault.tFault.IsZero() {
-		add("fault_confirmed", ev.fault.err == nil && ev.fault.rep.Confirmed, confirmDetail(ev.fault))
-	}
-	if ev.fault.rep.Confirmed {
-		held, detail := ev.faultInCycle()
-		add("fault_in_cycle", held, detail)
-		held, detail = ev.ruleFired(t)
-		add("rule_fired", held, detail)
-		held, detail = ev.ownWrites(env, t)
-		add("own_writes", held, detail)
-	}
-	held, detail := ev.pacing(env, t)
-	add("pacing", held, detail)
-	return out
-}
-
-func finishedDetail(err error) string {
-	if err == nil {
-		return ""
-	}
-	return "trial did not finish: " + err.Error()
-}
-
-func confirmDetail(in injected) string {
-	switch {
-	case errors.Is(in.err, target.ErrStopCondition):
-		return "aborted before the fault: " + in.err.Error()
-	case in.err != nil:
-		return fmt.Sprintf("fault could not be confirmed: %v", in.err)
-	case !in.rep.Confirmed:
-		return "fault could not be confirmed: the old server did not go away"
-	}
-	return ""
-}
-
-// faultInCycle: a fault placed by fault_at must land in the planned cycle;
-// another save completing between the cycle's save and the fault (foreign
-// writes on a shared server, clock skew against lastsave) moves it.
-func (ev *evidence) faultInCycle() (bool, string) {
-	pl := ev.placement
-	if !pl.byFaultAt {
-		return true, ""
-	}
-	breach := func(start, end time.Time) (bool, string) {
-		return false, fmt.Sprintf("another save completed (%s to %s) between the planned cycle's save and the fault: the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
-			start.Format("15:04:05.000"), end.Format("15:04:05.000"))
-	}
-	tFault := ev.fault.tFault
-	if saves := ev.log.summary.saves; len(saves) > 0 {
-		// The log's ms instants: a save that began after the cycle's save
-		// ended and finished by the fault.
-		for _, s := range saves {
-			if s.ok && s.start.After(pl.cycle.Ended) && !s.end.IsZero() && !s.end.After(tFault) {
-				return breach(s.start, s.end)
-			}
-		}
-		return true, ""
-	}
-	for _, s := range ev.load.saves {
-		if s.OK && s.Started.After(pl.cycle.Ended) && !s.EndedBy.IsZero() && !s.EndedBy.After(tFault) {
-			return breach(s.Started, s.EndedBy)
-		}
-	}
-	return true, ""
-}
-
-// ruleFired: the save rule that fired during the load (the server log's
-// trigger, or the model at the server's own change rate) is the one the
-// trial was planned for.
-func (ev *evidence) ruleFired(t *result.Trial) (bool, string) {
-	pl := ev.placement
-	planned := pl.pred.Rule.String()
-	from, to := ev.load.start, ev.fault.tFault
-	for _, s := range ev.log.summary.saves {
-		if s.trigger == "" || s.trigger == "shutdown" || s.start.Before(from) || s.start.After(to) {
-			continue
-		}
-		if !slices.Contains(t.FiredRules, s.trigger) {
-			t.FiredRules = append(t.FiredRules, s.trigger)
-		}
-	}
-	for _, r := range t.FiredRules {
-		if r != planned {
-			return false, fmt.Sprintf("rule %q fired during the load (server log), not the %q the trial was planned for: the trial measured another rule than it reports", r, planned)
-		}
-	}
-	if len(t.FiredRules) > 0 {
-		return true, ""
-	}
-	if rate, ok := pl.serverRate(); ok && rate > 0 {
-		bgsave := pl.cycle.Ended.Sub(pl.cycle.Started)
-		if got := savepolicy.Predict(ev.server.rules, rate, bgsave).Rule.String(); got != planned {
-			return false, fmt.Sprintf("at the server's own change rate (%s) rule %q fires, not the planned %q", savepolicy.FormatRate(rate), got, planned)
-		}
-	}
-	return true, ""
-}
-
-// ownWrites holds the server's change rate against the harness's: more
-// changes than the harness made mean another writer shares the server.
-func (ev *evidence) ownWrites(env *trialEnv, t *result.Trial) (bool, string) {
-	pl := ev.placement
-	rate, ok := pl.serverRate()
-	if !ok {
-		return true, ""
-	}
-	t.ServerChangesPerS = rate
-	a, b := pl.changes[0].at.Sub(env.base), pl.changes[1].at.Sub(env.base)
-	ours := ev.load.history.AchievedRate(a, b)
-	if rate > 1.1*ours+2 {
-		return false, fmt.Sprintf("the server counted %s changes while the harness wrote %s: another writer shares the server, so the trial's rule, rate and window are not its own", savepolicy.FormatRate(rate), savepolicy.FormatRate(ours))
-	}
-	return true, ""
 }
