@@ -129,14 +129,14 @@ func writeArtifacts(env *trialEnv, t *result.Trial, h *loadgen.History, rb readB
 	return nil
 }
 
-// logFiler is implemented by targets that write server logs straight into
+// LogFiler is implemented by targets that write server logs straight into
 // the run's logs/ directory (local).
-type logFiler interface{ LogFiles() []string }
+type LogFiler interface{ LogFiles() []string }
 
 // logFiles names the trial's server logs relative to the run directory;
 // other targets' lines are saved there.
 func logFiles(env *trialEnv, lines []target.LogLine) []string {
-	if lf, ok := env.cfg.Target.(logFiler); ok {
+	if lf, ok := env.cfg.Target.(LogFiler); ok {
 		var out []string
 		for _, p := range lf.LogFiles() {
 			if rel, err := filepath.Rel(env.cfg.OutDir, p); err == nil && !strings.HasPrefix(rel, "..") {

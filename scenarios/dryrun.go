@@ -13,9 +13,9 @@ import (
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
-// dryRunner is a Target that prints its state-changing calls instead of
+// DryRunner is a Target that prints its state-changing calls instead of
 // making them (target/ecs with --dry-run).
-type dryRunner interface {
+type DryRunner interface {
 	DryRun() bool
 }
 
@@ -38,7 +38,7 @@ type dryRunner interface {
 // It writes no result file. A target that cannot dry-run is refused, so a
 // dry run never injects a real fault.
 func DryRun(ctx context.Context, cfg Config, scens []*Scenario) error {
-	if d, ok := cfg.Target.(dryRunner); !ok || !d.DryRun() {
+	if d, ok := cfg.Target.(DryRunner); !ok || !d.DryRun() {
 		return fmt.Errorf("%w: --dry-run needs --target ecs (the local target has nothing to rehearse: it starts its own servers)", result.ErrBadInput)
 	}
 	cfg, plans, err := setup(cfg, scens)

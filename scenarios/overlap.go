@@ -50,14 +50,21 @@ func classifyFault(rep target.FaultReport, tFault time.Time) time.Time {
 	return tFault
 }
 
+// FaultSupporter is a target that says which faults it can inject.
+type FaultSupporter interface {
+	Supports(kind target.FaultKind) error
+}
+
 // checkFaults refuses, before any trial runs, a fault the target cannot
-// inject: rolling-deploy needs a service scheduler that starts the new
-// server itself (ECS), which the local target does not have.
+// inject, in the target's own words.
 func checkFaults(cfg Config, plans []TrialPlan) error {
+	fs, ok := cfg.Target.(FaultSupporter)
 	for _, p := range plans {
-		if p.Fault == target.RollingDeploy && cfg.TargetInfo.Kind != "ecs" {
-			return fmt.Errorf("%w: scenario %s injects rolling-deploy, which needs a service scheduler that starts the new server before the old one stops: run it with --target ecs (rehearse against 'valkey-chaos twin'); the %s target supports crash, stop and shutdown-nosave",
-				result.ErrBadInput, p.Scenario.Name, targetKind(cfg))
+		if !ok {
+			continue // a target that cannot say is trusted to refuse in Inject
+		}
+		if err := fs.Supports(p.Fault); err != nil {
+			return fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, p.Scenario.Name, err)
 		}
 	}
 	return nil

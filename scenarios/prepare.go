@@ -90,9 +90,9 @@ func snapshotDataset(ctx context.Context, env *trialEnv) (probe.Snapshot, error)
 	return snap, nil
 }
 
-// snapshotRestorer is a target that can keep a copy of dump.rdb and put it
+// SnapshotRestorer is a target that can keep a copy of dump.rdb and put it
 // back while no server runs (target/local): a volume backup and restore.
-type snapshotRestorer interface {
+type SnapshotRestorer interface {
 	KeepSnapshot(name string) error
 	RestoreSnapshot(name string) error
 }
@@ -104,7 +104,7 @@ func keepOldest(env *trialEnv) error {
 	if env.plan.Scenario.Restore == "" {
 		return nil
 	}
-	r, ok := env.cfg.Target.(snapshotRestorer)
+	r, ok := env.cfg.Target.(SnapshotRestorer)
 	if !ok {
 		return fmt.Errorf("%w: scenario %s restores an old snapshot, which this target cannot do (use the local target)", result.ErrBadInput, env.plan.Scenario.Name)
 	}
@@ -116,7 +116,7 @@ func restoreOldest(env *trialEnv) error {
 	if env.plan.Scenario.Restore == "" {
 		return nil
 	}
-	if err := env.cfg.Target.(snapshotRestorer).RestoreSnapshot(oldestSnapshot); err != nil {
+	if err := env.cfg.Target.(SnapshotRestorer).RestoreSnapshot(oldestSnapshot); err != nil {
 		return fmt.Errorf("restore the oldest snapshot: %w", err)
 	}
 	env.logf("dump.rdb replaced by the dataset's snapshot (a volume restored from an old backup)")

@@ -106,10 +106,10 @@ func recoverServer(ctx context.Context, env *trialEnv) (recovered, error) {
 	return out, nil
 }
 
-// serverWatcher is implemented by targets that see their server process
+// ServerWatcher is implemented by targets that see their server process
 // exit (local). A replacement that exits while starting would crash-loop
 // under a scheduler: the runner stops waiting for it at once.
-type serverWatcher interface {
+type ServerWatcher interface {
 	ServerExited() (exited bool, detail string)
 }
 
@@ -120,7 +120,7 @@ var errReplacementExited = errors.New("the replacement server exited while start
 // the replacement process exits (a target that can tell).
 func readyContext(ctx context.Context, tgt Target, limit time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("not ready within %v", limit))
-	w, ok := tgt.(serverWatcher)
+	w, ok := tgt.(ServerWatcher)
 	if !ok {
 		return ctx, cancel
 	}
@@ -153,7 +153,7 @@ func readyContext(ctx context.Context, tgt Target, limit time.Duration) (context
 
 // replacementExited says whether the replacement died, and how.
 func replacementExited(tgt Target) (bool, string) {
-	w, ok := tgt.(serverWatcher)
+	w, ok := tgt.(ServerWatcher)
 	if !ok {
 		return false, ""
 	}

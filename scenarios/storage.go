@@ -22,9 +22,9 @@ type StorageTarget interface {
 	StorageNote() *result.StorageNote
 }
 
-// storageValidator is implemented by targets that can check a storage block
+// StorageValidator is implemented by targets that can check a storage block
 // and a storage fault before any trial runs.
-type storageValidator interface {
+type StorageValidator interface {
 	ValidateStorage(params map[string]string) error
 	ValidateStorageFault(f target.StorageFault) error
 }
@@ -180,7 +180,7 @@ func (s *Scenario) validateStorage() error {
 func prepareScenarios(cfg Config, scens []*Scenario) ([]*Scenario, error) {
 	var out []*Scenario
 	for _, s := range scens {
-		if v, ok := cfg.Target.(storageValidator); ok {
+		if v, ok := cfg.Target.(StorageValidator); ok {
 			if err := v.ValidateStorage(s.Storage); err != nil {
 				return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 			}
@@ -195,7 +195,7 @@ func prepareScenarios(cfg Config, scens []*Scenario) ([]*Scenario, error) {
 				return nil, fmt.Errorf("%w: scenario %s has storage_faults, which this target cannot inject (use the local target)", result.ErrBadInput, s.Name)
 			}
 		}
-		if _, ok := cfg.Target.(snapshotRestorer); s.Restore != "" && !ok {
+		if _, ok := cfg.Target.(SnapshotRestorer); s.Restore != "" && !ok {
 			return nil, fmt.Errorf("%w: scenario %s restores an old snapshot (restore: %s), which this target cannot do: use the local target", result.ErrBadInput, s.Name, s.Restore)
 		}
 		if len(s.Sizes) == 0 {

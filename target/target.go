@@ -36,6 +36,14 @@ const (
 // Kinds lists every fault kind, for flag help and validation.
 var Kinds = []FaultKind{Crash, Stop, ShutdownNoSave, RollingDeploy}
 
+// NeedsScheduler is true for faults that only a target with a service
+// scheduler can inject: one that starts the new server itself, before the
+// old one stops.
+func (k FaultKind) NeedsScheduler() bool { return k == RollingDeploy }
+
+// ErrUnsupported marks a fault a target cannot inject (Supports).
+var ErrUnsupported = errors.New("fault not supported by this target")
+
 // ParseFaultKind validates a fault name from a scenario or flag.
 func ParseFaultKind(s string) (FaultKind, error) {
 	for _, k := range Kinds {
