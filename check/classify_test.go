@@ -1,6 +1,8 @@
 package check_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -295,30 +297,99 @@ func TestClassifyRejectsMismatchedReadBack(t *testing.T) {
 	}
 }
 
-// TestClassifyLargeHistory checks Classify on a million-op crash history:
-// linear time, and the same answer as the definition applied naively to a
-// sample.
-func TestClassifyLargeHistory(t *testing.T) {
-	const n = 1_000_000
+// crashHistory is n ok writes at 1M/s, 16 in flight, applied halfway
+// through their round trip, after a snapshot forked at `fork`; the crash is
+// at 1 s, with one completed save (the fork) and the preload's snapshot as
+// the floor. With stale, the replacement loaded the preload's snapshot
+// instead: nothing survived.
+func crashHistory(n int, fork time.Duration, stale bool) check.Input {
 	ops := make([]loadgen.Op, n)
 	found := make([]check.Found, n)
-	fork := 700 * time.Millisecond
 	for i := range ops {
-		sent := time.Duration(i) * time.Microsecond // 1M writes/s, 16 in flight
-		ops[i] = loadgen.Op{Seq: uint64(i + 1), Sent: sent, Done: sent + 16*time.Microsecond, Outcome: loadgen.OK}
+		sent := time.Millisecond + time.Duration(i)*time.Microsecond
+		ops[i] = loadgen.Op{Seq: uint64(i + 1), Conn: uint16(i % 16), Intended: sent, Sent: sent, Done: sent + 16*time.Microsecond, Outcome: loadgen.OK}
 		applied := sent + 8*time.Microsecond
-		found[i] = check.Found{Present: applied < fork, Match: applied < fork}
+		found[i] = check.Found{Present: applied < fork && !stale, Match: applied < fork && !stale}
 	}
-	start := time.Now()
-	v := check.Classify(check.Input{Ops: ops, Found: found, TFault: time.Second})
-	took := time.Since(start)
-	if v.Anomalies != 0 || v.Lost != n-int(fork/time.Microsecond)+8 || v.Snapshot == nil {
-		t.Fatalf("verdict %+v", v)
+	return check.Input{Ops: ops, Found: found, TFault: time.Second + 500*time.Millisecond, FloorF: 500 * time.Microsecond,
+		SaveStarts:     []time.Duration{fork.Truncate(time.Millisecond)},
+		CompletedSaves: []check.SaveFork{{ForkLow: fork.Truncate(time.Millisecond), ForkHigh: fork.Truncate(time.Millisecond) + time.Millisecond, End: fork + 300*time.Millisecond, Source: "server-log"}}}
+}
+
+// TestClassifyLargeHistory checks Classify on a million-op crash history
+// against counts taken straight from its construction, fresh and stale, and
+// on large random worlds against the brute-force oracle. Speed is
+// BenchmarkClassify's business; here allocations must not grow with the
+// history (Classify keeps nothing per op).
+func TestClassifyLargeHistory(t *testing.T) {
+	const n = 1_000_000
+	fork := 700*time.Millisecond + 300*time.Microsecond
+	applied := func(i int) time.Duration {
+		return time.Millisecond + time.Duration(i)*time.Microsecond + 8*time.Microsecond
 	}
-	if v.Snapshot.Low >= fork || v.Snapshot.High <= fork {
-		t.Errorf("bracket (%v, %v) misses the fork at %v", v.Snapshot.Low, v.Snapshot.High, fork)
+	var survive, ackedBefore, sentBefore int
+	for i := range n {
+		if applied(i) < fork {
+			survive++
+		}
+		if applied(i)+8*time.Microsecond < fork.Truncate(time.Millisecond) {
+			ackedBefore++
+		}
+		if applied(i)-8*time.Microsecond < fork.Truncate(time.Millisecond)+time.Millisecond {
+			sentBefore++
+		}
 	}
-	t.Logf("classified %d ops in %v", n, took)
+	for _, stale := range []bool{false, true} {
+		in := crashHistory(n, fork, stale)
+		c := check.Classify(in)
+		wantLost, staleLost := n-survive, 0
+		if stale {
+			wantLost, staleLost = n, ackedBefore
+		}
+		if c.Anomalies != 0 || c.Acked != n || c.Lost != wantLost || c.Snapshot == nil || c.LossWindow == nil {
+			t.Fatalf("stale %v: %+v, want %d acked, %d lost, no anomaly, a bracket", stale, c, n, wantLost)
+		}
+		f := fork
+		if stale {
+			f = in.FloorF
+		}
+		if s := c.Snapshot; s.Low > f || s.High <= f || s.OneSided != stale || s.LowUnbounded {
+			t.Errorf("stale %v: snapshot %+v misses F %v", stale, *s, f)
+		}
+		if w := c.LossWindow; w.Low >= in.TFault-f || w.High < in.TFault-f || w.HighUnbounded {
+			t.Errorf("stale %v: loss window %+v misses %v", stale, *w, in.TFault-f)
+		}
+		if c.AckedBeforeLastSave != ackedBefore || c.SentBeforeLastSave != sentBefore {
+			t.Errorf("stale %v: last save bounds [%d, %d], want [%d, %d]", stale, c.AckedBeforeLastSave, c.SentBeforeLastSave, ackedBefore, sentBefore)
+		}
+		if (c.StaleLoad != nil) != stale || stale && c.StaleLoad.LostBefore != staleLost {
+			t.Errorf("stale %v: stale load %+v, want %d lost before the last fork", stale, c.StaleLoad, staleLost)
+		}
+	}
+	for i := range 3 {
+		w := genWorld(rand.New(rand.NewPCG(uint64(i), 42)), 5000)
+		compareOracle(t, fmt.Sprintf("large world %d", i), check.Classify(w.in), oracle(w.in))
+	}
+	small, large := crashHistory(1000, time.Millisecond+700*time.Microsecond, false), crashHistory(100_000, fork, false)
+	allocs := func(in check.Input) float64 { return testing.AllocsPerRun(5, func() { check.Classify(in) }) }
+	if a, b := allocs(small), allocs(large); b > a {
+		t.Errorf("Classify allocates %v times for 1e3 writes but %v for 1e5: it keeps something per write", a, b)
+	}
+}
+
+// BenchmarkClassify classifies crash histories of 1e5 and 1e6 writes; the
+// ns/write metric should stay flat (linear time).
+func BenchmarkClassify(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		in := crashHistory(n, time.Millisecond+time.Duration(n*7/10)*time.Microsecond, false)
+		b.Run(fmt.Sprintf("writes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				check.Classify(in)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/write")
+		})
+	}
 }
 
 func TestClassifyLastSave(t *testing.T) {
