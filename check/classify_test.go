@@ -467,3 +467,29 @@ func TestClassifyLastSave(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestKeysLoadedMismatch(t *testing.T) {
+	last := &check.SaveFork{ForkLow: 650 * ms, ForkHigh: 651 * ms, End: 700 * ms, Source: "server-log"}
+	c := check.Classification{LastSave: last, AckedBeforeLastSave: 5, SentBeforeLastSave: 6}
+	tests := []struct {
+		name         string
+		c            check.Classification
+		loaded, othr int64
+		want         string // substring; "" consistent
+	}{
+		{"no last save: nothing to compare", check.Classification{}, 0, 100, ""},
+		{"the lower bound", c, 105, 100, ""},
+		{"the upper bound", c, 106, 100, ""},
+		{"fewer than the save must hold", c, 104, 100, "the replacement loaded a snapshot older than the last completed save: it loaded 104 keys, 4 of them this run's writes, but the save forked at +0.650s holds at least 5 (100 other keys)"},
+		{"nothing at all loaded", c, 0, 100, "it loaded 0 keys, 0 of them"},
+		{"more than the save may hold", c, 107, 100, "not the last completed save: it loaded 107 keys, 7 of them this run's writes, but the save forked at +0.650s holds at most 6"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.c.KeysLoadedMismatch(tc.loaded, tc.othr)
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

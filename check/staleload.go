@@ -70,3 +70,27 @@ func (c *Classification) lastSave(in Input) {
 			fmtOffset(last.ForkLow), last.Source, lostBefore, op.Seq, fmtOffset(op.Done)),
 	}
 }
+
+// KeysLoadedMismatch compares the replacement's own count of keys loaded
+// (the log's "Done loading RDB, keys loaded: N" or INFO's
+// rdb_last_load_keys_loaded) with what LastSave must and may hold of this
+// History's writes; otherKeys are the keys the save holds besides them (the
+// dataset, the marker). It returns "" when the count fits (or there is no
+// last save), else a sentence for the verdict's reasons.
+func (c *Classification) KeysLoadedMismatch(keysLoaded, otherKeys int64) string {
+	if c.LastSave == nil {
+		return ""
+	}
+	measured := keysLoaded - otherKeys
+	switch {
+	case measured < int64(c.AckedBeforeLastSave):
+		return fmt.Sprintf("the replacement loaded a snapshot older than the last completed save: it loaded %d keys, %d of them this run's writes, "+
+			"but the save forked at %s holds at least %d (%d other keys)",
+			keysLoaded, max(measured, 0), fmtOffset(c.LastSave.ForkLow), c.AckedBeforeLastSave, otherKeys)
+	case measured > int64(c.SentBeforeLastSave):
+		return fmt.Sprintf("the replacement loaded a snapshot that is not the last completed save: it loaded %d keys, %d of them this run's writes, "+
+			"but the save forked at %s holds at most %d (%d other keys)",
+			keysLoaded, measured, fmtOffset(c.LastSave.ForkLow), c.SentBeforeLastSave, otherKeys)
+	}
+	return ""
+}

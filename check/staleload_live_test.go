@@ -51,7 +51,11 @@ func staleLoadTrial(t *testing.T, stale bool) {
 	if c.AckedBeforeLastSave == 0 || c.Anomalies != 0 || c.Snapshot == nil || c.LossWindow == nil {
 		t.Fatalf("%+v: want writes before the last save, no anomaly, a bracket", c)
 	}
+	mismatch := c.KeysLoadedMismatch(tr.keysLoaded, staleDataset)
 	if !stale {
+		if mismatch != "" {
+			t.Errorf("keys loaded: %s", mismatch)
+		}
 		if c.StaleLoad != nil {
 			t.Errorf("stale load %+v, but the replacement loaded the last save", c.StaleLoad)
 		}
@@ -65,6 +69,9 @@ func staleLoadTrial(t *testing.T, stale bool) {
 	}
 	if measured != 0 {
 		t.Fatalf("the server loaded %d measured writes: the preload's file was not what it loaded", measured)
+	}
+	if !strings.Contains(mismatch, "older than the last completed save") {
+		t.Errorf("keys loaded %d against bounds [%d, %d]: %q, want the stale load named", tr.keysLoaded, c.AckedBeforeLastSave, c.SentBeforeLastSave, mismatch)
 	}
 	if sl := c.StaleLoad; sl == nil || sl.LostBefore != c.AckedBeforeLastSave ||
 		!strings.Contains(sl.Example, "the replacement loaded a snapshot older than the last completed save") {
