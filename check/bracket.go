@@ -7,7 +7,8 @@ import "time"
 //
 // A snapshot bracket is OneSided when no survivor bounds F from below: every
 // measured write the old server saw was lost. Its low end is then
-// Input.FloorF, or, with no floor known, LowUnbounded (Low is meaningless).
+// Input.FloorF (which F may equal: [Low, High)), or, with no floor known,
+// LowUnbounded (Low is meaningless).
 // The loss window mirrors it: OneSided, and HighUnbounded when the snapshot
 // is LowUnbounded. The window's Low (TFault minus the latest F possible) is
 // then the only proven bound: a breach is proven when it exceeds the

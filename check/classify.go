@@ -91,7 +91,8 @@ type Input struct {
 	// FloorF is the earliest instant the restored data can reflect: the fork
 	// of the oldest snapshot the replacement could legitimately have loaded
 	// (the dataset snapshot taken after the preload). It bounds F from below
-	// when no survivor does. Zero: unknown.
+	// when no survivor does. It may be negative (a snapshot before the trial
+	// base). Zero: unknown.
 	FloorF time.Duration
 	// CompletedSaves are the saves of the faulted server that completed
 	// before the fault, any order (server log or INFO watcher).
