@@ -51,9 +51,10 @@ type Classification struct {
 	// no fault instant was given.
 	LossWindow *Bracket
 
-	// LastSave is the last save that completed before the fault (by End),
-	// nil when Input.CompletedSaves is empty. The replacement must have
-	// loaded it.
+	// LastSave is the last save that completed before the fault (by End)
+	// and before the replacement started (a save the old server finished
+	// while both ran is not one the replacement could load); nil when there
+	// is none. The replacement must have loaded it.
 	LastSave *SaveFork
 	// AckedBeforeLastSave and SentBeforeLastSave bound the number of this
 	// History's writes that LastSave holds: at least every write

@@ -435,8 +435,14 @@ func TestClassifyLastSave(t *testing.T) {
 			name: "failed writes are in neither bound; writes sent after the replacement are left out",
 			ws: append(with(steady(10, 6), 1, w{outcome: loadgen.Fail, sent: 200, done: 201}),
 				w{outcome: loadgen.OK, sent: 1500, done: 1502}),
-			saves: []check.SaveFork{save(1600, 1700)}, replaced: 1300,
-			last: ptr(save(1600, 1700)), acked: 9, sent: 9, staleLostCount: 4,
+			saves: []check.SaveFork{save(1200, 1250)}, replaced: 1300,
+			last: ptr(save(1200, 1250)), acked: 9, sent: 9, staleLostCount: 4,
+		},
+		{
+			name:  "a save the old server finished after the replacement started is not the one it must load",
+			ws:    steady(10, 6),
+			saves: []check.SaveFork{save(550, 580), save(750, 800)}, replaced: 790,
+			last: ptr(save(550, 580)), acked: 5, sent: 5,
 		},
 	}
 	for _, tc := range tests {

@@ -149,10 +149,15 @@ func oracleBrackets(in check.Input, survivorsSent, lostDone []time.Duration) (*c
 // oracleLastSave: the save that ended last; what it must and may hold; and a
 // stale load when writes acknowledged before its fork are lost.
 func oracleLastSave(in check.Input, c *check.Classification) {
-	if len(in.CompletedSaves) == 0 {
+	var saves []check.SaveFork
+	for _, s := range in.CompletedSaves {
+		if in.Replacement == 0 || s.End < in.Replacement {
+			saves = append(saves, s)
+		}
+	}
+	if len(saves) == 0 {
 		return
 	}
-	saves := slices.Clone(in.CompletedSaves)
 	slices.SortStableFunc(saves, func(a, b check.SaveFork) int {
 		if a.End != b.End {
 			return int(a.End - b.End)

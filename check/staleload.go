@@ -28,14 +28,18 @@ type StaleLoad struct {
 // lastSave finds the last completed save and fills the counts bounding what
 // it holds, and the stale load if the losses contradict it.
 func (c *Classification) lastSave(in Input) {
-	if len(in.CompletedSaves) == 0 {
-		return
-	}
-	last := in.CompletedSaves[0]
-	for _, s := range in.CompletedSaves[1:] {
-		if s.End > last.End || s.End == last.End && s.ForkLow > last.ForkLow {
-			last = s
+	var last SaveFork
+	found := false
+	for _, s := range in.CompletedSaves {
+		if in.Replacement != 0 && s.End >= in.Replacement {
+			continue // written after the replacement started: not what it could load
 		}
+		if !found || s.End > last.End || s.End == last.End && s.ForkLow > last.ForkLow {
+			last, found = s, true
+		}
+	}
+	if !found {
+		return
 	}
 	c.LastSave = &last
 	var first, lostBefore int
