@@ -137,4 +137,12 @@ type LogLine struct {
 	// Received is when the target read the line; the line's own timestamp is
 	// parsed by package probe.
 	Received time.Time
+	// Zone is the zone of the line's zone-less (legacy) timestamp, to pass
+	// to probe.ParseLogLine: the server's TZ (local), or derived from the
+	// event's timestamp (ECS, probe.ZoneOfEvent). Nil: unknown, the
+	// harness's zone is assumed.
+	Zone *time.Location
+	// EventTime is the log service's own timestamp of the line (CloudWatch
+	// event timestamp, epoch ms); zero where there is none (local files).
+	EventTime time.Time
 }
