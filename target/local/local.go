@@ -263,6 +263,7 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 		return rep, fmt.Errorf("%w: fault %q is not supported by the local target (use crash, stop or shutdown-nosave)", result.ErrBadInput, kind)
 	}
 	rep.GoneAt = srv.ExitedAt()
+	rep.GoneAfter, rep.GoneBy, rep.GoneSource = rep.GoneAt, rep.GoneAt, "process"
 	rep.Confirmed = !srv.Running()
 	rep.ExitDetail = srv.ExitDetail()
 	// Any save child must be gone too before a replacement touches the dir.
