@@ -549,3 +549,15 @@ func (tw *Twin) sortedAlarmNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// TaskStoppedAt is a task's stoppedAt once it is STOPPED, for tests that
+// compare a target's view with the twin's own.
+func (tw *Twin) TaskStoppedAt(ref string) (time.Time, bool) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	t := tw.findTaskLocked(ref)
+	if t == nil || t.lastStatus != statusStopped {
+		return time.Time{}, false
+	}
+	return t.stoppedAt, true
+}

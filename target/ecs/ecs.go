@@ -111,6 +111,7 @@ type Target struct {
 	addr       string
 	old        taskView // the faulted task, after Inject
 	gone       target.FaultReport // the old container's exit bracket
+	exits      exitWatch
 	faulted    bool
 	issuedAt   time.Time
 	trialTasks []taskView

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,4 +81,43 @@ func (t *Target) failedReplacements(ctx context.Context) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%d replacement task(s) stopped again, the latest with %s: a crash loop; check its log stream)", n, last.exitDetail())
+}
+
+// exitWatch caches ServerExited's answer: the runner asks every few
+// milliseconds while it waits for the replacement, ECS is asked at most
+// every PollEvery.
+type exitWatch struct {
+	mu      sync.Mutex
+	checked time.Time
+	arn     string
+	exited  bool
+	detail  string
+}
+
+// ServerExited reports whether the current (replacement) task's container
+// has exited, and how, in ECS's words: the stop code and reason, the exit
+// code, and the service's events since the fault (a crash loop: "unable to
+// consistently start tasks"). The runner's readiness wait stops on it.
+func (t *Target) ServerExited() (bool, string) {
+	w := &t.exits
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.cur.arn == "" || t.cfg.DryRun {
+		return false, ""
+	}
+	if w.arn == t.cur.arn && (w.exited || time.Since(w.checked) < t.cfg.PollEvery) {
+		return w.exited, w.detail
+	}
+	w.arn, w.checked = t.cur.arn, time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := t.describeTask(ctx, t.cur.arn)
+	if err != nil || !v.containerExited() {
+		return false, ""
+	}
+	w.exited, w.detail = true, "task "+v.id+" "+v.exitDetail()
+	if out, err := t.ecs.DescribeServices(ctx, &awsecs.DescribeServicesInput{Cluster: aws.String(t.cfg.Cluster), Services: []string{t.cfg.Service}}); err == nil && len(out.Services) == 1 {
+		w.detail += t.recentEvents(out.Services[0])
+	}
+	return w.exited, w.detail
 }
