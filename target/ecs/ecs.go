@@ -109,7 +109,7 @@ type Target struct {
 	label      string
 	cur        taskView // the running task: the one Start found, the replacement after Recover
 	addr       string
-	old        taskView // the faulted task, after Inject
+	old        taskView           // the faulted task, after Inject
 	gone       target.FaultReport // the old container's exit bracket
 	exits      exitWatch
 	faulted    bool
