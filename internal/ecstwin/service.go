@@ -36,8 +36,9 @@ func (tw *Twin) eventLocked(at time.Time, format string, args ...any) {
 
 // taskFailedLocked counts a task that failed to start or to stay up: its
 // deployment's failedTasks (the circuit breaker trips at the threshold
-// while the rollout is in progress) and the service's failure streak,
-// which throttles the next launch once failures repeat.
+// while the rollout is in progress) and, for a task that never reached
+// RUNNING, the service's failure streak, which throttles the next launch
+// once failures repeat.
 func (tw *Twin) taskFailedLocked(t *task, now time.Time) {
 	if t.everHealthy {
 		return // it ran healthy: a later exit is no start-up failure
@@ -52,6 +53,11 @@ func (tw *Twin) taskFailedLocked(t *task, now time.Time) {
 			d.updatedAt = now
 			tw.eventLocked(now, "(service %s) (deployment %s) deployment failed: tasks failed to start.", tw.cfg.Service, d.id)
 		}
+	}
+	// ECS throttles only tasks that never reached RUNNING (PENDING to
+	// STOPPED); one that exits after it does not start the throttle logic.
+	if !t.startedAt.IsZero() {
+		return
 	}
 	tw.failStreak++
 	if tw.failStreak >= 2 {

@@ -228,3 +228,22 @@ func TestCrashLoopEndsRecoverWithECSWords(t *testing.T) {
 	}
 	_ = inst
 }
+
+// A forced deployment whose tasks cannot load dump.rdb never gets to stop
+// the old task (100/200); the circuit breaker fails the rollout and the
+// fault returns with ECS's words instead of waiting out its timeout.
+func TestCrashLoopingDeploymentFailsWithTheCircuitBreaker(t *testing.T) {
+	tw := startTwin(t, ecstwin.Config{CircuitBreaker: true})
+	tg, _ := newTarget(t, ecs.Config{})
+	ctx := ctxT(t)
+	if _, err := tg.Start(ctx, target.StartSpec{Label: "bad-deploy"}); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(tw.DataDir(), "dump.rdb"), []byte("REDIS0011 this is not an RDB file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tg.Inject(ctx, target.RollingDeploy)
+	if !errors.Is(err, ecs.ErrCrashLoop) || !strings.Contains(err.Error(), "circuit breaker") {
+		t.Fatalf("Inject: %v; want ErrCrashLoop with the circuit breaker's reason", err)
+	}
+}

@@ -97,7 +97,16 @@ func (t *Target) waitContainerExit(ctx context.Context, cur taskView, kind targe
 	after := rep.IssuedAt
 	var by time.Time
 	limit := t.def.stopTimeout + t.cfg.Timeout
+	lastService := time.Now()
 	err := t.poll(ctx, limit, func(ctx context.Context) (bool, error) {
+		if kind == target.RollingDeploy && time.Since(lastService) >= t.cfg.PollEvery {
+			// A new deployment that crash-loops never gets to stop the old
+			// task: ECS's circuit breaker says so.
+			lastService = time.Now()
+			if err := t.crashLoop(ctx); err != nil {
+				return false, err
+			}
+		}
 		before := time.Now()
 		v, derr := t.describeTask(ctx, cur.arn)
 		if derr != nil {
