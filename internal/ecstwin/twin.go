@@ -128,46 +128,6 @@ type Config struct {
 	Alarms map[string]string // CloudWatch alarm name -> state (OK, ALARM, INSUFFICIENT_DATA)
 }
 
-// The capacity rules Config.CapacityRule names.
-const (
-	CapacityAWS        = "aws"
-	CapacityNotStopped = "not-stopped"
-)
-
-// Timings are the twin's lifecycle durations.
-type Timings struct {
-	Provision, Deprovision, LogBatch time.Duration
-}
-
-// FargateTimings is the Fargate profile (provisioning about 30 s,
-// deprovisioning about 20 s, awslogs batches every 5 s), each multiplied
-// by scale so tests keep every ordering at a fraction of the time.
-func FargateTimings(scale float64) Timings {
-	f := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
-	return Timings{Provision: f(30 * time.Second), Deprovision: f(20 * time.Second), LogBatch: f(5 * time.Second)}
-}
-
-// Apply sets the config's lifecycle durations.
-func (tm Timings) Apply(cfg *Config) {
-	cfg.ProvisionDelay, cfg.DeprovisionDelay, cfg.LogBatch = tm.Provision, tm.Deprovision, tm.LogBatch
-}
-
-// DeploymentConfig is the service's deploymentConfiguration.
-type DeploymentConfig struct {
-	MinimumHealthyPercent int
-	MaximumPercent        int
-}
-
-func (c DeploymentConfig) validate() error {
-	if c.MinimumHealthyPercent < 0 || c.MinimumHealthyPercent > 100 {
-		return fmt.Errorf("%w: minimumHealthyPercent %d is outside 0..100", result.ErrBadInput, c.MinimumHealthyPercent)
-	}
-	if c.MaximumPercent < 100 || c.MaximumPercent > 200 {
-		return fmt.Errorf("%w: maximumPercent %d is outside 100..200 (a single-task service needs at least 100)", result.ErrBadInput, c.MaximumPercent)
-	}
-	return nil
-}
-
 // Twin is a running stand-in: an HTTP endpoint plus the service's tasks.
 type Twin struct {
 	cfg         Config
@@ -418,59 +378,6 @@ func (tw *Twin) SetDeployment(d DeploymentConfig) error {
 	defer tw.mu.Unlock()
 	tw.deploy = d
 	return nil
-}
-
-// FailCalls makes the next n calls of operation (any operation when empty)
-// fail with the AWS error code, e.g. ThrottlingException or
-// AccessDeniedException; n < 0 fails every such call from now on.
-func (tw *Twin) FailCalls(operation, code string, n int) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	tw.failRules = append(tw.failRules, &failRule{op: operation, code: code, remaining: n})
-}
-
-// Call is one API request the twin received.
-type Call struct {
-	At        time.Time `json:"at"`
-	Service   string    `json:"service"` // ecs, logs, cloudwatch
-	Operation string    `json:"operation"`
-	Input     string    `json:"input"`           // request body as JSON (CBOR converted)
-	Error     string    `json:"error,omitempty"` // error code returned, "" on success
-}
-
-// ReadOnly reports whether the operation only reads state
-// (Describe*, List*, Get*, Filter*).
-func (c Call) ReadOnly() bool {
-	for _, p := range []string{"Describe", "List", "Get", "Filter"} {
-		if len(c.Operation) >= len(p) && c.Operation[:len(p)] == p {
-			return true
-		}
-	}
-	return false
-}
-
-// Calls returns every request received so far, in arrival order.
-func (tw *Twin) Calls() []Call {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return slices.Clone(tw.calls)
-}
-
-// Metric is one datum received by PutMetricData.
-type Metric struct {
-	Namespace  string
-	Name       string
-	Dimensions map[string]string
-	Value      float64
-	Unit       string
-	Timestamp  time.Time
-}
-
-// Metrics returns every datum published so far.
-func (tw *Twin) Metrics() []Metric {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return slices.Clone(tw.metrics)
 }
 
 // Close stops serving, SIGKILLs every task's process group and removes the
