@@ -109,3 +109,54 @@ func TestHealthCheckReportsAndReplacesUnhealthyTasks(t *testing.T) {
 		t.Errorf("without a health check the task's healthStatus is %s, want UNKNOWN", h)
 	}
 }
+
+// A dataset whose load outlasts the health check's budget (startPeriod +
+// retries × interval) gets its task killed while LOADING: the replacement
+// is stopped for failing its health checks, its log shows a load that
+// began and never ended, and the service launches another, a crash loop
+// the module's defaults must budget for.
+func TestHealthCheckKillsALoadThatOutlastsItsBudget(t *testing.T) {
+	spec := healthcheck.ModuleSpec(0)
+	spec.Interval, spec.Timeout, spec.Retries = 200*time.Millisecond, time.Second, 2
+	_, c := startTwin(t, ecstwin.Config{HealthCheck: &spec, ExtraArgs: []string{
+		"--enable-debug-command", "yes", "--key-load-delay", "2000", "--loading-process-events-interval-bytes", "1024"}})
+	ctx := ctxT(t)
+	first := runningTask(t, ctx, c, "")
+	waitFor(t, "the first task HEALTHY", func() bool {
+		return describe(t, ctx, c, aws.ToString(first.TaskArn)).HealthStatus == types.HealthStatusHealthy
+	})
+	do(t, ctx, addr(first), "DEBUG", "POPULATE", "3000") // 3000 keys × 2 ms: a 6 s load
+	do(t, ctx, addr(first), "SAVE")
+	if b := spec.Budget(); b >= 6*time.Second {
+		t.Fatalf("budget %v does not fall short of the load", b)
+	}
+	_, _ = probe.Do(ctx, addr(first), time.Second, "SHUTDOWN", "NOSAVE")
+	var victim types.Task
+	waitFor(t, "a replacement stopped for failing its health checks", func() bool {
+		for _, task := range tasks(t, ctx, c, types.DesiredStatusStopped) {
+			if aws.ToString(task.TaskArn) != aws.ToString(first.TaskArn) && aws.ToString(task.StoppedReason) == "Task failed container health checks" {
+				victim = task
+				return true
+			}
+		}
+		return false
+	})
+	id := aws.ToString(victim.TaskArn)[strings.LastIndexByte(aws.ToString(victim.TaskArn), '/')+1:]
+	var text string
+	waitFor(t, "the victim's log", func() bool {
+		out, err := c.logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ecs/valkey"), LogStreamName: aws.String("valkey/valkey/" + id), StartFromHead: aws.Bool(true)})
+		if err != nil {
+			return false
+		}
+		var b strings.Builder
+		for _, e := range out.Events {
+			b.WriteString(aws.ToString(e.Message) + "\n")
+		}
+		text = b.String()
+		return strings.Contains(text, "Loading RDB")
+	})
+	if strings.Contains(text, "DB loaded from disk") {
+		t.Errorf("the killed task finished its load, so the health check did not kill it while LOADING:\n%s", text)
+	}
+	runningTask(t, ctx, c, aws.ToString(victim.TaskArn)) // the service tries again
+}
