@@ -112,7 +112,8 @@ var (
 	// "12811:M 25 Nov 2026 20:33:40.041 * msg"; unanchored so that a line two
 	// processes interleaved ("21460:signal-handler (..) 21190:M 25 Nov ...")
 	// still yields its embedded message.
-	headerRe = regexp.MustCompile(`(\d+):([MCSX]) (\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}) ([.\-*#]) `)
+	// The timestamp is any of the three log-timestamp-format values.
+	headerRe = regexp.MustCompile(`(\d+):([MCSX]) (\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(?:Z|[+-]\d{2}:?\d{2})|\d{13}) ([.\-*#]) `)
 	// "11728:signal-handler (1795638808) msg"
 	signalRe    = regexp.MustCompile(`^(\d+):signal-handler \((\d+)\) (.*)$`)
 	triggerRe   = regexp.MustCompile(`^(\d+) changes? in (\d+) seconds?\. Saving\.\.\.`)
@@ -123,22 +124,27 @@ var (
 	crashSignal = regexp.MustCompile(`crashed by signal: (\d+)`)
 )
 
-// ParseLogLine parses one server log line, reading its millisecond local time
-// in loc (nil: time.Local). It returns false for lines that are not log lines
-// (banners, crash-report stack traces, lines garbled by two processes writing
-// at once). Messages it does not know parse with Kind Other.
+// ParseLogLine parses one server log line. Valkey writes its default
+// ("legacy") timestamps in the server's local time with no zone, so loc says
+// which zone that was (nil: time.Local); the ECS target derives it from each
+// CloudWatch event (ZoneOfEvent), the local target runs its servers in UTC.
+// Lines with a zone of their own (log-timestamp-format iso8601, Valkey 8.1's
+// log-format logfmt) or a unix time (milliseconds format, signal-handler
+// lines) ignore loc. It returns false for lines that are not log lines
+// (banners, crash-report stack traces, lines garbled by two processes
+// writing at once). Messages it does not know parse with Kind Other.
 func ParseLogLine(line string, loc *time.Location) (LogEvent, bool) {
 	if loc == nil {
 		loc = time.Local
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if m := headerRe.FindStringSubmatchIndex(line); m != nil && (m[0] == 0 || strings.Contains(line[:m[0]], ":signal-handler (")) {
-		t, err := time.ParseInLocation(logTimeLayout, line[m[6]:m[7]], loc)
-		if err != nil {
+		t, coarse, ok := parseLogTime(line[m[6]:m[7]], loc)
+		if !ok {
 			return LogEvent{}, false
 		}
 		pid, _ := strconv.Atoi(line[m[2]:m[3]])
-		ev := LogEvent{Time: t, PID: pid, Role: line[m[4]], Level: line[m[8]], Text: line[m[1]:]}
+		ev := LogEvent{Time: t, Coarse: coarse, PID: pid, Role: line[m[4]], Level: line[m[8]], Text: line[m[1]:]}
 		classify(&ev)
 		return ev, true
 	}
@@ -152,7 +158,88 @@ func ParseLogLine(line string, loc *time.Location) (LogEvent, bool) {
 		classify(&ev)
 		return ev, true
 	}
+	if ev, ok := parseLogfmt(line, loc); ok {
+		classify(&ev)
+		return ev, true
+	}
 	return LogEvent{}, false
+}
+
+// parseLogTime reads one of Valkey's three log-timestamp-format values:
+// legacy (local wall time, read in loc), iso8601 (with its own offset) and
+// milliseconds (unix ms).
+func parseLogTime(s string, loc *time.Location) (t time.Time, coarse, ok bool) {
+	switch {
+	case len(s) == len(logTimeLayout) && s[2] == ' ':
+		t, err := time.ParseInLocation(logTimeLayout, s, loc)
+		return t, false, err == nil
+	case strings.Contains(s, "T"):
+		t, err := time.Parse(isoLogLayout, s)
+		return t, false, err == nil
+	default:
+		ms, err := strconv.ParseInt(s, 10, 64)
+		return time.UnixMilli(ms), false, err == nil
+	}
+}
+
+// isoLogLayout is log-timestamp-format iso8601: "%Y-%m-%dT%H:%M:%S.mmm"
+// plus the server's offset ("+05:30"; Go accepts "Z" for it too).
+const isoLogLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// logfmt roles and levels, as Valkey 8.1 names them, mapped to the legacy
+// format's characters.
+var (
+	logfmtRoles  = map[string]byte{"sentinel": 'X', "RDB/AOF": 'C', "replica": 'S', "primary": 'M', "master": 'M'}
+	logfmtLevels = map[string]byte{"debug": '.', "verbose": '-', "info": '-', "notice": '*', "warning": '#'}
+	logfmtRe     = regexp.MustCompile(`^pid=(\d+) role=(\S+) timestamp="([^"]+)" level=(\S+) message="(.*)"$`)
+)
+
+// parseLogfmt reads a log-format logfmt line:
+// pid=1 role=primary timestamp="2026-11-25T19:38:30.070+00:00" level=notice message="Server initialized"
+func parseLogfmt(line string, loc *time.Location) (LogEvent, bool) {
+	m := logfmtRe.FindStringSubmatch(line)
+	if m == nil {
+		return LogEvent{}, false
+	}
+	t, coarse, ok := parseLogTime(m[3], loc)
+	if !ok {
+		return LogEvent{}, false
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return LogEvent{Time: t, Coarse: coarse, PID: pid, Role: logfmtRoles[m[2]], Level: logfmtLevels[m[4]], Text: m[5]}, true
+}
+
+// ZoneOfEvent is the zone a log line's legacy (zone-less) timestamp was
+// written in, given an instant the line is known to be close to: the
+// CloudWatch event's timestamp (the moment the log driver read the line).
+// The offset is the difference rounded to 15 minutes, the granularity of
+// every zone in use, so a driver lag of up to 7.5 minutes cannot shift it.
+// ok is false when the line has no legacy timestamp (its zone is then
+// irrelevant).
+func ZoneOfEvent(line string, at time.Time) (*time.Location, bool) {
+	m := headerRe.FindStringSubmatch(line)
+	if m == nil || len(m[3]) != len(logTimeLayout) || m[3][2] != ' ' {
+		return nil, false
+	}
+	wall, err := time.ParseInLocation(logTimeLayout, m[3], time.UTC)
+	if err != nil {
+		return nil, false
+	}
+	offset := wall.Sub(at).Round(15 * time.Minute)
+	if offset < -14*time.Hour || offset > 14*time.Hour {
+		return nil, false // no zone is that far from UTC: the timestamp is not the line's
+	}
+	if offset == 0 {
+		return time.UTC, true
+	}
+	return time.FixedZone(fmt.Sprintf("UTC%+03d:%02d", int(offset.Hours()), abs(int(offset.Minutes())%60)), int(offset.Seconds())), true
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // classify sets Kind and the numbers a message carries.

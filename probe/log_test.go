@@ -184,6 +184,15 @@ func TestParseLogLine(t *testing.T) {
 		{"empty", "", time.UTC, false, Other, 0, false},
 		{"impossible date", "9:M 31 Feb 2026 10:00:00.000 * Ready to accept connections", time.UTC, false, Other, 0, false},
 		{"header not at start", "noise 9:M 02 Feb 2026 10:00:00.000 * Ready to accept connections", time.UTC, false, Other, 0, false},
+		{"iso8601 carries its own offset", "9:M 2026-11-25T19:38:30.070+05:30 * Ready to accept connections tcp", berlin, true, Ready,
+			time.Date(2026, 11, 25, 14, 8, 30, 70e6, time.UTC).UnixMilli(), false},
+		{"iso8601 negative offset", "9:C 2026-11-25T11:38:30.070-08:00 * DB saved on disk", time.UTC, true, DBSaved,
+			time.Date(2026, 11, 25, 19, 38, 30, 70e6, time.UTC).UnixMilli(), false},
+		{"milliseconds format", "9:M 1795638808123 * Background saving terminated with success", berlin, true, BGSaveOK, 1795638808123, false},
+		{"logfmt iso8601", `pid=9 role=primary timestamp="2026-11-25T19:38:30.070+00:00" level=notice message="DB loaded from disk: 0.250 seconds"`, berlin, true, DBLoaded,
+			time.Date(2026, 11, 25, 19, 38, 30, 70e6, time.UTC).UnixMilli(), false},
+		{"logfmt legacy time in loc", `pid=9 role=RDB/AOF timestamp="25 Nov 2026 19:38:30.070" level=notice message="DB saved on disk"`, berlin, true, DBSaved,
+			time.Date(2026, 11, 25, 18, 38, 30, 70e6, time.UTC).UnixMilli(), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,4 +282,55 @@ func next(t *testing.T, events <-chan LogEvent) LogEvent {
 		t.Fatal("no event within 5 s")
 	}
 	return LogEvent{}
+}
+
+// A harness east (a half-hour zone) and west of UTC reads a UTC server's
+// lines at their true instants once the zone comes from the event, and
+// the zone of a server east of UTC is recovered as well.
+func TestZoneOfEventAnyHarnessZone(t *testing.T) {
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatalf("load zone: %v", err)
+	}
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatalf("load zone: %v", err)
+	}
+	instant := time.Date(2026, 11, 25, 19, 38, 30, 70e6, time.UTC)
+	tests := []struct {
+		harness, server *time.Location
+		lag             time.Duration // driver read the line this long after it was written
+	}{
+		{kolkata, time.UTC, 40 * time.Millisecond},
+		{la, time.UTC, 6 * time.Second},
+		{time.UTC, kolkata, 3 * time.Minute},
+		{la, la, 0},
+	}
+	defer func(saved *time.Location) { time.Local = saved }(time.Local)
+	for _, tc := range tests {
+		t.Run(tc.harness.String()+"/"+tc.server.String(), func(t *testing.T) {
+			time.Local = tc.harness
+			line := "12:M " + instant.In(tc.server).Format(logTimeLayout) + " * DB loaded from disk: 0.250 seconds"
+			zone, ok := ZoneOfEvent(line, instant.Add(tc.lag))
+			if !ok {
+				t.Fatalf("no zone for %q", line)
+			}
+			ev, ok := ParseLogLine(line, zone)
+			if !ok || !ev.Time.Equal(instant) {
+				t.Fatalf("parsed %v (ok %v) in zone %v, want %v", ev.Time, ok, zone, instant)
+			}
+			// The harness's own zone is what the old code used: wrong
+			// unless the harness happens to share the server's zone.
+			naive, _ := ParseLogLine(line, nil)
+			if _, off := instant.In(tc.harness).Zone(); off != 0 && tc.server == time.UTC && naive.Time.Equal(instant) {
+				t.Errorf("harness zone %v parsed the UTC line correctly: the test does not tell zones apart", tc.harness)
+			}
+		})
+	}
+	if _, ok := ZoneOfEvent("9:M 1795638808123 * Ready", instant); ok {
+		t.Error("a line with an absolute time yielded a zone")
+	}
+	if _, ok := ZoneOfEvent("9:M 25 Nov 2026 19:38:30.070 * Ready", instant.Add(20*time.Hour)); ok {
+		t.Error("an event 20 h from its line yielded a zone")
+	}
 }

@@ -117,6 +117,35 @@ type FaultReport struct {
 	// OverlapFrom/To bound the time two instances ran on the same data
 	// (rolling deploys); zero when they never overlapped.
 	OverlapFrom, OverlapTo time.Time
+	// GoneAfter and GoneBy bracket the old server's exit: it lies in
+	// [GoneAfter, GoneBy], GoneAt within. The target observed the instance
+	// still there at GoneAfter and gone at GoneBy (the poll before and the
+	// poll after), narrowed by what the platform reports: ECS's
+	// executionStoppedAt, which may be whole seconds (the exit then lies in
+	// [executionStoppedAt, executionStoppedAt+1 s)). Equal to GoneAt when
+	// the exit instant is known exactly (a local process). Zero: unknown.
+	GoneAfter, GoneBy time.Time
+	// GoneSource names what GoneAt is: "process" (the exit the target
+	// reaped), "executionStoppedAt", "container-status" (the first poll that
+	// saw the container STOPPED: an upper bound), "stoppedAt".
+	GoneSource string
+}
+
+// WriterOverlap says whether two servers wrote to the same data: whether
+// the replacement's server process started before the old one exited
+// (container exit: its final save included). It is about servers, not
+// tasks: a replacement task that waits for the single-writer lock runs as
+// a task but not as a server.
+type WriterOverlap struct {
+	// Decided is false when the evidence cannot tell (no start line, or
+	// the start lies inside the old exit's bracket).
+	Decided    bool
+	Overlapped bool
+	// NewServerStarted is the replacement server's own start line (its log,
+	// ms); OldGoneAfter/OldGoneBy the old exit's bracket (FaultReport).
+	NewServerStarted        time.Time
+	OldGoneAfter, OldGoneBy time.Time
+	Detail                  string // one line for the report
 }
 
 // Recovery describes the replacement instance and the milestones the target
@@ -129,6 +158,13 @@ type Recovery struct {
 	StaleTempFiles []string
 	StaleTempBytes int64
 	TempRemoved    bool
+	// WarmupUpperBound is set when the target's first look at the
+	// replacement already got a non-LOADING reply: the load ended before
+	// anyone could watch it, so a warm-up measured from the probe is an
+	// upper bound; prefer the server's own load line (server_load_s).
+	WarmupUpperBound bool
+	// FirstReplyAt is when that first look got its reply (zero: no look).
+	FirstReplyAt time.Time
 }
 
 // Milestone is a named instant reported by the target.
@@ -145,4 +181,12 @@ type LogLine struct {
 	// Received is when the target read the line; the line's own timestamp is
 	// parsed by package probe.
 	Received time.Time
+	// Zone is the zone of the line's zone-less (legacy) timestamp, to pass
+	// to probe.ParseLogLine: the server's TZ (local), or derived from the
+	// event's timestamp (ECS, probe.ZoneOfEvent). Nil: unknown, the
+	// harness's zone is assumed.
+	Zone *time.Location
+	// EventTime is the log service's own timestamp of the line (CloudWatch
+	// event timestamp, epoch ms); zero where there is none (local files).
+	EventTime time.Time
 }

@@ -6,168 +6,6 @@ import (
 	"time"
 )
 
-// The ECS operations, with the member names of the awsJson1.1 wire format.
-
-type wireTag struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
-type wireKeyValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-type wireFailure struct {
-	Arn    string `json:"arn"`
-	Reason string `json:"reason"`
-	Detail string `json:"detail,omitempty"`
-}
-
-type wireNetworkBinding struct {
-	BindIP        string `json:"bindIP"`
-	ContainerPort int    `json:"containerPort"`
-	HostPort      int    `json:"hostPort"`
-	Protocol      string `json:"protocol"`
-}
-
-type wireNetworkInterface struct {
-	AttachmentID       string `json:"attachmentId"`
-	PrivateIpv4Address string `json:"privateIpv4Address"`
-}
-
-type wireContainer struct {
-	ContainerArn      string                 `json:"containerArn"`
-	TaskArn           string                 `json:"taskArn"`
-	Name              string                 `json:"name"`
-	Image             string                 `json:"image"`
-	LastStatus        string                 `json:"lastStatus"`
-	ExitCode          *int                   `json:"exitCode,omitempty"`
-	Reason            string                 `json:"reason,omitempty"`
-	HealthStatus      string                 `json:"healthStatus"`
-	NetworkBindings   []wireNetworkBinding   `json:"networkBindings,omitempty"`
-	NetworkInterfaces []wireNetworkInterface `json:"networkInterfaces,omitempty"`
-}
-
-type wireAttachment struct {
-	ID      string         `json:"id"`
-	Type    string         `json:"type"`
-	Status  string         `json:"status"`
-	Details []wireKeyValue `json:"details"`
-}
-
-type wireTask struct {
-	TaskArn            string           `json:"taskArn"`
-	ClusterArn         string           `json:"clusterArn"`
-	TaskDefinitionArn  string           `json:"taskDefinitionArn"`
-	Group              string           `json:"group"`
-	StartedBy          string           `json:"startedBy"`
-	LaunchType         string           `json:"launchType"`
-	PlatformVersion    string           `json:"platformVersion"`
-	AvailabilityZone   string           `json:"availabilityZone"`
-	Cpu                string           `json:"cpu"`
-	Memory             string           `json:"memory"`
-	LastStatus         string           `json:"lastStatus"`
-	DesiredStatus      string           `json:"desiredStatus"`
-	HealthStatus       string           `json:"healthStatus"`
-	Connectivity       string           `json:"connectivity,omitempty"`
-	Version            int64            `json:"version"`
-	CreatedAt          *float64         `json:"createdAt,omitempty"`
-	PullStartedAt      *float64         `json:"pullStartedAt,omitempty"`
-	PullStoppedAt      *float64         `json:"pullStoppedAt,omitempty"`
-	ConnectivityAt     *float64         `json:"connectivityAt,omitempty"`
-	StartedAt          *float64         `json:"startedAt,omitempty"`
-	StoppingAt         *float64         `json:"stoppingAt,omitempty"`
-	ExecutionStoppedAt *float64         `json:"executionStoppedAt,omitempty"`
-	StoppedAt          *float64         `json:"stoppedAt,omitempty"`
-	StopCode           string           `json:"stopCode,omitempty"`
-	StoppedReason      string           `json:"stoppedReason,omitempty"`
-	Containers         []wireContainer  `json:"containers"`
-	Attachments        []wireAttachment `json:"attachments"`
-}
-
-type wireDeploymentConfiguration struct {
-	MinimumHealthyPercent *int `json:"minimumHealthyPercent,omitempty"`
-	MaximumPercent        *int `json:"maximumPercent,omitempty"`
-}
-
-type wireDeployment struct {
-	ID             string   `json:"id"`
-	Status         string   `json:"status"`
-	TaskDefinition string   `json:"taskDefinition"`
-	DesiredCount   int      `json:"desiredCount"`
-	PendingCount   int      `json:"pendingCount"`
-	RunningCount   int      `json:"runningCount"`
-	FailedTasks    int      `json:"failedTasks"`
-	CreatedAt      *float64 `json:"createdAt"`
-	UpdatedAt      *float64 `json:"updatedAt"`
-	LaunchType     string   `json:"launchType"`
-	RolloutState   string   `json:"rolloutState"`
-}
-
-type wireService struct {
-	ServiceArn              string                      `json:"serviceArn"`
-	ServiceName             string                      `json:"serviceName"`
-	ClusterArn              string                      `json:"clusterArn"`
-	Status                  string                      `json:"status"`
-	DesiredCount            int                         `json:"desiredCount"`
-	RunningCount            int                         `json:"runningCount"`
-	PendingCount            int                         `json:"pendingCount"`
-	LaunchType              string                      `json:"launchType"`
-	TaskDefinition          string                      `json:"taskDefinition"`
-	DeploymentConfiguration wireDeploymentConfiguration `json:"deploymentConfiguration"`
-	Deployments             []wireDeployment            `json:"deployments"`
-	CreatedAt               *float64                    `json:"createdAt"`
-	SchedulingStrategy      string                      `json:"schedulingStrategy"`
-	Tags                    []wireTag                   `json:"tags,omitempty"`
-}
-
-type wireLogConfiguration struct {
-	LogDriver string            `json:"logDriver"`
-	Options   map[string]string `json:"options"`
-}
-
-type wirePortMapping struct {
-	ContainerPort int    `json:"containerPort"`
-	HostPort      int    `json:"hostPort"`
-	Protocol      string `json:"protocol"`
-}
-
-type wireMountPoint struct {
-	SourceVolume  string `json:"sourceVolume"`
-	ContainerPath string `json:"containerPath"`
-	ReadOnly      bool   `json:"readOnly"`
-}
-
-type wireContainerDefinition struct {
-	Name             string               `json:"name"`
-	Image            string               `json:"image"`
-	Essential        bool                 `json:"essential"`
-	User             string               `json:"user"`
-	Command          []string             `json:"command"`
-	StopTimeout      int                  `json:"stopTimeout"`
-	PortMappings     []wirePortMapping    `json:"portMappings"`
-	MountPoints      []wireMountPoint     `json:"mountPoints"`
-	LogConfiguration wireLogConfiguration `json:"logConfiguration"`
-}
-
-type wireTaskDefinition struct {
-	TaskDefinitionArn       string                    `json:"taskDefinitionArn"`
-	Family                  string                    `json:"family"`
-	Revision                int                       `json:"revision"`
-	Status                  string                    `json:"status"`
-	NetworkMode             string                    `json:"networkMode"`
-	RequiresCompatibilities []string                  `json:"requiresCompatibilities"`
-	Compatibilities         []string                  `json:"compatibilities"`
-	Cpu                     string                    `json:"cpu"`
-	Memory                  string                    `json:"memory"`
-	ContainerDefinitions    []wireContainerDefinition `json:"containerDefinitions"`
-	RegisteredAt            *float64                  `json:"registeredAt"`
-}
-
-// containerPort is the port of the task definition's port mapping.
-const containerPort = 6379
-
 func (tw *Twin) clusterARN() string {
 	return fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", tw.cfg.Region, tw.cfg.Account, tw.cfg.Cluster)
 }
@@ -335,7 +173,6 @@ func (tw *Twin) describeServices(body []byte) (any, *apiError) {
 func (tw *Twin) wireService(withTags bool) wireService {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	now := time.Now()
 	minPct, maxPct := tw.deploy.MinimumHealthyPercent, tw.deploy.MaximumPercent
 	s := wireService{
 		ServiceArn:              tw.serviceARN(),
@@ -349,10 +186,14 @@ func (tw *Twin) wireService(withTags bool) wireService {
 		CreatedAt:               epochSeconds(tw.created),
 		SchedulingStrategy:      "REPLICA",
 	}
+	if tw.cfg.CircuitBreaker {
+		s.DeploymentConfiguration.DeploymentCircuitBreaker = &wireCircuitBreaker{Enable: true}
+	}
 	for i, d := range tw.deployments {
 		wd := wireDeployment{
 			ID: d.id, Status: "ACTIVE", TaskDefinition: tw.taskDefinitionARN(), LaunchType: "FARGATE",
-			CreatedAt: epochSeconds(d.createdAt), UpdatedAt: epochSeconds(d.updatedAt), RolloutState: "IN_PROGRESS",
+			CreatedAt: epochSeconds(d.createdAt), UpdatedAt: epochSeconds(d.updatedAt),
+			RolloutState: d.rollout, RolloutStateReason: d.reason, FailedTasks: d.failed,
 		}
 		if i == 0 {
 			wd.Status, wd.DesiredCount = "PRIMARY", 1
@@ -366,16 +207,15 @@ func (tw *Twin) wireService(withTags bool) wireService {
 				wd.RunningCount++
 			case t.desiredStatus == statusRunning:
 				wd.PendingCount++
-			case t.stopCode == stopEssentialExited || t.stopCode == stopFailedToStart:
-				wd.FailedTasks++
 			}
-		}
-		if i == 0 && len(tw.deployments) == 1 && wd.RunningCount == 1 && tw.healthyCountLocked(now) == 1 {
-			wd.RolloutState = "COMPLETED"
 		}
 		s.RunningCount += wd.RunningCount
 		s.PendingCount += wd.PendingCount
 		s.Deployments = append(s.Deployments, wd)
+	}
+	s.Events = []wireServiceEvent{}
+	for _, ev := range tw.events {
+		s.Events = append(s.Events, wireServiceEvent{ID: ev.id, CreatedAt: epochSeconds(ev.createdAt), Message: ev.message})
 	}
 	if withTags {
 		for _, kv := range tw.sortedTags() {
@@ -440,8 +280,25 @@ func (tw *Twin) describeTaskDefinition(body []byte) (any, *apiError) {
 	default:
 		return nil, clientError("ClientException", "Unable to describe task definition.")
 	}
-	command := append([]string{"valkey-server", "--dir", "/data", "--save", tw.cfg.Save,
+	command := append([]string{"--dir", "/data", "--save", tw.cfg.Save,
 		"--dbfilename", "dump.rdb", "--rdbcompression", "yes", "--appendonly", "no"}, tw.cfg.ExtraArgs...)
+	var entryPoint []string
+	if tw.cfg.WriterLock {
+		// The module's single-writer guard, as the terraform helper writes it.
+		entryPoint = []string{"sh", "-c", `exec 9>>/data/.valkey-writer.lock && flock -x -w "$LOCK_WAIT" 9 && exec valkey-server "$@"`, "--"}
+	} else {
+		command = append([]string{"valkey-server"}, command...)
+	}
+	var hc *wireHealthCheck
+	if h := tw.cfg.HealthCheck; h != nil {
+		w := h.WithDefaults()
+		// The wire carries whole seconds; a test's sub-second check shows as 1.
+		secs := func(d time.Duration) int { return max(1, int((d+time.Second-1)/time.Second)) }
+		hc = &wireHealthCheck{Command: w.Command, Interval: secs(w.Interval), Timeout: secs(w.Timeout), Retries: w.Retries}
+		if w.StartPeriod > 0 {
+			hc.StartPeriod = secs(w.StartPeriod)
+		}
+	}
 	td := wireTaskDefinition{
 		TaskDefinitionArn:       tw.taskDefinitionARN(),
 		Family:                  tw.cfg.Family,
@@ -458,9 +315,11 @@ func (tw *Twin) describeTaskDefinition(body []byte) (any, *apiError) {
 			Image:        "valkey/valkey:8.0.1",
 			Essential:    true,
 			User:         "1000:1000",
+			EntryPoint:   entryPoint,
 			Command:      command,
+			HealthCheck:  hc,
 			StopTimeout:  int(tw.cfg.StopTimeout / time.Second),
-			PortMappings: []wirePortMapping{{ContainerPort: containerPort, HostPort: containerPort, Protocol: "tcp"}},
+			PortMappings: []wirePortMapping{{ContainerPort: tw.cfg.Port, HostPort: tw.cfg.Port, Protocol: "tcp"}},
 			MountPoints:  []wireMountPoint{{SourceVolume: "valkey-data", ContainerPath: "/data"}},
 			LogConfiguration: wireLogConfiguration{LogDriver: "awslogs", Options: map[string]string{
 				"awslogs-group":         tw.cfg.LogGroup,
@@ -526,13 +385,11 @@ func (tw *Twin) untagResource(body []byte) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-// wireTaskLocked renders a task as DescribeTasks does. Twin-only: the
-// container's network binding carries the task's own host port.
+// wireTaskLocked renders a task as DescribeTasks does for an awsvpc
+// Fargate task: no networkBindings (the endpoint is the private IP and the
+// container port), except with the twin-only HostPortBinding.
 func (tw *Twin) wireTaskLocked(t *task) wireTask {
-	health := "UNKNOWN"
-	if tw.healthyLocked(t, time.Now()) {
-		health = "HEALTHY"
-	}
+	health := string(tw.healthStatusLocked(t))
 	w := wireTask{
 		TaskArn:            t.arn,
 		ClusterArn:         tw.clusterARN(),
@@ -578,12 +435,12 @@ func (tw *Twin) wireTaskLocked(t *task) wireTask {
 		ExitCode:     t.exitCode,
 		HealthStatus: health,
 		NetworkInterfaces: []wireNetworkInterface{{
-			AttachmentID: t.eniID, PrivateIpv4Address: "127.0.0.1",
+			AttachmentID: t.eniID, PrivateIpv4Address: t.ip,
 		}},
 	}
-	if t.srv != nil {
+	if t.srv != nil && tw.cfg.HostPortBinding {
 		c.NetworkBindings = []wireNetworkBinding{{
-			BindIP: "127.0.0.1", ContainerPort: containerPort, HostPort: portOf(t.srv.Addr()), Protocol: "tcp",
+			BindIP: "0.0.0.0", ContainerPort: tw.cfg.Port, HostPort: portOf(t.srv.Addr()), Protocol: "tcp",
 		}}
 	}
 	w.Containers = []wireContainer{c}
@@ -601,7 +458,7 @@ func (tw *Twin) wireTaskLocked(t *task) wireTask {
 		Details: []wireKeyValue{
 			{Name: "subnetId", Value: "subnet-0twin"},
 			{Name: "networkInterfaceId", Value: t.eniID},
-			{Name: "privateIPv4Address", Value: "127.0.0.1"},
+			{Name: "privateIPv4Address", Value: t.ip},
 		},
 	}}
 	return w

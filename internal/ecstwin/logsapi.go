@@ -1,10 +1,7 @@
 package ecstwin
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,9 +10,8 @@ import (
 
 // CloudWatch Logs: one log group, one stream per started task named as
 // awslogs names it, <prefix>/<container>/<task-id>. Each line the server
-// wrote to its --logfile is one event, stamped with the line's own time
-// (awslogs stamps the time Docker read the line: the same instant, give or
-// take the pipe).
+// wrote to its --logfile is one event once the task's shipper published it
+// (tasklogs.go), stamped with the moment the shipper read it.
 
 type logEvent struct {
 	Timestamp     int64  `json:"timestamp"`
@@ -25,7 +21,7 @@ type logEvent struct {
 
 type logStream struct {
 	name    string
-	file    string
+	logs    *logBuffer
 	created time.Time
 }
 
@@ -59,7 +55,7 @@ func (tw *Twin) streams() []logStream {
 	var out []logStream
 	for _, t := range tw.tasks {
 		if t.srv != nil {
-			out = append(out, logStream{name: tw.streamName(t), file: t.logFile, created: t.startedAt})
+			out = append(out, logStream{name: tw.streamName(t), logs: t.logs, created: t.startedAt})
 		}
 	}
 	return out
@@ -74,57 +70,9 @@ func (tw *Twin) findStream(name string) (logStream, bool) {
 	return logStream{}, false
 }
 
-// readEvents turns the server's log file into events.
+// readEvents returns the stream's published events.
 func readEvents(s logStream) ([]logEvent, error) {
-	f, err := os.Open(s.file)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read task log: %w", err)
-	}
-	defer f.Close()
-	var events []logEvent
-	last := s.created
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		if at, ok := lineTime(line); ok {
-			last = at
-		}
-		ms := last.UnixMilli()
-		events = append(events, logEvent{Timestamp: ms, Message: line, IngestionTime: ms})
-	}
-	return events, sc.Err()
-}
-
-// lineTime parses a Valkey log line's own timestamp:
-// "1234:M 25 Nov 2026 19:38:30.070 * msg" (local time) or
-// "1234:signal-handler (1764099510) msg" (unix seconds).
-func lineTime(line string) (time.Time, bool) {
-	sp := strings.IndexByte(line, ' ')
-	if sp < 0 {
-		return time.Time{}, false
-	}
-	rest := line[sp+1:]
-	const layout = "02 Jan 2006 15:04:05.000"
-	if len(rest) >= len(layout) {
-		if t, err := time.ParseInLocation(layout, rest[:len(layout)], time.Local); err == nil {
-			return t, true
-		}
-	}
-	if strings.HasPrefix(rest, "(") {
-		if end := strings.IndexByte(rest, ')'); end > 1 {
-			if secs, err := strconv.ParseInt(rest[1:end], 10, 64); err == nil {
-				return time.Unix(secs, 0), true
-			}
-		}
-	}
-	return time.Time{}, false
+	return s.logs.events(), nil
 }
 
 func inRange(ts int64, start, end *int64) bool {

@@ -1,18 +1,17 @@
 package ecstwin
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"math/big"
-	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin/healthcheck"
 	"github.com/trigpointing/valkey-chaos/target/local"
 )
 
@@ -42,11 +41,14 @@ const stoppedRetention = time.Hour
 type deployment struct {
 	id                   string
 	createdAt, updatedAt time.Time
+	rollout, reason      string // rolloutState and rolloutStateReason
+	failed               int    // failedTasks, for the circuit breaker
 }
 
 func newDeployment(now time.Time) *deployment {
 	n, _ := rand.Int(rand.Reader, big.NewInt(1e18))
-	return &deployment{id: fmt.Sprintf("ecs-svc/%019d", n), createdAt: now, updatedAt: now}
+	id := fmt.Sprintf("ecs-svc/%019d", n)
+	return &deployment{id: id, createdAt: now, updatedAt: now, rollout: "IN_PROGRESS", reason: "ECS deployment " + id + " in progress."}
 }
 
 // task is one ECS task: its lifecycle timestamps and, once started, its
@@ -55,18 +57,21 @@ type task struct {
 	id, arn    string
 	deployment string
 	eniID      string
+	ip         string // the task's private IP: its own loopback address
 	version    int64
 
 	lastStatus, desiredStatus string
 	createdAt, pullStartedAt, pullStoppedAt,
 	startedAt, stoppingAt, executionStoppedAt, stoppedAt time.Time
-	pongAt        time.Time // first PONG: the container health check passes
 	stopCode      string
 	stoppedReason string
 	exitCode      *int
+	everHealthy   bool
 
 	srv     *local.Server
+	health  *healthcheck.Checker
 	logFile string
+	logs    *logBuffer
 }
 
 func randomHex(n int) string {
@@ -130,22 +135,33 @@ func (tw *Twin) reconcile() {
 		}
 		if t.srv == nil || remaining >= minHealthy {
 			tw.stopLocked(t, stopSchedulerStopped, fmt.Sprintf("Scaling activity initiated by (deployment %s)", primary.id), now)
+			tw.eventLocked(now, "(service %s) has stopped 1 running tasks: (task %s).", tw.cfg.Service, t.id)
 		}
 	}
 	// Replacements start while the primary deployment is short of tasks
-	// and maximumPercent leaves room.
-	for tw.countLocked(func(t *task) bool { return t.deployment == primary.id && t.desiredStatus == statusRunning }) < desired &&
-		tw.countLocked(func(t *task) bool { return t.lastStatus != statusStopped }) < maxTasks {
+	// and maximumPercent leaves room, unless the circuit breaker failed the
+	// rollout or relaunches are throttled.
+	for primary.rollout != "FAILED" && !now.Before(tw.nextLaunch) &&
+		tw.countLocked(func(t *task) bool { return t.deployment == primary.id && t.desiredStatus == statusRunning }) < desired &&
+		tw.countLocked(tw.countsAgainstMaximum) < maxTasks {
 		tw.launchLocked(primary, now)
 	}
-	// A deployment with no task left is gone.
-	keep := tw.deployments[:1]
-	for _, d := range tw.deployments[1:] {
-		if tw.countLocked(func(t *task) bool { return t.deployment == d.id && t.lastStatus != statusStopped }) > 0 {
-			keep = append(keep, d)
-		}
+	tw.settleLocked(now)
+}
+
+// countsAgainstMaximum is the capacity rule: AWS documents maximumPercent
+// as a limit on tasks in the PENDING or RUNNING state, so a task that is
+// DEACTIVATING, STOPPING (its final save) or DEPROVISIONING does not hold
+// the replacement back; the stricter rule counts every task not STOPPED.
+func (tw *Twin) countsAgainstMaximum(t *task) bool {
+	if tw.cfg.CapacityRule == CapacityNotStopped {
+		return t.lastStatus != statusStopped
 	}
-	tw.deployments = keep
+	switch t.lastStatus {
+	case statusProvisioning, statusPending, statusRunning:
+		return true
+	}
+	return false
 }
 
 func (tw *Twin) countLocked(match func(*task) bool) int {
@@ -158,9 +174,25 @@ func (tw *Twin) countLocked(match func(*task) bool) int {
 	return n
 }
 
+// healthStatusLocked is the task's healthStatus: UNKNOWN without a health
+// check, else the essential container's.
+func (tw *Twin) healthStatusLocked(t *task) healthcheck.Status {
+	if t.health == nil || t.lastStatus == statusStopped {
+		return healthcheck.Unknown
+	}
+	return t.health.Status()
+}
+
+// healthyLocked is whether a deployment counts the task: HEALTHY with a
+// health check, else RUNNING (for HealthyAfter).
 func (tw *Twin) healthyLocked(t *task, now time.Time) bool {
-	return t.lastStatus == statusRunning && t.desiredStatus == statusRunning &&
-		!t.pongAt.IsZero() && !now.Before(t.startedAt.Add(tw.cfg.HealthyAfter))
+	if t.lastStatus != statusRunning || t.desiredStatus != statusRunning {
+		return false
+	}
+	if tw.cfg.HealthCheck != nil {
+		return tw.healthStatusLocked(t) == healthcheck.Healthy
+	}
+	return !now.Before(t.startedAt.Add(tw.cfg.HealthyAfter))
 }
 
 func (tw *Twin) healthyCountLocked(now time.Time) int {
@@ -192,8 +224,10 @@ func (tw *Twin) launchLocked(d *deployment, now time.Time) {
 		version:       1,
 		logFile:       filepath.Join(tw.logDir(), id+".log"),
 	}
+	t.ip = tw.taskIPLocked()
 	tw.tasks = append(tw.tasks, t)
 	d.updatedAt = now
+	tw.eventLocked(now, "(service %s) has started 1 tasks: (task %s).", tw.cfg.Service, id)
 }
 
 // advanceLocked moves a task through PROVISIONING -> PENDING (image pull)
@@ -222,28 +256,75 @@ func (tw *Twin) advanceLocked(t *task, now time.Time) {
 	}
 }
 
-// startLocked spawns the task's server on a fresh port and the shared dir.
+// startLocked spawns the task's server at its own address on the shared
+// data dir, in UTC as Fargate containers run, under the writer lock when
+// the task definition has the guard.
 func (tw *Twin) startLocked(t *task) {
-	srv, err := local.Spawn(local.ServerConfig{
+	cfg := local.ServerConfig{
 		Bin:       tw.bin,
+		Host:      t.ip,
+		Port:      tw.cfg.Port,
 		Dir:       tw.cfg.DataDir,
 		Save:      tw.cfg.Save,
 		LogFile:   t.logFile,
 		ExtraArgs: tw.cfg.ExtraArgs,
-	})
+		TZ:        "UTC",
+		LockWait:  tw.cfg.LockWait,
+	}
+	if tw.cfg.HostPortBinding {
+		cfg.Port = 0
+	}
+	if tw.cfg.WriterLock {
+		cfg.WriterLock = filepath.Join(tw.cfg.DataDir, local.WriterLockFile)
+	}
+	srv, err := local.Spawn(cfg)
 	t.version++
 	if err != nil {
 		now := time.Now()
 		t.lastStatus, t.desiredStatus = statusStopped, statusStopped
 		t.stoppingAt, t.stoppedAt = now, now
 		t.stopCode, t.stoppedReason = stopFailedToStart, "CannotStartContainerError: "+err.Error()
+		tw.taskFailedLocked(t, now)
 		return
 	}
 	t.srv = srv
 	t.lastStatus, t.startedAt = statusRunning, srv.StartedAt()
+	t.logs = newLogBuffer(tw.cfg.LogBatch, t.startedAt)
+	if tw.cfg.HealthCheck != nil {
+		host, port := t.ip, tw.cfg.Port
+		if tw.cfg.HostPortBinding {
+			port = portOf(srv.Addr())
+		}
+		c, err := healthcheck.Start(*tw.cfg.HealthCheck, healthcheck.Target{Host: host, Port: port}, t.startedAt,
+			func(s healthcheck.Status, res healthcheck.Result) { tw.healthChanged(t, s, res) })
+		if err == nil {
+			t.health = c
+		}
+	}
 	tw.wg.Add(2)
 	go tw.watchExit(t, srv)
-	go tw.watchHealth(t, srv)
+	go tw.shipLogs(t, srv)
+}
+
+// healthChanged applies a container health transition: HEALTHY resets the
+// failure streak; UNHEALTHY gets the task stopped and replaced.
+func (tw *Twin) healthChanged(t *task, s healthcheck.Status, res healthcheck.Result) {
+	tw.mu.Lock()
+	now := time.Now()
+	switch s {
+	case healthcheck.Healthy:
+		t.everHealthy = true
+		tw.failStreak = 0
+	case healthcheck.Unhealthy:
+		if t.desiredStatus == statusRunning {
+			tw.eventLocked(now, "(service %s) (task %s) failed container health checks.", tw.cfg.Service, t.id)
+			tw.stopLocked(t, stopSchedulerStopped, "Task failed container health checks", now)
+			tw.taskFailedLocked(t, now)
+		}
+	}
+	t.version++
+	tw.mu.Unlock()
+	tw.poke()
 }
 
 // stopLocked sets a task's desired status to STOPPED and, if its container
@@ -295,54 +376,25 @@ func (tw *Twin) watchExit(t *task, srv *local.Server) {
 		return
 	}
 	_ = srv.KillGroup() // the container's death takes any save child with it
+	if t.health != nil {
+		t.health.Stop()
+	}
 	tw.mu.Lock()
 	at := srv.ExitedAt()
 	if t.desiredStatus == statusRunning {
 		t.desiredStatus, t.stoppingAt = statusStopped, at
 		t.stopCode, t.stoppedReason = stopEssentialExited, "Essential container in task exited"
+		tw.taskFailedLocked(t, at)
 	}
 	t.executionStoppedAt = at
+	if tw.cfg.WholeSecondExecutionStop {
+		t.executionStoppedAt = at.Truncate(time.Second)
+	}
 	t.exitCode = exitCode(srv.ExitDetail())
 	t.lastStatus = statusDeprovisioning
 	t.version++
 	tw.mu.Unlock()
 	tw.poke()
-}
-
-// watchHealth plays the container health check: the first PONG (not
-// LOADING, not MISCONF) marks the task as passing.
-func (tw *Twin) watchHealth(t *task, srv *local.Server) {
-	defer tw.wg.Done()
-	for {
-		if pong(srv.Addr()) {
-			tw.mu.Lock()
-			t.pongAt = time.Now()
-			tw.mu.Unlock()
-			tw.poke()
-			return
-		}
-		select {
-		case <-srv.Exited():
-			return
-		case <-tw.done:
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-func pong(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return err == nil && strings.TrimSpace(line) == "+PONG"
 }
 
 // exitCode turns "exit status 1" or "signal: killed" into the container

@@ -10,14 +10,21 @@
 // ignores signatures. Tests use it to exercise the ECS path end to end, and
 // `valkey-chaos twin` runs it for rehearsals.
 //
-// Twin-only conventions, which real ECS does not share:
-//   - every task's private IP is 127.0.0.1 and each task listens on its own
-//     free port, reported as containers[].networkBindings[].hostPort for
-//     containerPort 6379, so the endpoint changes across tasks as a real
-//     replacement's IP does;
-//   - a task counts as healthy for deployments once it answers PING with PONG
-//     and has been RUNNING for Config.HealthyAfter;
-//   - every task not yet STOPPED counts against maximumPercent.
+// As on Fargate (docs/ecs.md names the sources): each awsvpc task has its
+// own private IP (a loopback address 127.0.0.x here) and listens on the
+// container port, with no networkBindings; tasks log in UTC; log events
+// become visible in batches (the awslogs driver's 5 s), stamped with the
+// time the driver read the line; the container health check really runs;
+// maximumPercent limits tasks in PENDING or RUNNING, so a stopping task
+// does not hold the replacement back; the service emits events, a
+// deployment circuit breaker fails a crash-looping rollout, and relaunches
+// of failing tasks are throttled.
+//
+// Twin-only options, which real ECS does not have: Config.HostPortBinding
+// (every task on 127.0.0.1 with its own port, reported as a network
+// binding), Config.CapacityRule "not-stopped" (every task not yet STOPPED
+// counts against maximumPercent), Config.HealthyAfter (without a health
+// check, how long a RUNNING task waits before a deployment counts it).
 package ecstwin
 
 import (
@@ -34,6 +41,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin/healthcheck"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target/local"
@@ -71,9 +79,44 @@ type Config struct {
 	ProvisionDelay time.Duration
 	// DeprovisionDelay is container exit to STOPPED (ENI detach). Default 100 ms.
 	DeprovisionDelay time.Duration
-	// HealthyAfter is how long a task must be RUNNING, and answering PONG,
-	// before a deployment counts it healthy and may stop an old task. Default 1 s.
+	// HealthyAfter, without a HealthCheck, is how long a task must be
+	// RUNNING before a deployment counts it and may stop an old task
+	// (ECS counts a RUNNING task at once: default 0). Twin-only.
 	HealthyAfter time.Duration
+	// HealthCheck is the container definition's healthCheck, run for real
+	// against each task's server; nil: none (healthStatus UNKNOWN). With
+	// one, a deployment counts a task only once HEALTHY, and an UNHEALTHY
+	// task is stopped and replaced.
+	HealthCheck *healthcheck.Spec
+	// Port is the container port every task's server listens on at its
+	// own loopback address (default 6379).
+	Port int
+	// HostPortBinding (twin-only) runs every task on 127.0.0.1 with a free
+	// port of its own, reported as the container's networkBindings hostPort.
+	HostPortBinding bool
+	// CapacityRule is how maximumPercent counts tasks: CapacityAWS (the
+	// default: tasks PENDING or RUNNING, as AWS documents it) or
+	// CapacityNotStopped (every task not yet STOPPED; stricter).
+	CapacityRule string
+	// WriterLock runs each task's server under the module's single-writer
+	// guard (an exclusive flock on <data dir>/.valkey-writer.lock, held by
+	// the server and its save child, waited for up to LockWait, default
+	// StopTimeout + 30 s).
+	WriterLock bool
+	LockWait   time.Duration
+	// LogBatch is how long a log line waits before CloudWatch shows it (the
+	// awslogs driver flushes every 5 s: the default); negative: at once.
+	LogBatch time.Duration
+	// WholeSecondExecutionStop reports executionStoppedAt truncated to the
+	// second, as Fargate often does.
+	WholeSecondExecutionStop bool
+	// CircuitBreaker is the deployment circuit breaker (enable, no
+	// rollback): a rollout whose tasks fail 3 times becomes FAILED.
+	CircuitBreaker bool
+	// RelaunchBackoff throttles replacements of tasks that keep failing:
+	// after the second consecutive failure each relaunch waits this long,
+	// doubling, up to RelaunchBackoffMax. Defaults 5 s and 15 min.
+	RelaunchBackoff, RelaunchBackoffMax time.Duration
 	// StopTimeout is the container's stopTimeout: SIGTERM, then SIGKILL of
 	// the process group. Whole seconds on the wire. Default 30 s.
 	StopTimeout time.Duration
@@ -83,22 +126,6 @@ type Config struct {
 
 	Tags   map[string]string // service tags, e.g. {"valkey-chaos": "allowed"}
 	Alarms map[string]string // CloudWatch alarm name -> state (OK, ALARM, INSUFFICIENT_DATA)
-}
-
-// DeploymentConfig is the service's deploymentConfiguration.
-type DeploymentConfig struct {
-	MinimumHealthyPercent int
-	MaximumPercent        int
-}
-
-func (c DeploymentConfig) validate() error {
-	if c.MinimumHealthyPercent < 0 || c.MinimumHealthyPercent > 100 {
-		return fmt.Errorf("%w: minimumHealthyPercent %d is outside 0..100", result.ErrBadInput, c.MinimumHealthyPercent)
-	}
-	if c.MaximumPercent < 100 || c.MaximumPercent > 200 {
-		return fmt.Errorf("%w: maximumPercent %d is outside 100..200 (a single-task service needs at least 100)", result.ErrBadInput, c.MaximumPercent)
-	}
-	return nil
 }
 
 // Twin is a running stand-in: an HTTP endpoint plus the service's tasks.
@@ -124,6 +151,10 @@ type Twin struct {
 	calls       []Call
 	failRules   []*failRule
 	metrics     []Metric
+	events      []serviceEvent // newest first, as DescribeServices lists them
+	steady      bool           // the last event said "steady state"
+	failStreak  int            // consecutive task failures, for relaunch throttling
+	nextLaunch  time.Time      // throttled: no launch before this
 }
 
 type alarm struct {
@@ -224,14 +255,38 @@ func applyDefaults(cfg *Config) error {
 	if cfg.DeprovisionDelay == 0 {
 		cfg.DeprovisionDelay = 100 * time.Millisecond
 	}
-	if cfg.HealthyAfter == 0 {
-		cfg.HealthyAfter = time.Second
+	if cfg.Port == 0 {
+		cfg.Port = containerPort
+	}
+	if cfg.LogBatch == 0 {
+		cfg.LogBatch = 5 * time.Second
+	}
+	if cfg.RelaunchBackoff == 0 {
+		cfg.RelaunchBackoff = 5 * time.Second
+	}
+	if cfg.RelaunchBackoffMax == 0 {
+		cfg.RelaunchBackoffMax = 15 * time.Minute
+	}
+	switch cfg.CapacityRule {
+	case "":
+		cfg.CapacityRule = CapacityAWS
+	case CapacityAWS, CapacityNotStopped:
+	default:
+		return fmt.Errorf("%w: capacity rule %q: use %s or %s", result.ErrBadInput, cfg.CapacityRule, CapacityAWS, CapacityNotStopped)
+	}
+	if cfg.HealthCheck != nil {
+		if err := cfg.HealthCheck.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+		}
 	}
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = local.DefaultStopTimeout
 	}
 	if cfg.StopTimeout%time.Second != 0 || cfg.StopTimeout > 120*time.Second {
 		return fmt.Errorf("%w: stop timeout %v must be whole seconds, at most 120 s (the Fargate maximum)", result.ErrBadInput, cfg.StopTimeout)
+	}
+	if cfg.LockWait == 0 {
+		cfg.LockWait = cfg.StopTimeout + 30*time.Second
 	}
 	if cfg.Deployment == (DeploymentConfig{}) {
 		cfg.Deployment = DeploymentConfig{MinimumHealthyPercent: 100, MaximumPercent: 200}
@@ -325,59 +380,6 @@ func (tw *Twin) SetDeployment(d DeploymentConfig) error {
 	return nil
 }
 
-// FailCalls makes the next n calls of operation (any operation when empty)
-// fail with the AWS error code, e.g. ThrottlingException or
-// AccessDeniedException; n < 0 fails every such call from now on.
-func (tw *Twin) FailCalls(operation, code string, n int) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	tw.failRules = append(tw.failRules, &failRule{op: operation, code: code, remaining: n})
-}
-
-// Call is one API request the twin received.
-type Call struct {
-	At        time.Time `json:"at"`
-	Service   string    `json:"service"` // ecs, logs, cloudwatch
-	Operation string    `json:"operation"`
-	Input     string    `json:"input"`           // request body as JSON (CBOR converted)
-	Error     string    `json:"error,omitempty"` // error code returned, "" on success
-}
-
-// ReadOnly reports whether the operation only reads state
-// (Describe*, List*, Get*, Filter*).
-func (c Call) ReadOnly() bool {
-	for _, p := range []string{"Describe", "List", "Get", "Filter"} {
-		if len(c.Operation) >= len(p) && c.Operation[:len(p)] == p {
-			return true
-		}
-	}
-	return false
-}
-
-// Calls returns every request received so far, in arrival order.
-func (tw *Twin) Calls() []Call {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return slices.Clone(tw.calls)
-}
-
-// Metric is one datum received by PutMetricData.
-type Metric struct {
-	Namespace  string
-	Name       string
-	Dimensions map[string]string
-	Value      float64
-	Unit       string
-	Timestamp  time.Time
-}
-
-// Metrics returns every datum published so far.
-func (tw *Twin) Metrics() []Metric {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return slices.Clone(tw.metrics)
-}
-
 // Close stops serving, SIGKILLs every task's process group and removes the
 // work dir the twin created. Idempotent.
 func (tw *Twin) Close() error {
@@ -388,13 +390,20 @@ func (tw *Twin) Close() error {
 	}
 	tw.closed = true
 	var servers []*local.Server
+	var checkers []*healthcheck.Checker
 	for _, t := range tw.tasks {
 		if t.srv != nil {
 			servers = append(servers, t.srv)
 		}
+		if t.health != nil {
+			checkers = append(checkers, t.health)
+		}
 	}
 	tw.mu.Unlock()
 	close(tw.done)
+	for _, c := range checkers {
+		c.Stop()
+	}
 	var errs []error
 	for _, s := range servers {
 		if err := s.KillGroup(); err != nil {
@@ -446,4 +455,16 @@ func (tw *Twin) sortedAlarmNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// TaskStoppedAt is a task's stoppedAt once it is STOPPED, for tests that
+// compare a target's view with the twin's own.
+func (tw *Twin) TaskStoppedAt(ref string) (time.Time, bool) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	t := tw.findTaskLocked(ref)
+	if t == nil || t.lastStatus != statusStopped {
+		return time.Time{}, false
+	}
+	return t.stoppedAt, true
 }

@@ -42,6 +42,9 @@ func startTwin(t *testing.T, cfg ecstwin.Config) (*ecstwin.Twin, clients) {
 	if cfg.Save == "" {
 		cfg.Save = "3600 1"
 	}
+	if cfg.LogBatch == 0 {
+		cfg.LogBatch = 100 * time.Millisecond
+	}
 	tw := ecstwin.StartForTest(t, cfg)
 	awsCfg := aws.Config{
 		Region:       "us-east-1",
@@ -113,9 +116,14 @@ func runningTask(t *testing.T, ctx context.Context, c clients, except string) ty
 	return found
 }
 
+// addr is the task's endpoint: its private IP and the container port, as
+// for a real awsvpc task, or the twin-only host port binding.
 func addr(task types.Task) string {
-	b := task.Containers[0].NetworkBindings[0]
-	return net.JoinHostPort(aws.ToString(task.Containers[0].NetworkInterfaces[0].PrivateIpv4Address), fmt.Sprint(aws.ToInt32(b.HostPort)))
+	port := int32(6379)
+	if bs := task.Containers[0].NetworkBindings; len(bs) > 0 {
+		port = aws.ToInt32(bs[0].HostPort)
+	}
+	return net.JoinHostPort(aws.ToString(task.Containers[0].NetworkInterfaces[0].PrivateIpv4Address), fmt.Sprint(port))
 }
 
 func do(t *testing.T, ctx context.Context, addr string, args ...string) probe.Reply {
@@ -200,15 +208,22 @@ func TestProcessExitStopsTaskAsEssentialContainerExited(t *testing.T) {
 
 func TestForcedDeploymentHonoursDeploymentPercentages(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		deploy      ecstwin.DeploymentConfig
-		wantOverlap bool
+		name   string
+		deploy ecstwin.DeploymentConfig
+		rule   string
+		// wantOverlap: the new task starts before the old container exits
+		// (nil: depends on the final save against provisioning).
+		wantOverlap *bool
+		// earlyCreate: the replacement is created before the old task is
+		// STOPPED.
+		earlyCreate bool
 	}{
-		{"ECS defaults 100/200 start the new task first", ecstwin.DeploymentConfig{MinimumHealthyPercent: 100, MaximumPercent: 200}, true},
-		{"0/100 stops the old task first", ecstwin.DeploymentConfig{MinimumHealthyPercent: 0, MaximumPercent: 100}, false},
+		{"ECS defaults 100/200 start the new task first", ecstwin.DeploymentConfig{MinimumHealthyPercent: 100, MaximumPercent: 200}, "", ptr(true), true},
+		{"0/100 under AWS's rule launches while the old task stops", ecstwin.DeploymentConfig{MinimumHealthyPercent: 0, MaximumPercent: 100}, ecstwin.CapacityAWS, nil, true},
+		{"0/100 under the stricter rule waits for STOPPED", ecstwin.DeploymentConfig{MinimumHealthyPercent: 0, MaximumPercent: 100}, ecstwin.CapacityNotStopped, ptr(false), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, c := startTwin(t, ecstwin.Config{Deployment: tc.deploy})
+			_, c := startTwin(t, ecstwin.Config{Deployment: tc.deploy, CapacityRule: tc.rule, DeprovisionDelay: 500 * time.Millisecond})
 			ctx := ctxT(t)
 			first := runningTask(t, ctx, c, "")
 			if _, err := c.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String("chaos"), Service: aws.String("valkey"), ForceNewDeployment: true}); err != nil {
@@ -220,12 +235,15 @@ func TestForcedDeploymentHonoursDeploymentPercentages(t *testing.T) {
 			}
 			next := runningTask(t, ctx, c, aws.ToString(first.TaskArn))
 			overlap := aws.ToTime(next.StartedAt).Before(aws.ToTime(old.ExecutionStoppedAt))
-			if overlap != tc.wantOverlap {
+			if tc.wantOverlap != nil && overlap != *tc.wantOverlap {
 				t.Errorf("new startedAt %v, old executionStoppedAt %v: overlap %v, want %v",
-					aws.ToTime(next.StartedAt), aws.ToTime(old.ExecutionStoppedAt), overlap, tc.wantOverlap)
+					aws.ToTime(next.StartedAt), aws.ToTime(old.ExecutionStoppedAt), overlap, *tc.wantOverlap)
 			}
-			if !tc.wantOverlap && aws.ToTime(next.CreatedAt).Before(aws.ToTime(old.StoppedAt)) {
-				t.Errorf("with maximumPercent 100 the new task was created (%v) before the old one stopped (%v)", aws.ToTime(next.CreatedAt), aws.ToTime(old.StoppedAt))
+			if early := aws.ToTime(next.CreatedAt).Before(aws.ToTime(old.StoppedAt)); early != tc.earlyCreate {
+				t.Errorf("new task created %v, old STOPPED %v: created first %v, want %v", aws.ToTime(next.CreatedAt), aws.ToTime(old.StoppedAt), early, tc.earlyCreate)
+			}
+			if a := addr(next); a == addr(first) {
+				t.Errorf("the replacement has the old task's endpoint %s", a)
 			}
 			waitFor(t, "the deployment to complete", func() bool {
 				ds, err := c.ecs.DescribeServices(ctx, &awsecs.DescribeServicesInput{Cluster: aws.String("chaos"), Services: []string{"valkey"}})
@@ -234,6 +252,8 @@ func TestForcedDeploymentHonoursDeploymentPercentages(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestTaskDefinitionAndLogStreamsLookLikeAwslogs(t *testing.T) {
 	_, c := startTwin(t, ecstwin.Config{StopTimeout: 7 * time.Second})
@@ -255,6 +275,11 @@ func TestTaskDefinitionAndLogStreamsLookLikeAwslogs(t *testing.T) {
 	if err != nil || len(ds.LogStreams) != 1 || aws.ToString(ds.LogStreams[0].LogStreamName) != stream {
 		t.Fatalf("DescribeLogStreams: %v, want the one stream %s", err, stream)
 	}
+	// Lines arrive in batches: wait for the ready line's.
+	waitFor(t, "the ready line in CloudWatch", func() bool {
+		fl, err := c.logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/ecs/valkey"), FilterPattern: aws.String(`"Ready to accept"`)})
+		return err == nil && len(fl.Events) == 1
+	})
 	// Small pages, read from the head until the forward token repeats.
 	var messages []string
 	var last int64

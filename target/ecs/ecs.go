@@ -16,20 +16,16 @@ package ecs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -72,6 +68,15 @@ type Config struct {
 	Out        io.Writer // dry-run lines and notices; default os.Stderr
 
 	PollEvery time.Duration // DescribeTasks polling; default 1 s
+	// FastPoll is the polling while a replacement task exists but is not
+	// yet RUNNING, so its start is seen promptly (and its port is dialled
+	// between polls); default min(PollEvery, 200 ms).
+	FastPoll time.Duration
+	// LogWait bounds how long ServerLog waits for the replacement's
+	// "Ready to accept connections" (and, after a load, "DB loaded from
+	// disk") to reach CloudWatch: the awslogs driver ships every 5 s.
+	// Default 30 s.
+	LogWait time.Duration
 	// Timeout bounds each wait on ECS: the service settling, a task
 	// stopping (on top of its stopTimeout), a replacement reaching RUNNING.
 	// Default 15 min.
@@ -103,7 +108,9 @@ type Target struct {
 	label      string
 	cur        taskView // the running task: the one Start found, the replacement after Recover
 	addr       string
-	old        taskView // the faulted task, after Inject
+	old        taskView           // the faulted task, after Inject
+	gone       target.FaultReport // the old container's exit bracket
+	exits      exitWatch
 	faulted    bool
 	issuedAt   time.Time
 	trialTasks []taskView
@@ -139,6 +146,12 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Minute
+	}
+	if cfg.FastPoll <= 0 {
+		cfg.FastPoll = min(cfg.PollEvery, 200*time.Millisecond)
+	}
+	if cfg.LogWait <= 0 {
+		cfg.LogWait = 30 * time.Second
 	}
 	awsCfg, err := LoadAWSConfig(ctx, cfg)
 	if err != nil {
@@ -214,7 +227,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 	if t.label == "" {
 		t.label = "trial"
 	}
-	t.cur, t.addr, t.old, t.faulted, t.issuedAt = task, addr, taskView{}, false, time.Time{}
+	t.cur, t.addr, t.old, t.faulted, t.issuedAt, t.gone = task, addr, taskView{}, false, time.Time{}, target.FaultReport{}
 	t.trialTasks = []taskView{task}
 	return t.instance(task, addr), nil
 }
@@ -393,315 +406,6 @@ func serverVersion(ctx context.Context, addr string) string {
 		return "redis " + v
 	}
 	return ""
-}
-
-func (t *Target) noticeSaveRules(ctx context.Context, addr string, v taskView, want string) {
-	if want == "" {
-		return
-	}
-	rep, err := probe.Do(ctx, addr, 5*time.Second, "CONFIG", "GET", "save")
-	if err != nil || len(rep.Array) != 2 {
-		return
-	}
-	if live := rep.Array[1].Str; strings.Join(strings.Fields(live), " ") != strings.Join(strings.Fields(want), " ") {
-		t.notice("the scenario asks for save rules %q but task %s runs with %q (set by the task definition); the run measures the live rules", want, v.id, live)
-	}
-}
-
-// noticeFixedByECS says once which scenario settings a deployed service
-// decides for itself.
-func (t *Target) noticeFixedByECS(spec target.StartSpec) {
-	if t.specNoticed {
-		return
-	}
-	var fixed []string
-	if spec.StopTimeout > 0 && spec.StopTimeout != t.def.stopTimeout {
-		fixed = append(fixed, fmt.Sprintf("stop_timeout %v (the container's stopTimeout is %v)", spec.StopTimeout, t.def.stopTimeout))
-	}
-	if spec.RestartDelay > 0 {
-		fixed = append(fixed, "restart_delay (the service scheduler times the replacement)")
-	}
-	if len(spec.ExtraArgs) > 0 {
-		fixed = append(fixed, fmt.Sprintf("server args %q (the task definition's command)", spec.ExtraArgs))
-	}
-	if len(spec.Storage) > 0 {
-		fixed = append(fixed, "storage (the task's EFS volume)")
-	}
-	if len(fixed) > 0 {
-		t.notice("the ECS task definition decides %s; the run measures what is deployed", strings.Join(fixed, ", "))
-		t.specNoticed = true
-	}
-}
-
-// checkAlarms fails with ErrAlarm when a stop-condition alarm is in ALARM;
-// requireAll also fails for a name that matches no alarm.
-func (t *Target) checkAlarms(ctx context.Context, requireAll bool) error {
-	if len(t.cfg.AlarmNames) == 0 {
-		return nil
-	}
-	out, err := t.cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{
-		AlarmNames: t.cfg.AlarmNames,
-		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm},
-	})
-	if err != nil {
-		return t.explain("cloudwatch:DescribeAlarms", err)
-	}
-	states := map[string][2]string{}
-	for _, a := range out.MetricAlarms {
-		states[aws.ToString(a.AlarmName)] = [2]string{string(a.StateValue), aws.ToString(a.StateReason)}
-	}
-	for _, a := range out.CompositeAlarms {
-		states[aws.ToString(a.AlarmName)] = [2]string{string(a.StateValue), aws.ToString(a.StateReason)}
-	}
-	for _, name := range t.cfg.AlarmNames {
-		s, ok := states[name]
-		if !ok {
-			if requireAll {
-				return fmt.Errorf("%w: CloudWatch alarm %q not found in %s: check --alarm", result.ErrBadInput, name, t.cfg.Region)
-			}
-			continue
-		}
-		if s[0] == string(cwtypes.StateValueAlarm) {
-			why := ""
-			if r := oneLine(s[1]); r != "" {
-				why = " (" + r + ")"
-			}
-			return fmt.Errorf("%w: alarm %q is in ALARM%s: no fault injected, the run stops here", ErrAlarm, name, why)
-		}
-	}
-	return nil
-}
-
-// Inject checks the stop-condition alarms, applies the fault to the task
-// Start found and waits until ECS reports it STOPPED. With DryRun it prints
-// the call and returns an unconfirmed report.
-func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
-	rep := target.FaultReport{Kind: kind, StopTimeout: t.def.stopTimeout}
-	if t.cur.arn == "" {
-		return rep, errors.New("ecs target: Inject before Start")
-	}
-	if t.faulted {
-		return rep, errors.New("ecs target: one fault per trial; call Finish and Start for the next")
-	}
-	switch kind {
-	case target.Stop, target.Crash, target.ShutdownNoSave, target.RollingDeploy:
-	default:
-		return rep, fmt.Errorf("%w: fault %q is not supported by the ECS target (use stop, crash, shutdown-nosave or rolling-deploy)", result.ErrBadInput, kind)
-	}
-	if err := t.checkAlarms(ctx, false); err != nil {
-		return rep, err
-	}
-	// The task must still be the service's one running task.
-	cur, err := t.describeTask(ctx, t.cur.arn)
-	if err != nil {
-		return rep, err
-	}
-	if !cur.running() || cur.group != "service:"+t.cfg.Service {
-		return rep, fmt.Errorf("task %s is %s (desired %s) in group %q: the service changed under the run; no fault injected", cur.id, cur.lastStatus, cur.desiredStatus, cur.group)
-	}
-	t.faulted = true
-	if t.cfg.DryRun {
-		return t.dryInject(kind, rep), nil
-	}
-	rep.IssuedAt = time.Now()
-	t.issuedAt = rep.IssuedAt
-	switch kind {
-	case target.Stop:
-		_, err = t.ecs.StopTask(ctx, &awsecs.StopTaskInput{Cluster: aws.String(t.cfg.Cluster), Task: aws.String(cur.arn), Reason: aws.String(t.reason())})
-		err = t.explain("ecs:StopTask", err)
-	case target.Crash, target.ShutdownNoSave:
-		err = shutdownNoSave(ctx, t.addr)
-	case target.RollingDeploy:
-		_, err = t.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String(t.cfg.Cluster), Service: aws.String(t.cfg.Service), ForceNewDeployment: true})
-		err = t.explain("ecs:UpdateService", err)
-	}
-	if err != nil {
-		return rep, err
-	}
-	// A stop waits for the final save, bounded by stopTimeout; a rolling
-	// deployment first waits for the new task to be healthy.
-	var old taskView
-	limit := t.def.stopTimeout + t.cfg.Timeout
-	err = t.poll(ctx, limit, func(ctx context.Context) (bool, error) {
-		v, derr := t.describeTask(ctx, cur.arn)
-		if derr == nil {
-			old = v
-		}
-		return derr == nil && v.stopped(), derr
-	})
-	rep.ExitDetail = old.exitDetail()
-	if errors.Is(err, errGaveUp) {
-		return rep, fmt.Errorf("task %s still %s %v after the %s fault: the fault is unconfirmed", cur.id, old.lastStatus, limit, kind)
-	}
-	if err != nil {
-		return rep, err
-	}
-	t.old = old
-	rep.GoneAt, rep.Confirmed = old.stoppedAt, true
-	// SIGKILL after SIGTERM shows as exit code 137.
-	rep.Escalated = kind != target.Crash && kind != target.ShutdownNoSave && old.exitCode != nil && *old.exitCode == 137
-	if news, err := t.serviceTasks(ctx, types.DesiredStatusRunning); err == nil {
-		for _, n := range news {
-			if from, to, ok := overlap(old, n); ok && n.arn != old.arn {
-				rep.OverlapFrom, rep.OverlapTo = from, to
-				break
-			}
-		}
-	}
-	return rep, nil
-}
-
-func (t *Target) reason() string { return "valkey-chaos run " + t.label }
-
-// dryInject prints the exact calls a fault would make.
-func (t *Target) dryInject(kind target.FaultKind, rep target.FaultReport) target.FaultReport {
-	switch kind {
-	case target.Stop:
-		t.dryCall("ecs:StopTask", map[string]any{"cluster": t.cfg.Cluster, "reason": t.reason(), "task": t.cur.arn})
-	case target.Crash, target.ShutdownNoSave:
-		fmt.Fprintf(t.cfg.Out, "dry-run: would send SHUTDOWN NOSAVE to %s (task %s; a Valkey command, not an AWS call)\n", t.addr, t.cur.id)
-	case target.RollingDeploy:
-		t.dryCall("ecs:UpdateService", map[string]any{"cluster": t.cfg.Cluster, "forceNewDeployment": true, "service": t.cfg.Service})
-	}
-	fmt.Fprintf(t.cfg.Out, "dry-run: then ecs:DescribeTasks %s every %v until lastStatus is STOPPED\n",
-		mustJSON(map[string]any{"cluster": t.cfg.Cluster, "tasks": []string{t.cur.arn}}), t.cfg.PollEvery)
-	rep.IssuedAt = time.Now()
-	rep.ExitDetail = "dry-run: nothing injected"
-	return rep
-}
-
-func (t *Target) dryCall(op string, input map[string]any) {
-	fmt.Fprintf(t.cfg.Out, "dry-run: would call %s %s\n", op, mustJSON(input))
-}
-
-func mustJSON(v any) string {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%v", v)
-	}
-	return string(data)
-}
-
-// shutdownNoSave asks Valkey to exit without saving. The server closes the
-// connection instead of replying, so EOF (or a reset) is success.
-func shutdownNoSave(ctx context.Context, addr string) error {
-	rep, err := probe.Do(ctx, addr, 10*time.Second, "SHUTDOWN", "NOSAVE")
-	switch {
-	case err == nil && rep.IsError():
-		return fmt.Errorf("SHUTDOWN NOSAVE refused by %s: %s (is SHUTDOWN renamed or denied by an ACL?)", addr, rep.Str)
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		return nil
-	}
-	return fmt.Errorf("send SHUTDOWN NOSAVE: %w", err)
-}
-
-// Recover waits for the scheduler's replacement task to reach RUNNING and
-// returns it with the ECS milestones of both tasks. With DryRun, nothing
-// was faulted and the current task is returned as it is.
-func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
-	if !t.faulted {
-		return target.Recovery{}, errors.New("ecs target: Recover before Inject")
-	}
-	if t.cfg.DryRun {
-		fmt.Fprintf(t.cfg.Out, "dry-run: no replacement to wait for; task %s still serves\n", t.cur.id)
-		return target.Recovery{Instance: t.instance(t.cur, t.addr)}, nil
-	}
-	var found taskView
-	err := t.poll(ctx, t.cfg.Timeout, func(ctx context.Context) (bool, error) {
-		tasks, err := t.serviceTasks(ctx, types.DesiredStatusRunning)
-		if err != nil {
-			return false, err
-		}
-		for _, v := range tasks {
-			if v.arn != t.old.arn && v.lastStatus == "RUNNING" && !v.startedAt.IsZero() {
-				found = v
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if errors.Is(err, errGaveUp) {
-		return target.Recovery{}, fmt.Errorf("no replacement for task %s reached RUNNING within %v%s", t.old.id, t.cfg.Timeout, t.failedReplacements(ctx))
-	}
-	if err != nil {
-		return target.Recovery{}, err
-	}
-	addr, err := t.endpoint(found)
-	if err != nil {
-		return target.Recovery{}, err
-	}
-	t.cur, t.addr = found, addr
-	t.trialTasks = append(t.trialTasks, found)
-	return target.Recovery{Instance: t.instance(found, addr), Milestones: milestones(t.old, found)}, nil
-}
-
-// failedReplacements explains a missing replacement: tasks started after
-// the fault that stopped again (a crash loop, e.g. a corrupt dump.rdb).
-func (t *Target) failedReplacements(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	stopped, err := t.serviceTasks(ctx, types.DesiredStatusStopped)
-	if err != nil {
-		return ""
-	}
-	var n int
-	var last taskView
-	for _, v := range stopped {
-		if v.arn != t.old.arn && v.createdAt.After(t.issuedAt) {
-			if n == 0 {
-				last = v
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (%d replacement task(s) stopped again, the latest with %s: a crash loop; check its log stream)", n, last.exitDetail())
-}
-
-// ServerLog reads the awslogs stream <prefix>/<container>/<task-id> of
-// every task of the trial, from the head. CloudWatch Logs may lag the
-// container by a few seconds.
-func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
-	if t.def.logDriver != string(types.LogDriverAwslogs) || t.def.logGroup == "" || t.def.logPrefix == "" {
-		if !t.logNotice {
-			t.notice("task definition %s logs with %q (group %q, stream prefix %q): the ECS target reads awslogs streams with a prefix only, so no server log lines; the timeline uses ECS timestamps and the probe",
-				t.def.arn, t.def.logDriver, t.def.logGroup, t.def.logPrefix)
-			t.logNotice = true
-		}
-		return nil, nil
-	}
-	var lines []target.LogLine
-	for _, v := range t.trialTasks {
-		stream := t.def.logPrefix + "/" + t.def.container + "/" + v.id
-		in := &cloudwatchlogs.GetLogEventsInput{
-			LogGroupName:  aws.String(t.def.logGroup),
-			LogStreamName: aws.String(stream),
-			StartFromHead: aws.Bool(true),
-		}
-		for {
-			out, err := t.logs.GetLogEvents(ctx, in)
-			var missing *logtypes.ResourceNotFoundException
-			if errors.As(err, &missing) {
-				t.notice("log stream %s of group %s does not exist (yet): no server log lines for task %s", stream, t.def.logGroup, v.id)
-				break
-			}
-			if err != nil {
-				return nil, t.explain("logs:GetLogEvents", err)
-			}
-			received := time.Now()
-			for _, e := range out.Events {
-				lines = append(lines, target.LogLine{Instance: v.id, Text: aws.ToString(e.Message), Received: received})
-			}
-			// The forward token repeats once the end of the stream is reached.
-			if out.NextForwardToken == nil || aws.ToString(out.NextForwardToken) == aws.ToString(in.NextToken) {
-				break
-			}
-			in.NextToken = out.NextForwardToken
-		}
-	}
-	return lines, nil
 }
 
 // Finish ends the trial. Start created nothing (the service owns its

@@ -26,6 +26,7 @@ type taskView struct {
 	stoppingAt, stoppedAt      time.Time
 	executionStoppedAt         time.Time
 	exitCode                   *int32
+	containerStatus            string // the Valkey container's lastStatus
 	privateIP                  string
 	bindings                   map[int32]int32 // containerPort -> hostPort of the Valkey container
 	taskDefinitionARN, startBy string
@@ -36,6 +37,14 @@ func (v taskView) running() bool {
 }
 
 func (v taskView) stopped() bool { return v.lastStatus == "STOPPED" }
+
+// containerExited is whether the Valkey container has exited: ECS stamped
+// executionStoppedAt, the container reports STOPPED, or the task is past
+// it (DEPROVISIONING, STOPPED).
+func (v taskView) containerExited() bool {
+	return !v.executionStoppedAt.IsZero() || v.containerStatus == "STOPPED" ||
+		v.lastStatus == "DEPROVISIONING" || v.lastStatus == "STOPPED"
+}
 
 // containerGone is when the old container stopped serving: its exit when
 // ECS reports one, else the task's stoppedAt.
@@ -92,6 +101,7 @@ func viewOf(t types.Task, container string) taskView {
 			continue
 		}
 		v.exitCode = c.ExitCode
+		v.containerStatus = aws.ToString(c.LastStatus)
 		for _, ni := range c.NetworkInterfaces {
 			if v.privateIP == "" {
 				v.privateIP = aws.ToString(ni.PrivateIpv4Address)
@@ -107,9 +117,9 @@ func viewOf(t types.Task, container string) taskView {
 }
 
 // endpoint is where the task's Valkey listens: --endpoint when given, else
-// the task's private IP and the port. The ECS twin reports each task's own
-// port as a network binding's hostPort; real awsvpc tasks listen on the
-// container port itself.
+// the task's private IP and the port: awsvpc tasks (Fargate) have no
+// network bindings and listen on the container port itself. A binding's
+// hostPort (bridge mode, or the twin's HostPortBinding) wins when present.
 func (t *Target) endpoint(v taskView) (string, error) {
 	if t.cfg.Endpoint != "" {
 		return t.cfg.Endpoint, nil

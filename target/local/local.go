@@ -40,6 +40,12 @@ type Config struct {
 	KeepTempFiles bool
 	// StartTimeout bounds how long a fresh server may take to accept.
 	StartTimeout time.Duration
+	// WriterLock starts every server under the module's single-writer
+	// guard: an exclusive flock on <data dir>/.valkey-writer.lock, held by
+	// the server and its save child, waited for up to LockWait (default
+	// 60 s) before the server starts.
+	WriterLock bool
+	LockWait   time.Duration
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -172,7 +178,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 
 func (t *Target) spawn() (*Server, error) {
 	logFile := filepath.Join(t.cfg.LogDir, fmt.Sprintf("%s-server-%d.log", result.SafeName(t.label), len(t.all)+1))
-	srv, err := Spawn(ServerConfig{
+	cfg := ServerConfig{
 		Bin:       t.bin,
 		Host:      t.cfg.Host,
 		Port:      t.port,
@@ -180,7 +186,12 @@ func (t *Target) spawn() (*Server, error) {
 		Save:      t.spec.Save,
 		LogFile:   logFile,
 		ExtraArgs: t.spec.ExtraArgs,
-	})
+		LockWait:  t.cfg.LockWait,
+	}
+	if t.cfg.WriterLock {
+		cfg.WriterLock = filepath.Join(t.dataDir, WriterLockFile)
+	}
+	srv, err := Spawn(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +263,7 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 		return rep, fmt.Errorf("%w: fault %q is not supported by the local target (use crash, stop or shutdown-nosave)", result.ErrBadInput, kind)
 	}
 	rep.GoneAt = srv.ExitedAt()
+	rep.GoneAfter, rep.GoneBy, rep.GoneSource = rep.GoneAt, rep.GoneAt, "process"
 	rep.Confirmed = !srv.Running()
 	rep.ExitDetail = srv.ExitDetail()
 	// Any save child must be gone too before a replacement touches the dir.
@@ -331,7 +343,8 @@ func staleTempFiles(dir string) ([]string, int64, error) {
 	return names, total, nil
 }
 
-// ServerLog returns every line of every server process of this trial.
+// ServerLog returns every line of every server process of this trial, each
+// with the zone its server logs in (UTC: Spawn sets TZ).
 func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
 	var lines []target.LogLine
 	for i, path := range t.logFiles {
@@ -346,7 +359,7 @@ func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
-			lines = append(lines, target.LogLine{Instance: fmt.Sprintf("pid %d", t.all[i].PID()), Text: sc.Text(), Received: received})
+			lines = append(lines, target.LogLine{Instance: fmt.Sprintf("pid %d", t.all[i].PID()), Text: sc.Text(), Received: received, Zone: t.all[i].LogZone()})
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {

@@ -30,7 +30,27 @@ type ServerConfig struct {
 	Save      string // --save rules, already time-scaled; "" disables saving
 	LogFile   string // --logfile; the server writes its own timestamped lines
 	ExtraArgs []string
+	// TZ is the server's time zone, the zone of its log's timestamps:
+	// "" runs it in UTC, as Fargate containers run, whatever the harness's
+	// zone (LogZone reports it).
+	TZ string
+	// WriterLock, when set, starts the server the way the module's
+	// container does under its single-writer guard: a shell opens this
+	// file on fd 9, takes an exclusive flock on it (waiting up to
+	// LockWait), and execs the server, which inherits the fd, as its save
+	// child does; the lock is released only when both have exited.
+	WriterLock string
+	LockWait   time.Duration // default 60 s; whole seconds
 }
+
+// writerLockScript is the module's container start-up guard (the terraform
+// helper writes the same line into the task definition), with the binary
+// as $0 so any server path works.
+const writerLockScript = `exec 9>>"$LOCK_FILE" && flock -x -w "$LOCK_WAIT" 9 && exec "$0" "$@"`
+
+// WriterLockFile is where the single-writer guard's lock lives in a data
+// directory.
+const WriterLockFile = ".valkey-writer.lock"
 
 // Server is one running server process in its own process group, so a crash
 // fault can kill it together with any BGSAVE child, as a container kill does.
@@ -140,7 +160,10 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 	// No cmd.Dir: the data dir may be a FUSE mount served by this very
 	// process, and a fork child that touches it before exec deadlocks the
 	// process (package efs). --dir makes the server chdir after exec.
-	cmd := exec.Command(bin, args...)
+	cmd, err := serverCommand(cfg, bin, args)
+	if err != nil {
+		return nil, err
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -163,6 +186,49 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 		close(s.exited)
 	}()
 	return s, nil
+}
+
+// serverCommand is the server's command line and environment: TZ set
+// explicitly, and the writer-lock shell around the server when asked for.
+func serverCommand(cfg ServerConfig, bin string, args []string) (*exec.Cmd, error) {
+	tz := cfg.TZ
+	if tz == "" {
+		tz = "UTC"
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return nil, fmt.Errorf("%w: server time zone %q: %v: use an IANA name such as UTC or Europe/London", result.ErrBadInput, tz, err)
+	}
+	env := append(os.Environ(), "TZ="+tz)
+	if cfg.WriterLock == "" {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		return cmd, nil
+	}
+	flock, err := exec.LookPath("flock")
+	if err != nil {
+		return nil, fmt.Errorf("%w: the writer lock needs flock (util-linux) on PATH", result.ErrBadInput)
+	}
+	wait := cfg.LockWait
+	if wait <= 0 {
+		wait = time.Minute
+	}
+	cmd := exec.Command("/bin/sh", append([]string{"-c", writerLockScript, bin}, args...)...)
+	cmd.Env = append(env, "LOCK_FILE="+cfg.WriterLock, fmt.Sprintf("LOCK_WAIT=%d", int((wait+time.Second-1)/time.Second)),
+		"PATH="+filepath.Dir(flock)+":"+os.Getenv("PATH"))
+	return cmd, nil
+}
+
+// LogZone is the zone the server writes its log's timestamps in.
+func (s *Server) LogZone() *time.Location {
+	tz := s.cfg.TZ
+	if tz == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Addr is host:port of the server.
