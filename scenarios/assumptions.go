@@ -47,8 +47,11 @@ func (ev *evidence) assumptions(env *trialEnv, t *result.Trial, runErr error) []
 }
 
 func finishedDetail(err error) string {
-	if err == nil {
+	switch {
+	case err == nil:
 		return ""
+	case errors.Is(err, target.ErrStopCondition):
+		return "aborted before the fault: " + err.Error()
 	}
 	return "trial did not finish: " + err.Error()
 }

@@ -184,6 +184,27 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
 	recordLoad(env, t, h)
 }
 
+// overlap is when the replacement ran while the old server had not yet
+// exited: from the servers' own lines when the target can tell (their
+// tasks may overlap while a single-writer lock kept the servers apart),
+// else from the tasks' instants.
+func (ev *evidence) overlap(env *trialEnv) *result.Span {
+	if w := ev.log.writers; w != nil && w.Decided {
+		if !w.Overlapped {
+			return nil
+		}
+		to := w.OldGoneBy
+		if to.IsZero() {
+			to = ev.fault.rep.GoneAt
+		}
+		if w.NewServerStarted.Before(to) {
+			return &result.Span{From: env.offset(w.NewServerStarted), To: env.offset(to)}
+		}
+		return nil
+	}
+	return overlapOf(env, ev.fault.rep)
+}
+
 // faultOffset is the fault's offset from the trial base; 0 when none.
 func (ev *evidence) faultOffset(env *trialEnv) time.Duration {
 	if ev.fault.tFault.IsZero() {
@@ -199,7 +220,13 @@ func (ev *evidence) faultOffset(env *trialEnv) time.Duration {
 // sent well after SIGTERM were acknowledged).
 func (ev *evidence) lossTo(env *trialEnv) time.Time {
 	rep, tFault := ev.fault.rep, ev.fault.tFault
-	to := classifyFault(rep, tFault)
+	to := tFault
+	if ov := ev.overlap(env); ov != nil {
+		// The snapshot that matters is the one the replacement loaded.
+		if from := env.base.Add(seconds(ov.From)); from.After(tFault) {
+			to = from
+		}
+	}
 	if !rep.Escalated || rep.GoneAt.IsZero() || ev.load.history == nil {
 		return to
 	}
@@ -230,7 +257,7 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 		CompletedSaves: ev.completedSaves(env, lossTo),
 	}
 	t.Classified = classifiedInput(in, ev.dataset.Keys, ev.log.keysLoaded)
-	t.OverlapS = overlapOf(env, ev.fault.rep)
+	t.OverlapS = ev.overlap(env)
 	applyClassification(t, check.Classify(in), env.base, t.Classified)
 }
 
@@ -340,7 +367,7 @@ func (ev *evidence) recordTimeline(env *trialEnv, t *result.Trial) {
 	})
 	t.WarmupS, t.RTOS, t.ServerLoadS = tl.WarmupS, tl.RTOS, tl.ServerLoadS
 	// The first look already met a loaded server: warm-up is only bounded.
-	t.WarmupUpperBound = t.WarmupS != nil && ready.LoadingReplies == 0 && ready.Refused == 0 && ready.Errors == 0
+	t.WarmupUpperBound = t.WarmupS != nil && (rec.WarmupUpperBound || ready.LoadingReplies == 0 && ready.Refused == 0 && ready.Errors == 0)
 	if t.OverlapS != nil {
 		t.WarmupS = nil // not observed: the probe met the replacement long after its load
 	}
@@ -352,6 +379,9 @@ func (ev *evidence) recordTimeline(env *trialEnv, t *result.Trial) {
 		addStep(env, t, "loaded", sum.loadedAt, "server-log")
 	}
 	for _, p := range tl.Problems {
+		if t.OverlapS != nil && strings.Contains(p, "comes before old_gone") {
+			continue // two servers overlapped: reported as the overlap it is
+		}
 		t.Problems = append(t.Problems, "timeline: "+p)
 	}
 	sort.SliceStable(t.Steps, func(i, j int) bool { return t.Steps[i].AtS < t.Steps[j].AtS })

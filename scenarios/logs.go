@@ -35,6 +35,17 @@ type serverLog struct {
 	summary    logSummary
 	keysLoaded int64 // log line, else INFO rdb_last_load_keys_loaded; -1: unknown
 	err        error
+	// writers says, where the target can tell from the servers' own
+	// lines, whether the replacement server ran while the old one had not
+	// yet exited (its tasks may overlap while the servers did not: a
+	// single-writer lock holds the new one back).
+	writers *target.WriterOverlap
+}
+
+// WriterOverlapper is a target that can tell from the servers' own log
+// whether two of them wrote to the data at once (target/ecs).
+type WriterOverlapper interface {
+	WriterOverlap(ctx context.Context) (target.WriterOverlap, error)
 }
 
 // observe fetches the trial's server log once (on ECS a CloudWatch Logs
@@ -45,9 +56,18 @@ func observe(ctx context.Context, env *trialEnv, rcv recovered) serverLog {
 	defer cancel()
 	lines, err := env.cfg.Target.ServerLog(ctx)
 	if err != nil {
-		env.logf("server log unavailable: %v", err)
+		// Lines that did arrive are kept (ECS: the awslogs driver batches,
+		// and non-blocking mode may drop lines); the miss is recorded.
+		env.logf("server log incomplete: %v", err)
 	}
 	sl := serverLog{lines: lines, err: err, summary: summarizeLog(parseLog(lines), rcv.rec.Instance.StartedAt)}
+	if wo, ok := env.cfg.Target.(WriterOverlapper); ok && rcv.exited == "" {
+		if o, err := wo.WriterOverlap(ctx); err == nil {
+			sl.writers = &o
+		} else {
+			env.logf("whether two servers wrote at once is unknown: %v", err)
+		}
+	}
 	sl.keysLoaded = sl.summary.keysLoaded
 	if sl.keysLoaded < 0 && rcv.exited == "" && !rcv.ready.Ready.IsZero() {
 		if info, err := probe.Persistence(ctx, env.currentAddr()); err == nil {
@@ -75,7 +95,7 @@ func (v logSummary) completedForks(base time.Time) []time.Duration {
 func parseLog(lines []target.LogLine) []probe.LogEvent {
 	var events []probe.LogEvent
 	for _, l := range lines {
-		if ev, ok := probe.ParseLogLine(l.Text, time.Local); ok {
+		if ev, ok := probe.ParseLogLine(l.Text, l.Zone); ok {
 			events = append(events, ev)
 		}
 	}
