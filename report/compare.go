@@ -41,7 +41,7 @@ func LoadRuns(args []string) ([]LoadedRun, error) {
 		if strings.ContainsAny(arg, "*?[") {
 			m, err := filepath.Glob(arg)
 			if err != nil {
-				return nil, fmt.Errorf("%w: pattern %q: %v", result.ErrBadInput, arg, err)
+				return nil, fmt.Errorf("%w: pattern %q: %w", result.ErrBadInput, arg, err)
 			}
 			if len(m) == 0 {
 				return nil, fmt.Errorf("%w: %q matches nothing: pass run directories made by 'valkey-chaos run'", result.ErrBadInput, arg)
@@ -65,7 +65,7 @@ func loadPath(p string) ([]LoadedRun, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s not found: pass a run directory made by 'valkey-chaos run' (results/<run-id>)", result.ErrBadInput, p)
 		}
-		return nil, fmt.Errorf("%w: %v", result.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %w", result.ErrBadInput, err)
 	}
 	if !st.IsDir() || fileExists(filepath.Join(p, result.FileName)) {
 		run, err := result.Load(p)
@@ -81,7 +81,7 @@ func loadPath(p string) ([]LoadedRun, error) {
 	// A directory of runs, such as results/.
 	entries, err := os.ReadDir(p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %v", result.ErrBadInput, p, err)
+		return nil, fmt.Errorf("%w: read %s: %w", result.ErrBadInput, p, err)
 	}
 	var out []LoadedRun
 	for _, e := range entries {

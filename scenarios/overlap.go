@@ -64,7 +64,7 @@ func checkFaults(cfg Config, plans []TrialPlan) error {
 			continue // a target that cannot say is trusted to refuse in Inject
 		}
 		if err := fs.Supports(p.Fault); err != nil {
-			return fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, p.Scenario.Name, err)
+			return fmt.Errorf("%w: scenario %s: %w", result.ErrBadInput, p.Scenario.Name, err)
 		}
 	}
 	return nil

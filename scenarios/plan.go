@@ -67,7 +67,7 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 	for _, s := range scens {
 		rates, err := planRates(cfg, s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, s.Name, err)
+			return nil, fmt.Errorf("%w: scenario %s: %w", result.ErrBadInput, s.Name, err)
 		}
 		base := TrialPlan{Scenario: s, Rules: scaled, RealRules: cfg.SaveReal, TimeScale: cfg.TimeScale,
 			Conns: orDefault(s.Load.Conns, 16), ValueSize: orDefault(s.Load.ValueSize, 100),

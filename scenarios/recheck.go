@@ -95,7 +95,7 @@ func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	defer f.Close()
 	v, err := read(f)
 	if err != nil {
-		return zero, fmt.Errorf("%w: %s: %v", result.ErrBadInput, path, err)
+		return zero, fmt.Errorf("%w: %s: %w", result.ErrBadInput, path, err)
 	}
 	return v, nil
 }

@@ -50,7 +50,7 @@ type Config struct {
 // its trials; Run and DryRun share it.
 func setup(cfg Config, scens []*Scenario) (Config, []TrialPlan, error) {
 	if err := savepolicy.ValidateTimeScale(cfg.TimeScale); err != nil {
-		return cfg, nil, fmt.Errorf("%w: %v", result.ErrBadInput, err)
+		return cfg, nil, fmt.Errorf("%w: %w", result.ErrBadInput, err)
 	}
 	// --slo is checked before any trial: a typo must not cost a whole run.
 	slos, err := slo.ParseAll(cfg.SLOs)

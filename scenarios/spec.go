@@ -118,7 +118,7 @@ func Parse(r io.Reader, source string) (*Scenario, error) {
 	}
 	s.Source = source
 	if err := s.validate(); err != nil {
-		return nil, fmt.Errorf("%w: scenario %s: %v", result.ErrBadInput, source, err)
+		return nil, fmt.Errorf("%w: scenario %s: %w", result.ErrBadInput, source, err)
 	}
 	return &s, nil
 }
@@ -234,7 +234,7 @@ func Resolve(args []string) ([]*Scenario, error) {
 		if strings.ContainsRune(a, '/') || strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
 			f, err := os.Open(a)
 			if err != nil {
-				return nil, fmt.Errorf("%w: scenario file %s: %v", result.ErrBadInput, a, err)
+				return nil, fmt.Errorf("%w: scenario file %s: %w", result.ErrBadInput, a, err)
 			}
 			s, err := Parse(f, a)
 			f.Close()

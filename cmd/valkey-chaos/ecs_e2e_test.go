@@ -26,6 +26,7 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin/ecstwintest"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target/ecs"
@@ -67,7 +68,7 @@ func startE2ETwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	if cfg.Tags == nil {
 		cfg.Tags = map[string]string{ecs.AllowTagKey: ecs.AllowTagValue}
 	}
-	return ecstwin.StartForTest(t, cfg)
+	return ecstwintest.Start(t, cfg)
 }
 
 // syncBuffer collects the command's output; the target and the runner

@@ -56,7 +56,7 @@ func newEFSMountCmd() *cobra.Command {
 			}
 			cfg, err := efs.ParseConfig(params)
 			if err != nil {
-				return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+				return fmt.Errorf("%w: %w", result.ErrBadInput, err)
 			}
 			out := cmd.OutOrStdout()
 			var mounted *efs.FS
@@ -97,11 +97,11 @@ func newEFSFaultCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, err := efs.ParseFaultKind(args[0])
 			if err != nil {
-				return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+				return fmt.Errorf("%w: %w", result.ErrBadInput, err)
 			}
 			opList, err := efs.ParseOps(ops)
 			if err != nil {
-				return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+				return fmt.Errorf("%w: %w", result.ErrBadInput, err)
 			}
 			fault := efs.Fault{Kind: kind, PathGlob: glob, Ops: opList, SlowMiBps: rate, TornKeep: keep}
 			id, err := efs.NewClient(control).Inject(cmd.Context(), fault)

@@ -58,7 +58,7 @@ func runReport(w io.Writer, dir string, o reportOpts) error {
 		dir = filepath.Dir(dir)
 	}
 	if err := judge.Rejudge(run, slos); err != nil {
-		return fmt.Errorf("%w: %s: %v", result.ErrBadInput, dir, err)
+		return fmt.Errorf("%w: %s: %w", result.ErrBadInput, dir, err)
 	}
 	if err := report.Write(dir, run); err != nil {
 		return fmt.Errorf("render report: %w", err)

@@ -98,15 +98,15 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	ctx := cmd.Context()
 	rules, err := savepolicy.Parse(o.save)
 	if err != nil {
-		return fmt.Errorf("%w: --save: %v", result.ErrBadInput, err)
+		return fmt.Errorf("%w: --save: %w", result.ErrBadInput, err)
 	}
 	if err := savepolicy.ValidateTimeScale(o.timeScale); err != nil {
-		return fmt.Errorf("%w: --time-scale: %v", result.ErrBadInput, err)
+		return fmt.Errorf("%w: --time-scale: %w", result.ErrBadInput, err)
 	}
 	var rate float64
 	if o.rate != "" {
 		if rate, err = savepolicy.ParseRate(o.rate); err != nil {
-			return fmt.Errorf("%w: --rate: %v", result.ErrBadInput, err)
+			return fmt.Errorf("%w: --rate: %w", result.ErrBadInput, err)
 		}
 	}
 	scens, err := scenarios.Resolve(args)

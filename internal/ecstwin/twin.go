@@ -173,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Twin, error) {
 		return nil, err
 	}
 	if _, err := savepolicy.Parse(cfg.Save); err != nil {
-		return nil, fmt.Errorf("%w: twin --save %q: %v", result.ErrBadInput, cfg.Save, err)
+		return nil, fmt.Errorf("%w: twin --save %q: %w", result.ErrBadInput, cfg.Save, err)
 	}
 	tw := &Twin{
 		cfg:     cfg,
@@ -276,7 +276,7 @@ func applyDefaults(cfg *Config) error {
 	}
 	if cfg.HealthCheck != nil {
 		if err := cfg.HealthCheck.Validate(); err != nil {
-			return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+			return fmt.Errorf("%w: %w", result.ErrBadInput, err)
 		}
 	}
 	if cfg.StopTimeout == 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin/ecstwintest"
 	"github.com/trigpointing/valkey-chaos/probe"
 )
 
@@ -45,7 +46,7 @@ func startTwin(t *testing.T, cfg ecstwin.Config) (*ecstwin.Twin, clients) {
 	if cfg.LogBatch == 0 {
 		cfg.LogBatch = 100 * time.Millisecond
 	}
-	tw := ecstwin.StartForTest(t, cfg)
+	tw := ecstwintest.Start(t, cfg)
 	awsCfg := aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAECSTWIN000000000", "dummy", ""),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin/ecstwintest"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
@@ -38,7 +39,7 @@ func startTwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	if cfg.LogBatch == 0 {
 		cfg.LogBatch = 100 * time.Millisecond
 	}
-	return ecstwin.StartForTest(t, cfg)
+	return ecstwintest.Start(t, cfg)
 }
 
 func newTarget(t *testing.T, cfg ecs.Config) (*ecs.Target, *bytes.Buffer) {

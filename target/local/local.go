@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 	}
 	version, err := ServerVersion(ctx, bin)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a usable valkey-server/redis-server: %v", result.ErrBadInput, bin, err)
+		return nil, fmt.Errorf("%w: %s is not a usable valkey-server/redis-server: %w", result.ErrBadInput, bin, err)
 	}
 	if cfg.Port != 0 {
 		if err := CheckPortFree(cfg.Host, cfg.Port); err != nil {

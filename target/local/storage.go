@@ -55,7 +55,7 @@ func parseStorage(params map[string]string) (mode string, cfg efs.Config, err er
 	case EFSBursting, EFSElastic, EFSProvisioned, EFSUnlimited:
 		cfg, err = efs.ParseConfig(params)
 		if err != nil {
-			return "", cfg, fmt.Errorf("%w: storage: %v", result.ErrBadInput, err)
+			return "", cfg, fmt.Errorf("%w: storage: %w", result.ErrBadInput, err)
 		}
 		return mode, cfg, nil
 	}
@@ -135,11 +135,11 @@ func (t *Target) InjectStorageFault(f target.StorageFault) (int, error) {
 	}
 	ef, err := toEFSFault(f)
 	if err != nil {
-		return 0, fmt.Errorf("%w: storage fault: %v", result.ErrBadInput, err)
+		return 0, fmt.Errorf("%w: storage fault: %w", result.ErrBadInput, err)
 	}
 	id, err := t.store.fs.Inject(ef)
 	if err != nil {
-		return 0, fmt.Errorf("%w: storage fault: %v", result.ErrBadInput, err)
+		return 0, fmt.Errorf("%w: storage fault: %w", result.ErrBadInput, err)
 	}
 	t.store.mu.Lock()
 	t.store.faults[id] = f
@@ -200,7 +200,7 @@ func toEFSFault(f target.StorageFault) (efs.Fault, error) {
 // ValidateStorageFault checks a fault before any trial runs.
 func (t *Target) ValidateStorageFault(f target.StorageFault) error {
 	if _, err := toEFSFault(f); err != nil {
-		return fmt.Errorf("%w: %v", result.ErrBadInput, err)
+		return fmt.Errorf("%w: %w", result.ErrBadInput, err)
 	}
 	if f.Kind == string(efs.Slow) && !(f.MiBps > 0) {
 		return fmt.Errorf("%w: a slow storage fault needs mibps above 0 (e.g. mibps: 1)", result.ErrBadInput)

@@ -1,4 +1,6 @@
-package ecstwin
+// Package ecstwintest starts an ECS twin for a test. It lives apart from
+// ecstwin so that package testing is never linked into the binary.
+package ecstwintest
 
 import (
 	"context"
@@ -6,21 +8,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
 )
 
-// StartForTest starts a twin for a test, closes it when the test ends, and
+// Start starts a twin for a test, closes it when the test ends, and
 // points the AWS SDK's default chain at it through the environment (as
 // `valkey-chaos twin` tells a user to), with no shared config or
 // credentials file of the machine in the way. cfg.WorkDir defaults to a
 // test temp dir.
-func StartForTest(t testing.TB, cfg Config) *Twin {
+func Start(t testing.TB, cfg ecstwin.Config) *ecstwin.Twin {
 	t.Helper()
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = t.TempDir()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tw, err := Start(ctx, cfg)
+	tw, err := ecstwin.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start twin: %v", err)
 	}
