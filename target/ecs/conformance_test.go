@@ -1,8 +1,15 @@
 package ecs_test
 
 import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
+	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/scenarios"
 	"github.com/trigpointing/valkey-chaos/target/ecs"
+	"github.com/trigpointing/valkey-chaos/target/targettest"
 )
 
 // The runner drives the ECS target through the same interfaces as the
@@ -13,3 +20,22 @@ var (
 	_ scenarios.FaultSupporter = (*ecs.Target)(nil)
 	_ scenarios.DryRunner      = (*ecs.Target)(nil)
 )
+
+// The conformance suite on the twin: Fargate's shape with every delay
+// scaled down (deprovisioning longer than provisioning, batched logs).
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the conformance table runs whole trials")
+	}
+	targettest.Run(t, func(t *testing.T) (scenarios.Target, result.Target) {
+		startTwin(t, ecstwin.Config{Save: targettest.Save, ProvisionDelay: 300 * time.Millisecond, DeprovisionDelay: 600 * time.Millisecond,
+			LogBatch: 500 * time.Millisecond, StopTimeout: 10 * time.Second})
+		tg, err := ecs.New(ctxT(t), ecs.Config{Cluster: "chaos", Service: "valkey", Out: io.Discard, PollEvery: 100 * time.Millisecond,
+			Timeout: 30 * time.Second, RetryMaxBackoff: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("ecs.New: %v", err)
+		}
+		t.Cleanup(func() { tg.Close() })
+		return tg, result.Target{Kind: "ecs", Cluster: "chaos", Service: "valkey", Storage: "efs"}
+	})
+}
