@@ -2,6 +2,11 @@ variable "name" {
   description = "Name of the service, task family, EFS file system and log group suffix."
   type        = string
   default     = "trigpointing-valkey"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,54}$", var.name))
+    error_message = "The name must be 1-55 letters, digits, _ or -, starting with a letter or digit (it names the EFS creation token \"<name>-efs\", which EFS caps at 64 characters, and the log group /ecs/<name>)."
+  }
 }
 
 variable "aws_region" {
@@ -45,7 +50,7 @@ variable "execution_role_arn" {
 }
 
 variable "image" {
-  description = "Valkey image. Pin a digest in production (valkey/valkey:8.0.1@sha256:...)."
+  description = "Valkey image (Debian or Alpine variant: the start-up wrapper needs sh and flock, the health check sh, tr and sed). Pin a digest in production (valkey/valkey:8.0.1@sha256:...)."
   type        = string
   default     = "valkey/valkey:8.0.1"
 }
@@ -54,12 +59,31 @@ variable "cpu" {
   description = "Task CPU units (Fargate sizes). BGSAVE forks: leave headroom beyond one core's worth of load."
   type        = number
   default     = 256
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.cpu)
+    error_message = "The cpu must be a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
 }
 
 variable "memory" {
   description = "Task memory in MiB. A BGSAVE fork copies pages on write: size for dataset plus copy-on-write peak (INFO persistence current_cow_peak)."
   type        = number
   default     = 512
+
+  # The Fargate task sizes: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+  validation {
+    condition = contains(lookup({
+      "256"   = [512, 1024, 2048]
+      "512"   = [1024, 2048, 3072, 4096]
+      "1024"  = [for g in range(2, 9) : g * 1024]
+      "2048"  = [for g in range(4, 17) : g * 1024]
+      "4096"  = [for g in range(8, 31) : g * 1024]
+      "8192"  = [for g in range(16, 61, 4) : g * 1024]
+      "16384" = [for g in range(32, 121, 8) : g * 1024]
+    }, format("%d", var.cpu), []), var.memory)
+    error_message = "The memory must be a Fargate size for the chosen cpu: 256 -> 512, 1024 or 2048; 512 -> 1024-4096 in 1024 steps; 1024 -> 2048-8192; 2048 -> 4096-16384; 4096 -> 8192-30720 (1024 steps); 8192 -> 16384-61440 (4096 steps); 16384 -> 32768-122880 (8192 steps)."
+  }
 }
 
 variable "cpu_architecture" {
@@ -125,7 +149,7 @@ variable "deployment_minimum_healthy_percent" {
 }
 
 variable "deployment_maximum_percent" {
-  description = "Upper bound on running tasks during a deployment. 100 (with minimum 0) means the old task is gone before the new one starts; ECS's 200 runs two tasks that both write one dump.rdb."
+  description = "Upper bound on RUNNING and PENDING tasks during a deployment. 100 (with minimum 0) keeps ECS from starting the replacement while the old task runs, but a STOPPING task (writing its final save) no longer counts, so the two can still overlap: the single-writer lock (single_writer_lock) is what keeps one writer. ECS's 200 runs two tasks side by side."
   type        = number
   default     = 100
 
@@ -136,7 +160,7 @@ variable "deployment_maximum_percent" {
 }
 
 variable "health_check_start_period" {
-  description = "Seconds of grace before failed health checks count: covers loading dump.rdb from EFS (PING answers LOADING until done)."
+  description = "ECS startPeriod: seconds of grace before failed health checks count (ECS allows at most 300). Covers waiting for the writer lock and the first seconds of the load; a load longer than this is covered by health_check_loading_grace."
   type        = number
   default     = 120
 
@@ -170,15 +194,25 @@ variable "efs_throughput_mode" {
 }
 
 variable "efs_provisioned_throughput_mibps" {
-  description = "Provisioned throughput in MiB/s, used only when efs_throughput_mode is provisioned."
+  description = "Provisioned throughput in MiB/s: required when efs_throughput_mode is provisioned, and only then."
   type        = number
   default     = null
+
+  validation {
+    condition     = var.efs_throughput_mode == "provisioned" ? var.efs_provisioned_throughput_mibps != null && try(var.efs_provisioned_throughput_mibps >= 1 && var.efs_provisioned_throughput_mibps <= 3414, false) : var.efs_provisioned_throughput_mibps == null
+    error_message = "Set efs_provisioned_throughput_mibps (1-3414 MiB/s) exactly when efs_throughput_mode is provisioned; leave it null otherwise."
+  }
 }
 
 variable "efs_transition_to_ia" {
-  description = "When untouched files move to Infrequent Access. dump.rdb is rewritten on every save, so it only ages into IA if no save happens for this long."
+  description = "When untouched files move to Infrequent Access (null: never). dump.rdb is rewritten on every save, so it only ages into IA if no save happens for this long."
   type        = string
   default     = "AFTER_30_DAYS"
+
+  validation {
+    condition     = var.efs_transition_to_ia == null || contains(["AFTER_1_DAY", "AFTER_7_DAYS", "AFTER_14_DAYS", "AFTER_30_DAYS", "AFTER_60_DAYS", "AFTER_90_DAYS", "AFTER_180_DAYS", "AFTER_270_DAYS", "AFTER_365_DAYS"], var.efs_transition_to_ia)
+    error_message = "The efs_transition_to_ia must be null or one of AFTER_1_DAY, AFTER_7_DAYS, AFTER_14_DAYS, AFTER_30_DAYS, AFTER_60_DAYS, AFTER_90_DAYS, AFTER_180_DAYS, AFTER_270_DAYS, AFTER_365_DAYS."
+  }
 }
 
 variable "efs_kms_key_arn" {
@@ -188,9 +222,14 @@ variable "efs_kms_key_arn" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Valkey log group in days."
+  description = "Retention of the Valkey log group in days (a value CloudWatch Logs accepts; 0 keeps logs forever)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "The log_retention_days must be one of 0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
 }
 
 variable "log_kms_key_arn" {
