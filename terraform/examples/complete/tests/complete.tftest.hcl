@@ -1,5 +1,7 @@
 # terraform test with a mocked AWS provider (see modules/valkey/tests): both
 # modules planned and applied together on mocks.
+
+mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "eu-west-1" }
   }
