@@ -630,7 +630,7 @@ func TestHarnessImageIsStaticAndNonRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stages [][]string // instructions per stage, continuation lines joined
+	var stages [][]string       // instructions per stage, continuation lines joined
 	args := map[string]string{} // ARG defaults before the first FROM
 	for _, line := range strings.Split(strings.ReplaceAll(string(src), "\\\n", " "), "\n") {
 		line = strings.TrimSpace(line)
