@@ -16,7 +16,9 @@ locals {
 
 resource "aws_sns_topic" "alerts" {
   name              = "${var.name}-alerts"
-  kms_master_key_id = var.alert_topic_kms ? aws_kms_key.harness.arn : "alias/aws/sns"
+  # Not the AWS managed alias/aws/sns key: its policy does not let CloudWatch
+  # alarms or EventBridge publish.
+  kms_master_key_id = var.alert_topic_kms ? aws_kms_key.harness.arn : null
   tags              = var.tags
 }
 

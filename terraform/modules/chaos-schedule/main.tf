@@ -105,8 +105,8 @@ data "aws_iam_policy_document" "kms" {
 
     condition {
       test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${local.region}.amazonaws.com"]
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }

@@ -220,7 +220,7 @@ variable "alarm_outcomes" {
 }
 
 variable "alert_topic_kms" {
-  description = "Encrypt the module's alerts topic with the module's KMS key (true) or leave it with SNS's default (false: needed when a subscriber cannot use a customer managed key)."
+  description = "Encrypt the module's alerts topic with the module's KMS key (true), or not at all (false: for subscribers that cannot use a customer managed key; the AWS managed SNS key would lock out CloudWatch and EventBridge)."
   type        = bool
   default     = true
 }
