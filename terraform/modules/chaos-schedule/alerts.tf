@@ -15,7 +15,7 @@ locals {
 }
 
 resource "aws_sns_topic" "alerts" {
-  name              = "${var.name}-alerts"
+  name = "${var.name}-alerts"
   # Not the AWS managed alias/aws/sns key: its policy does not let CloudWatch
   # alarms or EventBridge publish.
   kms_master_key_id = var.alert_topic_kms ? aws_kms_key.harness.arn : null
