@@ -20,7 +20,7 @@ variable "cluster_arn" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets for the task and for one EFS mount target each (use one subnet per availability zone)."
+  description = "Private subnets for the task and for one EFS mount target each (use one subnet per availability zone). The ids must be known at plan time: the mount targets are keyed by them."
   type        = list(string)
 
   validation {
