@@ -139,7 +139,10 @@ func TestValkeyStopTimeoutLeavesRoomForTheFinalSave(t *testing.T) {
 	}
 }
 
-func TestValkeyDeploymentNeverRunsTwoWritersOfOneDump(t *testing.T) {
+// 0/100 keeps ECS from starting a second task next to a RUNNING one; the
+// lock on the volume covers the STOPPING task's final save, which ECS no
+// longer counts against maximumPercent.
+func TestValkeyDeploymentNeverStartsASecondTaskAndLocksTheVolume(t *testing.T) {
 	m := loadModule(t, valkeyDir)
 	svc := m.block(t, "resource", "aws_ecs_service", "valkey")
 	for attr, want := range map[string]float64{
@@ -165,6 +168,33 @@ func TestValkeyDeploymentNeverRunsTwoWritersOfOneDump(t *testing.T) {
 		if got := m.validationPasses(t, c.name, num(c.val)); got != c.ok {
 			t.Errorf("%s = %v: accepted %v, want %v", c.name, c.val, got, c.ok)
 		}
+	}
+
+	if got := m.defaultOf(t, "single_writer_lock"); got != true {
+		t.Errorf("single_writer_lock default = %v, want true", got)
+	}
+	command := stringList(t, valkeyContainer(t, m, nil)["command"])
+	if len(command) < 4 || command[0] != "sh" || command[1] != "-c" || command[3] != "valkey-server" {
+		t.Fatalf("command %q: want sh -c <wrapper> valkey-server <args>", command)
+	}
+	for _, want := range []string{`exec 9>>"$VALKEY_WRITER_LOCK"`, `flock -x -w "$VALKEY_WRITER_LOCK_WAIT" 9`, `exec valkey-server "$@"`} {
+		if !strings.Contains(command[2], want) {
+			t.Errorf("wrapper lacks %q:\n%s", want, command[2])
+		}
+	}
+	env := map[string]string{}
+	for _, e := range valkeyContainer(t, m, nil)["environment"].([]any) {
+		env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"].(string)
+	}
+	if env["VALKEY_WRITER_LOCK"] != "/data/.valkey-writer.lock" || env["VALKEY_WRITER_LOCK_WAIT"] != "180" {
+		t.Errorf("lock environment %v, want the lock on /data and a 180 s wait", env)
+	}
+	if m.validationPasses(t, "writer_lock_wait", num(120)) {
+		t.Error("writer_lock_wait = stop_timeout (120) accepted; the wait must outlast the old task's final save")
+	}
+	off := stringList(t, valkeyContainer(t, m, map[string]cty.Value{"single_writer_lock": cty.False})["command"])
+	if off[0] != "--dir" {
+		t.Errorf("single_writer_lock = false (and no auth) still wraps the command: %q", off[:3])
 	}
 }
 
