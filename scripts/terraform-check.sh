@@ -15,7 +15,7 @@ if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then unse
 TFLINT_VERSION=v0.64.0
 TFSEC_VERSION=v1.26.0
 TOOLS="$PWD/.tools"
-MODULE_DIRS=(common modules/valkey modules/chaos-schedule)
+MODULE_DIRS=(common modules/valkey modules/chaos-schedule examples/minimal examples/complete)
 failed=()
 
 step() { printf '== %s\n' "$*"; }

@@ -309,21 +309,72 @@ func stringList(t *testing.T, v any) []string {
 // where Terraform's behave the same.
 func functions() map[string]function.Function {
 	return map[string]function.Function{
+		"alltrue":    allTrueFunc,
 		"can":        tryfunc.CanFunc,
+		"coalesce":   stdlib.CoalesceFunc,
+		"compact":    stdlib.CompactFunc,
 		"concat":     stdlib.ConcatFunc,
 		"contains":   stdlib.ContainsFunc,
+		"distinct":   stdlib.DistinctFunc,
 		"element":    stdlib.ElementFunc,
 		"flatten":    stdlib.FlattenFunc,
 		"floor":      stdlib.FloorFunc,
 		"format":     stdlib.FormatFunc,
+		"join":       stdlib.JoinFunc,
 		"jsonencode": stdlib.JSONEncodeFunc,
+		"keys":       stdlib.KeysFunc,
 		"length":     lengthFunc,
+		"lookup":     stdlib.LookupFunc,
 		"merge":      stdlib.MergeFunc,
+		"one":        oneFunc,
+		"range":      stdlib.RangeFunc,
 		"regex":      stdlib.RegexFunc,
+		"replace":    stdlib.ReplaceFunc,
+		"slice":      stdlib.SliceFunc,
 		"split":      stdlib.SplitFunc,
 		"startswith": startsWithFunc,
+		"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"try":        tryfunc.TryFunc,
 	}
 }
+
+// allTrueFunc is Terraform's alltrue: every element of a collection is true.
+var allTrueFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.DynamicPseudoType}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		for it := args[0].ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if !e.IsKnown() {
+				return cty.UnknownVal(cty.Bool), nil
+			}
+			if e.IsNull() || e.Type() != cty.Bool || e.False() {
+				return cty.False, nil
+			}
+		}
+		return cty.True, nil
+	},
+})
+
+// oneFunc is Terraform's one: the only element, or null for none.
+var oneFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.DynamicPseudoType}},
+	Type:   function.StaticReturnType(cty.DynamicPseudoType),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		var out []cty.Value
+		for it := args[0].ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, e)
+		}
+		switch len(out) {
+		case 0:
+			return cty.NullVal(cty.DynamicPseudoType), nil
+		case 1:
+			return out[0], nil
+		}
+		return cty.NilVal, fmt.Errorf("one: %d elements", len(out))
+	},
+})
 
 // lengthFunc is Terraform's length: characters of a string, elements of a
 // collection.

@@ -3,7 +3,6 @@ package terraform
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,7 +139,10 @@ func TestValkeyStopTimeoutLeavesRoomForTheFinalSave(t *testing.T) {
 	}
 }
 
-func TestValkeyDeploymentNeverRunsTwoWritersOfOneDump(t *testing.T) {
+// 0/100 keeps ECS from starting a second task next to a RUNNING one; the
+// lock on the volume covers the STOPPING task's final save, which ECS no
+// longer counts against maximumPercent.
+func TestValkeyDeploymentNeverStartsASecondTaskAndLocksTheVolume(t *testing.T) {
 	m := loadModule(t, valkeyDir)
 	svc := m.block(t, "resource", "aws_ecs_service", "valkey")
 	for attr, want := range map[string]float64{
@@ -167,6 +169,33 @@ func TestValkeyDeploymentNeverRunsTwoWritersOfOneDump(t *testing.T) {
 			t.Errorf("%s = %v: accepted %v, want %v", c.name, c.val, got, c.ok)
 		}
 	}
+
+	if got := m.defaultOf(t, "single_writer_lock"); got != true {
+		t.Errorf("single_writer_lock default = %v, want true", got)
+	}
+	command := stringList(t, valkeyContainer(t, m, nil)["command"])
+	if len(command) < 4 || command[0] != "sh" || command[1] != "-c" || command[3] != "valkey-server" {
+		t.Fatalf("command %q: want sh -c <wrapper> valkey-server <args>", command)
+	}
+	for _, want := range []string{`exec 9>>"$VALKEY_WRITER_LOCK"`, `flock -x -w "$VALKEY_WRITER_LOCK_WAIT" 9`, `exec valkey-server "$@"`} {
+		if !strings.Contains(command[2], want) {
+			t.Errorf("wrapper lacks %q:\n%s", want, command[2])
+		}
+	}
+	env := map[string]string{}
+	for _, e := range valkeyContainer(t, m, nil)["environment"].([]any) {
+		env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"].(string)
+	}
+	if env["VALKEY_WRITER_LOCK"] != "/data/.valkey-writer.lock" || env["VALKEY_WRITER_LOCK_WAIT"] != "180" {
+		t.Errorf("lock environment %v, want the lock on /data and a 180 s wait", env)
+	}
+	if m.validationPasses(t, "writer_lock_wait", num(120)) {
+		t.Error("writer_lock_wait = stop_timeout (120) accepted; the wait must outlast the old task's final save")
+	}
+	off := stringList(t, valkeyContainer(t, m, map[string]cty.Value{"single_writer_lock": cty.False})["command"])
+	if off[0] != "--dir" {
+		t.Errorf("single_writer_lock = false (and no auth) still wraps the command: %q", off[:3])
+	}
 }
 
 func TestValkeyDataIsEncryptedAtRestAndInTransit(t *testing.T) {
@@ -175,12 +204,8 @@ func TestValkeyDataIsEncryptedAtRestAndInTransit(t *testing.T) {
 	if got := m.attr(t, fs, "encrypted", nil); got != true {
 		t.Errorf("aws_efs_file_system encrypted = %v, want true", got)
 	}
-	for _, b := range fs.Body.Blocks {
-		if b.Type == "lifecycle_policy" {
-			if got := m.attr(t, b, "transition_to_ia", nil); got != "AFTER_30_DAYS" {
-				t.Errorf("transition_to_ia = %v, want AFTER_30_DAYS", got)
-			}
-		}
+	if got := m.defaultOf(t, "efs_transition_to_ia"); got != "AFTER_30_DAYS" {
+		t.Errorf("efs_transition_to_ia default = %v, want AFTER_30_DAYS", got)
 	}
 
 	efs := nested(t, m.block(t, "resource", "aws_ecs_task_definition", "valkey"), "volume", "efs_volume_configuration")
@@ -210,8 +235,8 @@ func TestValkeyDataIsEncryptedAtRestAndInTransit(t *testing.T) {
 	}
 
 	mt := m.block(t, "resource", "aws_efs_mount_target", "valkey")
-	if got := exprText(mt.Body.Attributes["count"].Expr); got != "length(var.subnet_ids)" {
-		t.Errorf("mount targets count = %s, want one per subnet", got)
+	if got := exprText(mt.Body.Attributes["for_each"].Expr); got != "toset(var.subnet_ids)" {
+		t.Errorf("mount targets for_each = %s, want one per subnet, keyed by subnet", got)
 	}
 }
 
@@ -285,70 +310,51 @@ func TestValkeyHealthCheckComparesTheReply(t *testing.T) {
 	if len(command) != 2 || command[0] != "CMD-SHELL" || !strings.Contains(command[1], "PONG") {
 		t.Fatalf("health check %q: want CMD-SHELL comparing the PING reply with PONG", command)
 	}
-	if got := hc["startPeriod"]; got != m.defaultOf(t, "health_check_start_period") {
-		t.Errorf("health check startPeriod = %v, want the variable's default", got)
+	for field, variable := range map[string]string{
+		"startPeriod": "health_check_start_period", "interval": "health_check_interval",
+		"timeout": "health_check_timeout", "retries": "health_check_retries",
+	} {
+		if got := hc[field]; got != m.defaultOf(t, variable) {
+			t.Errorf("health check %s = %v, want the %s default %v", field, got, variable, m.defaultOf(t, variable))
+		}
 	}
-	checkHealthCommandAgainstRealServer(t, command[1])
+	checkHealthCommandAgainstRealServer(t)
 }
 
-// checkHealthCommandAgainstRealServer runs the shell health check against a
-// real valkey-server, healthy and then refusing writes with MISCONF.
-func checkHealthCommandAgainstRealServer(t *testing.T, shellCmd string) {
-	server, err := exec.LookPath("valkey-server")
-	if err != nil {
-		t.Skip("valkey-server not on PATH (scripts/setup.sh installs it): cannot run the health check for real")
-	}
-	cli, err := exec.LookPath("valkey-cli")
-	if err != nil {
-		t.Skip("valkey-cli not on PATH")
-	}
-	port := freePort(t)
+// checkHealthCommandAgainstRealServer runs the container and its health
+// check against a real valkey-server, healthy and then refusing writes with
+// MISCONF.
+func checkHealthCommandAgainstRealServer(t *testing.T) {
+	requireValkey(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	if err := os.Mkdir(dataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := exec.Command(server, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dataDir,
-		"--save", "3600 1", "--appendonly", "no", "--stop-writes-on-bgsave-error", "yes")
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start valkey-server: %v", err)
+	c := renderContainer(t, authOverrides(), dataDir, testSecrets)
+	p := c.start(t)
+	waitFor(t, "the health check to pass", func() bool { ok, _ := c.healthy(); return ok || p.exited() })
+	if p.exited() {
+		t.Fatalf("container exited: %v\n%s", p.err, p.log())
 	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-
-	// The health check calls plain valkey-cli; this one points it at our port.
-	bin := t.TempDir()
-	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -p %d \"$@\"\n", cli, port)
-	if err := os.WriteFile(filepath.Join(bin, "valkey-cli"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run := func(command string) (string, error) {
-		c := exec.Command("sh", "-c", command)
-		c.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-		out, err := c.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	waitFor(t, "valkey-server answers PONG", func() bool { out, _ := run("valkey-cli ping"); return out == "PONG" })
-	if _, err := run(shellCmd); err != nil {
-		t.Errorf("health check %q fails against a healthy server: %v", shellCmd, err)
-	}
+	app := func(args ...string) string { return c.cli("app", testAppPassword, nil, args...) }
+	harness := func(args ...string) string { return c.cli("valkey-chaos", testHarnessPassword, nil, args...) }
 
 	// A save that cannot write: the directory is gone, BGSAVE fails, and Valkey
 	// answers MISCONF to writes and to PING.
 	if err := os.RemoveAll(dataDir); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := run("valkey-cli bgsave"); err != nil {
-		t.Fatalf("bgsave: %v %s", err, out)
+	if out := harness("bgsave"); !strings.Contains(out, "started") {
+		t.Fatalf("bgsave: %s", out)
 	}
 	waitFor(t, "the failed BGSAVE to be recorded", func() bool {
-		out, _ := run("valkey-cli info persistence")
-		return strings.Contains(out, "rdb_last_bgsave_status:err")
+		return strings.Contains(harness("info", "persistence"), "rdb_last_bgsave_status:err")
 	})
-	out, err := run("valkey-cli ping")
-	if err != nil || !strings.HasPrefix(out, "MISCONF") {
-		t.Fatalf("valkey-cli ping after a failed save: %q (exit err %v); want MISCONF with exit 0, the case the check must catch", out, err)
+	if out := app("ping"); !strings.HasPrefix(out, "MISCONF") {
+		t.Fatalf("PING after a failed save: %q; want MISCONF (which valkey-cli exits 0 on), the case the check must catch", out)
 	}
-	if _, err := run(shellCmd); err == nil {
-		t.Errorf("health check %q passes while Valkey answers %q", shellCmd, out)
+	if ok, out := c.healthy(); ok {
+		t.Errorf("health check passes while Valkey answers MISCONF (%s)", out)
 	}
 }
 
@@ -485,9 +491,25 @@ func TestHarnessRoleReachesOnlyTheValkeyService(t *testing.T) {
 	if tag := stop.condition(t, "aws:ResourceTag/valkey-chaos"); !slices.Equal(tag.values, []string{"allowed"}) {
 		t.Errorf("StopTask tag condition %+v, want valkey-chaos = allowed", tag)
 	}
+	if svc := stop.condition(t, "aws:ResourceTag/aws:ecs:serviceName"); svc.test != "StringEquals" || !slices.Equal(svc.valueRefs, []string{"var.valkey_service_name"}) {
+		t.Errorf("StopTask service condition %+v, want the ECS-managed aws:ecs:serviceName tag = var.valkey_service_name", svc)
+	}
 	update := statementBySid(t, m, doc, "RollTheService")
 	if !slices.Equal(update.actions, []string{"ecs:UpdateService"}) || !slices.Equal(update.resourceRefs, []string{"var.valkey_service_arn"}) {
 		t.Errorf("UpdateService statement %+v: want the one service ARN", update)
+	}
+	if tag := update.condition(t, "aws:ResourceTag/valkey-chaos"); !slices.Equal(tag.values, []string{"allowed"}) {
+		t.Errorf("UpdateService tag condition %+v, want valkey-chaos = allowed", tag)
+	}
+	if kms := statementBySid(t, m, doc, "EncryptResults").condition(t, "kms:ViaService"); len(kms.values)+len(kms.valueRefs) == 0 {
+		t.Errorf("the harness's KMS grant has no kms:ViaService value")
+	}
+	for _, trust := range []string{"ecs_tasks_assume", "scheduler_assume"} {
+		for _, st := range statements(t, m, m.block(t, "data", "aws_iam_policy_document", trust)) {
+			if !st.hasCondition("aws:SourceArn") || !st.hasCondition("aws:SourceAccount") {
+				t.Errorf("trust policy %s lacks aws:SourceArn and aws:SourceAccount conditions", trust)
+			}
+		}
 	}
 	logs := statementBySid(t, m, doc, "ReadTheValkeyLog")
 	for _, r := range logs.resourceRefs {
@@ -638,13 +660,28 @@ func TestHarnessImageIsStaticAndNonRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stages [][]string // instructions per stage, continuation lines joined
+	var stages [][]string       // instructions per stage, continuation lines joined
+	args := map[string]string{} // ARG defaults before the first FROM
 	for _, line := range strings.Split(strings.ReplaceAll(string(src), "\\\n", " "), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		if f := strings.Fields(line); len(stages) == 0 && strings.EqualFold(f[0], "ARG") {
+			name, def, ok := strings.Cut(f[1], "=")
+			if !ok {
+				t.Errorf("Dockerfile ARG %s has no documented default", name)
+			}
+			args[name] = def
+			continue
+		}
 		if strings.HasPrefix(strings.ToUpper(line), "FROM ") {
+			if !strings.Contains(strings.Fields(line)[1], "${") {
+				t.Errorf("%s: base images must be build arguments (ARG ..._IMAGE) so a release can pin their digests", line)
+			}
+			for name, def := range args {
+				line = strings.ReplaceAll(line, "${"+name+"}", def)
+			}
 			stages = append(stages, nil)
 		}
 		if len(stages) > 0 {
@@ -828,20 +865,47 @@ func nested(t *testing.T, b *hclsyntax.Block, path ...string) *hclsyntax.Block {
 	return cur
 }
 
-func TestModuleReadmesListEveryInputAndOutput(t *testing.T) {
-	for _, dir := range []string{valkeyDir, chaosDir, commonDir} {
-		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
-		if err != nil {
-			t.Errorf("%s has no README.md: %v", dir, err)
-			continue
+// A scheduled run that is refused, interrupted or errors publishes Heartbeat
+// and Outcome but no pass; one that never runs publishes nothing. Both alarms
+// must count silence as breaching and watch what the harness publishes.
+func TestChaosAlarmsTurnRedOnSilenceAndBadOutcomes(t *testing.T) {
+	m := loadModule(t, chaosDir)
+	hb := m.block(t, "resource", "aws_cloudwatch_metric_alarm", "heartbeat")
+	for attr, want := range map[string]any{
+		"metric_name": "Heartbeat", "namespace": "ValkeyChaos", "treat_missing_data": "breaching",
+		"comparison_operator": "LessThanThreshold", "threshold": 1.0, "statistic": "Sum",
+	} {
+		if got := m.attr(t, hb, attr, nil); got != want {
+			t.Errorf("heartbeat alarm %s = %v, want %v", attr, got, want)
 		}
-		m := loadModule(t, dir)
-		for _, kind := range []string{"variable", "output"} {
-			for _, b := range m.blocksOf(kind, "") {
-				if row := "| `" + b.Labels[0] + "` |"; !strings.Contains(string(readme), row) {
-					t.Errorf("%s/README.md has no table row for %s %q", dir, kind, b.Labels[0])
-				}
-			}
+	}
+	if m.attr(t, hb, "evaluation_periods", nil) != m.attr(t, hb, "datapoints_to_alarm", nil) {
+		t.Error("heartbeat alarm must need every period of its window empty (datapoints_to_alarm = evaluation_periods)")
+	}
+	outcome := m.block(t, "resource", "aws_cloudwatch_metric_alarm", "outcome")
+	if got := m.attr(t, outcome, "treat_missing_data", nil); got != "breaching" {
+		t.Errorf("outcome alarm treat_missing_data = %v, want breaching", got)
+	}
+	outcomes := stringList(t, m.defaultOf(t, "alarm_outcomes"))
+	for _, o := range []string{"fail", "inconclusive", "invalid", "refused", "interrupted", "harness-error"} {
+		if !slices.Contains(outcomes, o) {
+			t.Errorf("alarm_outcomes default %v misses %s", outcomes, o)
 		}
+	}
+	if slices.Contains(outcomes, "pass") {
+		t.Error("alarm_outcomes must not alarm on pass")
+	}
+	dyn := nested(t, outcome, "dynamic", "content", "metric")
+	if got := m.attr(t, dyn, "metric_name", nil); got != "Outcome" {
+		t.Errorf("outcome alarm reads metric %v, want Outcome", got)
+	}
+	if got := exprText(dyn.Body.Attributes["dimensions"].Expr); !strings.Contains(got, "Outcome = metric_query.key") {
+		t.Errorf("outcome alarm dimensions %s, want Outcome = <outcome>", got)
+	}
+	if got := m.defaultOf(t, "schedule_enabled"); got != false {
+		t.Errorf("schedule_enabled default = %v, want false", got)
+	}
+	if m.validationPasses(t, "harness_image_tag", cty.StringVal("latest")) {
+		t.Error("harness_image_tag = latest must be rejected")
 	}
 }

@@ -15,6 +15,15 @@ module "chaos_schedule" {
   security_group_ids   = [aws_security_group.chaos_harness[0].id]
   harness_image_tag    = var.chaos_harness_image_tag
   alarm_actions        = var.chaos_alarm_actions
+
+  schedule_enabled           = var.chaos_schedule_running
+  stop_condition_alarm_names = var.chaos_stop_condition_alarm_names
+  suppressed_alarm_names     = var.chaos_suppressed_alarm_names
+  suppressed_alarm_actions   = var.valkey_alarm_actions
+
+  valkey_user                = module.valkey.harness_user
+  valkey_password_secret_arn = var.valkey_harness_password_secret_arn
+  valkey_tls                 = module.valkey.tls_enabled
 }
 
 # The harness reaches Valkey on its port and the AWS APIs over HTTPS.

@@ -4,6 +4,8 @@
 
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -17,6 +19,12 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ecs:${var.aws_region}:${data.aws_caller_identity.current.account_id}:*"]
     }
   }
 }
@@ -50,8 +58,8 @@ resource "aws_iam_role_policy" "valkey_task" {
   policy = data.aws_iam_policy_document.valkey_task.json
 }
 
-# The execution role only ships logs: the image comes from Docker Hub, which
-# needs no AWS permission.
+# The execution role ships logs and reads the Valkey secrets: the image comes
+# from Docker Hub, which needs no AWS permission.
 resource "aws_iam_role" "valkey_execution" {
   name               = "${var.name_prefix}-valkey-execution"
   description        = "Valkey task execution: writes the container log"
@@ -67,6 +75,33 @@ data "aws_iam_policy_document" "valkey_execution" {
     ]
     #tfsec:ignore:aws-iam-no-policy-wildcards log streams are named <prefix>/valkey/<task-id>: every stream of the Valkey log group only
     resources = [module.valkey.log_group_arn, "${module.valkey.log_group_arn}:*"]
+  }
+
+  # The passwords and TLS material the container gets as ECS secrets.
+  dynamic "statement" {
+    for_each = length(module.valkey.secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadValkeySecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = module.valkey.secret_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.secrets_kms_key_arn == null ? [] : [1]
+
+    content {
+      sid       = "DecryptValkeySecrets"
+      actions   = ["kms:Decrypt"]
+      resources = [var.secrets_kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${var.aws_region}.amazonaws.com"]
+      }
+    }
   }
 }
 

@@ -37,3 +37,23 @@ output "chaos_repository_url" {
   description = "ECR repository to push the harness image to (null when the schedule is off)."
   value       = one(module.chaos_schedule[*].repository_url)
 }
+
+output "valkey_capacity" {
+  description = "The task's cpu, memory, stop timeout, health check, maxmemory and EFS throughput (valkey-chaos capacity)."
+  value       = module.valkey.capacity
+}
+
+output "valkey_alarm_names" {
+  description = "The cache's CloudWatch alarms by purpose."
+  value       = module.valkey.alarm_names
+}
+
+output "valkey_harness_user" {
+  description = "ACL user valkey-chaos authenticates as (null without a harness secret)."
+  value       = module.valkey.harness_user
+}
+
+output "chaos_alerts_topic_arn" {
+  description = "SNS topic of the chaos schedule's alarms and task-exit rule (null when the schedule is off)."
+  value       = one(module.chaos_schedule[*].alerts_topic_arn)
+}

@@ -11,6 +11,14 @@ module "valkey" {
   execution_role_arn             = aws_iam_role.valkey_execution.arn
   service_discovery_namespace_id = aws_service_discovery_private_dns_namespace.main.id
   chaos_opt_in                   = var.valkey_chaos_opt_in
+  app_password_secret_arn        = var.valkey_app_password_secret_arn
+  allow_unauthenticated          = var.valkey_allow_unauthenticated
+  harness_password_secret_arn    = var.valkey_harness_password_secret_arn
+  harness_may_crash              = var.valkey_harness_may_crash
+  tls_enabled                    = var.valkey_tls_cert_secret_arn != null
+  tls_cert_secret_arn            = var.valkey_tls_cert_secret_arn
+  tls_key_secret_arn             = var.valkey_tls_key_secret_arn
+  alarm_actions                  = var.valkey_alarm_actions
 
   # save_rules, stop_timeout and the deployment percentages keep the module's
   # defaults on purpose: valkey-chaos reads the rules from the module itself.

@@ -5,9 +5,14 @@ variable "aws_region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of resource names."
+  description = "Prefix of resource names (the chaos schedule's \"<prefix>-valkey-chaos\" must fit its 28 characters)."
   type        = string
   default     = "trigpointing"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,14}$", var.name_prefix))
+    error_message = "The name_prefix must be 1-15 lowercase letters, digits or hyphens (the results bucket prefix <prefix>-valkey-chaos-results- must fit S3's 37 characters)."
+  }
 }
 
 variable "vpc_id" {
@@ -50,13 +55,84 @@ variable "chaos_schedule_enabled" {
 }
 
 variable "chaos_harness_image_tag" {
-  description = "Tag of the valkey-chaos image in the harness ECR repository the chaos schedule creates."
+  description = "Tag (or sha256: digest) of the valkey-chaos image in the harness ECR repository the chaos schedule creates. Required with chaos_schedule_enabled; push the image first (the repository is immutable and has no latest)."
   type        = string
-  default     = "latest"
+  default     = null
+
+  validation {
+    condition     = var.chaos_harness_image_tag != null || !var.chaos_schedule_enabled
+    error_message = "Set chaos_harness_image_tag to the tag or digest you pushed when chaos_schedule_enabled is true."
+  }
+}
+
+variable "chaos_schedule_running" {
+  description = "Let the chaos schedule fire (the module deploys paused by default). Needs chaos_stop_condition_alarm_names."
+  type        = bool
+  default     = false
+}
+
+variable "chaos_stop_condition_alarm_names" {
+  description = "Alarms that stop a chaos run before its fault (the application's health); at least one when chaos_schedule_running."
+  type        = list(string)
+  default     = []
+}
+
+variable "chaos_suppressed_alarm_names" {
+  description = "Application alarms a planned chaos stop would set off; each gets a composite <name>-unless-chaos alarm that stays quiet during a run (see modules/chaos-schedule)."
+  type        = list(string)
+  default     = []
 }
 
 variable "chaos_alarm_actions" {
-  description = "SNS topic ARNs notified when a scheduled chaos run fails its verdict."
+  description = "SNS topic ARNs notified by the chaos schedule's alarms (besides its own alerts topic)."
+  type        = list(string)
+  default     = []
+}
+
+variable "valkey_app_password_secret_arn" {
+  description = "Secrets Manager secret with the application's Valkey password (valueFrom form). null needs valkey_allow_unauthenticated = true."
+  type        = string
+  default     = null
+}
+
+variable "valkey_harness_password_secret_arn" {
+  description = "Secrets Manager secret with the valkey-chaos user's password; null creates no harness user (the chaos schedule then cannot authenticate)."
+  type        = string
+  default     = null
+}
+
+variable "valkey_allow_unauthenticated" {
+  description = "Run the cache without a password (throw-away environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "valkey_harness_may_crash" {
+  description = "Let the harness user SHUTDOWN the server (the crash fault)."
+  type        = bool
+  default     = false
+}
+
+variable "valkey_tls_cert_secret_arn" {
+  description = "Secret with the server certificate (PEM); with valkey_tls_key_secret_arn it turns TLS on."
+  type        = string
+  default     = null
+}
+
+variable "valkey_tls_key_secret_arn" {
+  description = "Secret with the server private key (PEM)."
+  type        = string
+  default     = null
+}
+
+variable "secrets_kms_key_arn" {
+  description = "Customer managed KMS key the Valkey secrets are encrypted with; null when they use the AWS managed key (no grant needed)."
+  type        = string
+  default     = null
+}
+
+variable "valkey_alarm_actions" {
+  description = "SNS topic ARNs notified by the cache's alarms (failed saves, stale snapshot, burst credits, no running task, memory)."
   type        = list(string)
   default     = []
 }

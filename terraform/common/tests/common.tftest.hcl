@@ -62,6 +62,18 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/mock" }
   }
 
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:trigpointing-valkey-chaos-alerts" }
+  }
+
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:trigpointing-valkey-chaos-schedule-dlq" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/trigpointing-valkey-chaos-harness-failed" }
+  }
+
   mock_resource "aws_efs_file_system" {
     defaults = { arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0123456789abcdef0" }
   }
@@ -79,6 +91,9 @@ variables {
   valkey_chaos_opt_in              = true
   chaos_schedule_enabled           = true
   chaos_harness_image_tag          = "v1"
+
+  valkey_app_password_secret_arn     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valkey-app-AbCdEf"
+  valkey_harness_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valkey-harness-AbCdEf"
 }
 
 run "efs_admits_nfs_from_the_valkey_task_and_the_bastion_only" {
@@ -113,6 +128,36 @@ run "efs_admits_nfs_from_the_valkey_task_and_the_bastion_only" {
     condition     = contains(module.chaos_schedule[0].harness_command, "trigpointing-valkey")
     error_message = "The chaos schedule must target the Valkey service."
   }
+
+  assert {
+    condition     = strcontains(join(" ", module.chaos_schedule[0].harness_command), "--user valkey-chaos --password-env VALKEY_PASSWORD")
+    error_message = "The scheduled harness must authenticate as the cache's harness user."
+  }
+
+  assert {
+    condition     = one([for st in data.aws_iam_policy_document.valkey_execution.statement : st if st.sid == "ReadValkeySecrets"]).resources == toset(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:valkey-app-AbCdEf", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valkey-harness-AbCdEf"])
+    error_message = "The Valkey execution role must read exactly the cache's secrets."
+  }
+}
+
+run "a_running_schedule_needs_an_image_and_a_stop_condition" {
+  command = plan
+
+  variables {
+    chaos_harness_image_tag = null
+  }
+
+  expect_failures = [var.chaos_harness_image_tag]
+}
+
+run "long_prefixes_are_rejected" {
+  command = plan
+
+  variables {
+    name_prefix = "trigpointing-production"
+  }
+
+  expect_failures = [var.name_prefix]
 }
 
 run "chaos_schedule_is_off_by_default" {

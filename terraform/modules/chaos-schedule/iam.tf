@@ -12,6 +12,13 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+
+    # Tasks of this account and region only (the task ARN is the source).
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
+    }
   }
 }
 
@@ -74,12 +81,27 @@ data "aws_iam_policy_document" "harness_task" {
       variable = "aws:ResourceTag/valkey-chaos"
       values   = ["allowed"]
     }
+
+    # The tag ECS itself puts on a service's tasks (enable_ecs_managed_tags):
+    # tasks of the Valkey service only, not any tagged task in the cluster.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/aws:ecs:serviceName"
+      values   = [var.valkey_service_name]
+    }
   }
 
+  # Only while the service still carries the opt-in tag.
   statement {
     sid       = "RollTheService"
     actions   = ["ecs:UpdateService"]
     resources = [var.valkey_service_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/valkey-chaos"
+      values   = ["allowed"]
+    }
   }
 
   # GetLogEvents only: the harness reads each task's stream by name
@@ -126,6 +148,12 @@ data "aws_iam_policy_document" "harness_task" {
     sid       = "EncryptResults"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [aws_kms_key.harness.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
   }
 }
 
@@ -169,6 +197,17 @@ data "aws_iam_policy_document" "harness_execution" {
     #tfsec:ignore:aws-iam-no-policy-wildcards log streams are named after task ids: every stream of the harness log group only
     resources = [aws_cloudwatch_log_group.harness.arn, "${aws_cloudwatch_log_group.harness.arn}:*"]
   }
+
+  # The Valkey password the harness gets as VALKEY_PASSWORD.
+  dynamic "statement" {
+    for_each = length(local.harness_secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadTheValkeyPassword"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.harness_secret_arns
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "harness_execution" {
@@ -191,6 +230,13 @@ data "aws_iam_policy_document" "scheduler_assume" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+
+    # This one schedule (built from its name: the schedule refers to the role).
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.schedule_arn]
     }
   }
 }
@@ -224,6 +270,25 @@ data "aws_iam_policy_document" "scheduler" {
       test     = "StringEquals"
       variable = "iam:PassedToService"
       values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  # A run the scheduler could not start lands in the dead-letter queue.
+  statement {
+    sid       = "DeadLetterUndeliveredRuns"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.schedule_dlq.arn]
+  }
+
+  statement {
+    sid       = "EncryptDeadLetters"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.harness.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.amazonaws.com"]
     }
   }
 }

@@ -3,6 +3,7 @@
 #tfsec:ignore:aws-s3-enable-bucket-logging access logs go to results_access_log_bucket when one is given (aws_s3_bucket_logging below); only the harness writes here and CloudTrail records it
 resource "aws_s3_bucket" "results" {
   bucket_prefix = "${var.name}-results-"
+  force_destroy = var.results_force_destroy
   tags          = var.tags
 }
 

@@ -25,6 +25,12 @@ resource "aws_scheduler_schedule" "harness" {
       }
     }
 
+    # What the scheduler could not deliver (RunTask refused) is kept here and
+    # alarmed (alerts.tf).
+    dead_letter_config {
+      arn = aws_sqs_queue.schedule_dlq.arn
+    }
+
     # A retried run would stop the cache a second time: never retry.
     retry_policy {
       maximum_retry_attempts       = 0
@@ -34,8 +40,9 @@ resource "aws_scheduler_schedule" "harness" {
 }
 
 # The harness publishes verdict_failed = 1 for a failed run and 0 for a pass.
-# Missing data keeps the state, so the alarm shows the latest run's verdict
-# until the next run reports.
+# Missing data keeps the state (the latest run's verdict until the next run
+# reports); the heartbeat and outcome alarms (alerts.tf) catch runs that
+# report nothing or end without a verdict.
 resource "aws_cloudwatch_metric_alarm" "verdict" {
   alarm_name          = "${var.name}-verdict-failed"
   alarm_description   = "A scheduled valkey-chaos run failed its verdict (lost acknowledged writes, an SLO or an invariant). Results: s3://${aws_s3_bucket.results.id}/runs/"
@@ -48,7 +55,7 @@ resource "aws_cloudwatch_metric_alarm" "verdict" {
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "ignore"
-  alarm_actions       = var.alarm_actions
+  alarm_actions       = local.alarm_actions
   ok_actions          = var.ok_actions
   tags                = var.tags
 }

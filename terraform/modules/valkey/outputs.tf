@@ -62,3 +62,53 @@ output "port" {
   description = "Port Valkey listens on."
   value       = var.container_port
 }
+
+output "secret_arns" {
+  description = "Secrets Manager secret ARNs the task reads at start (passwords, TLS material): grant the execution role secretsmanager:GetSecretValue on exactly these."
+  value       = local.secret_arns
+}
+
+output "app_user" {
+  description = "ACL user of the application (null on an unauthenticated cache)."
+  value       = local.auth_enabled ? var.app_user : null
+}
+
+output "harness_user" {
+  description = "ACL user of valkey-chaos (its --user; null when harness_password_secret_arn is null)."
+  value       = local.harness_enabled ? var.harness_user : null
+}
+
+output "tls_enabled" {
+  description = "Whether the cache serves TLS only (valkey-chaos --tls)."
+  value       = var.tls_enabled
+}
+
+output "alarm_names" {
+  description = "The cache's CloudWatch alarms by purpose (save_errors, save_age, efs_burst_credits, running_tasks, memory); null where not created."
+  value = {
+    save_errors       = aws_cloudwatch_metric_alarm.save_errors.alarm_name
+    save_age          = one(aws_cloudwatch_metric_alarm.save_age[*].alarm_name)
+    efs_burst_credits = one(aws_cloudwatch_metric_alarm.efs_burst_credits[*].alarm_name)
+    running_tasks     = aws_cloudwatch_metric_alarm.running_tasks.alarm_name
+    memory            = aws_cloudwatch_metric_alarm.memory.alarm_name
+  }
+}
+
+output "capacity" {
+  description = "What `valkey-chaos capacity` needs about this task: cpu, memory (MiB), stop timeout, health check (interval, timeout, retries, start period, loading grace; seconds), maxmemory (bytes) and policy, EFS throughput mode and provisioned MiB/s."
+  value = {
+    cpu                              = var.cpu
+    memory_mib                       = var.memory
+    stop_timeout                     = var.stop_timeout
+    health_check_interval            = var.health_check_interval
+    health_check_timeout             = var.health_check_timeout
+    health_check_retries             = var.health_check_retries
+    health_check_start_period        = var.health_check_start_period
+    health_check_loading_grace       = var.health_check_loading_grace
+    maxmemory_bytes                  = local.maxmemory_bytes
+    maxmemory_policy                 = var.maxmemory_policy
+    efs_throughput_mode              = var.efs_throughput_mode
+    efs_provisioned_throughput_mibps = var.efs_provisioned_throughput_mibps
+    writer_lock_wait                 = var.single_writer_lock ? var.writer_lock_wait : null
+  }
+}

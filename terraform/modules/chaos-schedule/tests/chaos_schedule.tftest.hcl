@@ -45,6 +45,22 @@ mock_provider "aws" {
     }
   }
 
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:valkey-chaos-alerts" }
+  }
+
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:valkey-chaos-schedule-dlq" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/valkey-chaos-harness-failed" }
+  }
+
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = { arn = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:valkey-chaos-x" }
+  }
+
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/valkey-chaos" }
   }
@@ -93,6 +109,166 @@ run "harness_runs_against_the_service_and_publishes_its_verdict" {
   assert {
     condition     = aws_s3_bucket_versioning.results.versioning_configuration[0].status == "Enabled"
     error_message = "The results bucket must be versioned."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.harness.state == "DISABLED"
+    error_message = "The schedule must be off by default."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.harness.target[0].dead_letter_config[0].arn == aws_sqs_queue.schedule_dlq.arn && aws_cloudwatch_metric_alarm.schedule_dlq.dimensions["QueueName"] == aws_sqs_queue.schedule_dlq.name
+    error_message = "The schedule must dead-letter to the module's queue, and the queue must be alarmed."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.heartbeat.metric_name == "Heartbeat" && aws_cloudwatch_metric_alarm.heartbeat.namespace == "ValkeyChaos" && aws_cloudwatch_metric_alarm.heartbeat.treat_missing_data == "breaching" && aws_cloudwatch_metric_alarm.heartbeat.comparison_operator == "LessThanThreshold" && aws_cloudwatch_metric_alarm.heartbeat.evaluation_periods == aws_cloudwatch_metric_alarm.heartbeat.datapoints_to_alarm
+    error_message = "The heartbeat alarm must fire when no Heartbeat arrived for the whole window, silence counting as breaching."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.outcome.treat_missing_data == "breaching" && toset([for q in aws_cloudwatch_metric_alarm.outcome.metric_query : q.metric[0].dimensions["Outcome"] if length(q.metric) > 0]) == toset(["fail", "inconclusive", "invalid", "refused", "interrupted", "harness-error"]) && alltrue([for q in aws_cloudwatch_metric_alarm.outcome.metric_query : q.metric[0].metric_name == "Outcome" if length(q.metric) > 0])
+    error_message = "The outcome alarm must watch Outcome for every non-pass value, missing data breaching."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.harness_failed.event_pattern)["detail-type"] == ["ECS Task State Change"] && jsondecode(aws_cloudwatch_event_rule.harness_failed.event_pattern).detail.containers.exitCode == [{ "anything-but" = 0 }] && jsondecode(aws_cloudwatch_event_rule.harness_failed.event_pattern).detail.lastStatus == ["STOPPED"] && aws_cloudwatch_event_target.harness_failed.arn == aws_sns_topic.alerts.arn
+    error_message = "A harness task exiting non-zero must reach the alerts topic."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.harness.container_definitions)[1].user == "65532:65532" && jsondecode(aws_ecs_task_definition.harness.container_definitions)[1].readonlyRootFilesystem
+    error_message = "The uploader must run non-root with a read-only root file system."
+  }
+
+  assert {
+    condition     = !aws_s3_bucket.results.force_destroy && !aws_ecr_repository.harness.force_delete
+    error_message = "Results and images must be kept by default."
+  }
+
+  assert {
+    condition     = contains([for c in one([for st in data.aws_iam_policy_document.harness_task.statement : st if st.sid == "RollTheService"]).condition : c.variable], "aws:ResourceTag/valkey-chaos")
+    error_message = "UpdateService must require the opt-in tag."
+  }
+
+  assert {
+    condition     = contains([for c in one([for st in data.aws_iam_policy_document.harness_task.statement : st if st.sid == "StopOptedInTasks"]).condition : c.variable], "aws:ResourceTag/aws:ecs:serviceName")
+    error_message = "StopTask must be conditioned on the ECS-managed service-name tag."
+  }
+
+  assert {
+    condition     = contains([for c in data.aws_iam_policy_document.scheduler_assume.statement[0].condition : c.variable], "aws:SourceArn") && contains([for c in data.aws_iam_policy_document.ecs_tasks_assume.statement[0].condition : c.variable], "aws:SourceArn")
+    error_message = "Trust policies must carry aws:SourceArn."
+  }
+
+  assert {
+    condition     = contains([for c in one([for st in data.aws_iam_policy_document.harness_task.statement : st if st.sid == "EncryptResults"]).condition : c.variable], "kms:ViaService")
+    error_message = "The harness's KMS grant must be limited to S3 (kms:ViaService)."
+  }
+}
+
+run "an_enabled_schedule_needs_a_stop_condition" {
+  command = plan
+
+  variables {
+    schedule_enabled = true
+  }
+
+  expect_failures = [var.stop_condition_alarm_names]
+}
+
+run "an_enabled_schedule_with_a_stop_condition" {
+  command = plan
+
+  variables {
+    schedule_enabled           = true
+    stop_condition_alarm_names = ["api-5xx"]
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.harness.state == "ENABLED" && aws_cloudwatch_metric_alarm.heartbeat.actions_enabled
+    error_message = "An enabled schedule fires and its heartbeat alarm notifies."
+  }
+}
+
+run "latest_is_not_a_tag_this_repository_has" {
+  command = plan
+
+  variables {
+    harness_image_tag = "latest"
+  }
+
+  expect_failures = [var.harness_image_tag]
+}
+
+run "a_digest_pins_the_image" {
+  command = plan
+
+  variables {
+    harness_image_tag = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+
+  assert {
+    condition     = endswith(jsondecode(aws_ecs_task_definition.harness.container_definitions)[0].image, "/valkey-chaos@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    error_message = "A digest must be referenced with @."
+  }
+}
+
+run "names_must_fit_the_bucket_prefix" {
+  command = plan
+
+  variables {
+    name = "valkey-chaos-for-the-trigpointing-cache"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "planned_stops_do_not_page" {
+  command = plan
+
+  variables {
+    suppressed_alarm_names   = ["trigpointing-valkey-no-running-task"]
+    suppressed_alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:pager"]
+  }
+
+  assert {
+    condition     = aws_cloudwatch_composite_alarm.unless_chaos["trigpointing-valkey-no-running-task"].alarm_rule == "ALARM(\"trigpointing-valkey-no-running-task\")" && aws_cloudwatch_composite_alarm.unless_chaos["trigpointing-valkey-no-running-task"].actions_suppressor[0].alarm == aws_cloudwatch_metric_alarm.run_in_progress.alarm_name
+    error_message = "Each suppressed alarm must get a composite alarm whose actions the run-in-progress alarm suppresses."
+  }
+}
+
+run "the_harness_authenticates_from_a_secret" {
+  command = plan
+
+  variables {
+    valkey_user                = "valkey-chaos"
+    valkey_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valkey-harness-AbCdEf"
+    valkey_tls                 = true
+  }
+
+  assert {
+    condition     = strcontains(join(" ", output.harness_command), "--user valkey-chaos --password-env VALKEY_PASSWORD --tls") && jsondecode(aws_ecs_task_definition.harness.container_definitions)[0].secrets[0].name == "VALKEY_PASSWORD"
+    error_message = "The harness must get --user/--password-env/--tls and the password as a secret: ${jsonencode(output.harness_command)}"
+  }
+
+  assert {
+    condition     = one([for st in data.aws_iam_policy_document.harness_execution.statement : st if st.sid == "ReadTheValkeyPassword"]).resources == toset(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:valkey-harness-AbCdEf"])
+    error_message = "The execution role must read exactly the harness's secret."
+  }
+}
+
+run "turning_off_can_force_the_cleanup" {
+  command = plan
+
+  variables {
+    results_force_destroy   = true
+    repository_force_delete = true
+  }
+
+  assert {
+    condition     = aws_s3_bucket.results.force_destroy && aws_ecr_repository.harness.force_delete
+    error_message = "force_destroy / force_delete must follow the variables."
   }
 }
 
