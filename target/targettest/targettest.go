@@ -82,9 +82,9 @@ func Run(t *testing.T, fixture Fixture) {
 		})
 	}
 	t.Run("errors", func(t *testing.T) {
-		// No rule fires without writes: bad input, before any fault.
-		if _, err := runOne(t, fixture, "crash", "0.001/s"); !errors.Is(err, result.ErrBadInput) {
-			t.Errorf("a rate at which no rule fires: %v, want bad input", err)
+		// A rule the target's rules do not have: bad input, before any fault.
+		if _, err := runOne(t, fixture, "crash", "rule 9"); !errors.Is(err, result.ErrBadInput) || !strings.Contains(err.Error(), "rule 9") {
+			t.Errorf("a rule the save rules lack: %v, want bad input naming it", err)
 		}
 		// A fault the target cannot inject is refused before anything runs.
 		tgt, _ := fixture(t)
@@ -107,11 +107,14 @@ func runOne(t *testing.T, fixture Fixture, fault, rate string) (*result.Run, err
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := savepolicy.ParseRate(rate)
-	if err != nil {
+	load := "{rate: " + rate + ", conns: 8}"
+	var r float64
+	if rule, ok := strings.CutPrefix(rate, "rule "); ok {
+		load = "{rule: \"" + rule + "\", conns: 8}"
+	} else if r, err = savepolicy.ParseRate(rate); err != nil {
 		t.Fatal(err)
 	}
-	s, err := scenarios.Parse(strings.NewReader("name: conformance\nfaults: ["+fault+"]\nload: {rate: "+rate+", conns: 8}\ndataset: {keys: 20000}\nafter_recover: 300ms\n"), "conformance.yaml")
+	s, err := scenarios.Parse(strings.NewReader("name: conformance\nfaults: ["+fault+"]\nload: "+load+"\ndataset: {keys: 20000}\nafter_recover: 300ms\n"), "conformance.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
