@@ -37,7 +37,7 @@ unit:
 	$(GO) test -race -timeout 25m $(PKGS)
 
 # Every parser of user input is fuzzed for a bounded time.
-FUZZ_TARGETS := ./savepolicy:FuzzParse ./savepolicy:FuzzConfigFile ./savepolicy:FuzzTerraform \
+FUZZ_TARGETS := ./savepolicy:FuzzParse ./savepolicy:FuzzConfigFile ./tfmodule:FuzzTerraform \
 	./savepolicy:FuzzCommand ./savepolicy:FuzzRate ./savepolicy:FuzzSize \
 	./slo:FuzzParse ./scenarios:FuzzParseScenario
 fuzz:

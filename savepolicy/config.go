@@ -248,8 +248,11 @@ type RuleSource struct {
 	Save      string
 	SaveSet   bool
 	Terraform string // module directory
-	Addr      string // live server host:port
-	Config    string // valkey.conf
+	// ReadTerraform reads a module's rules (tfmodule.SaveRules), given by
+	// the caller so that HCL stays out of this package.
+	ReadTerraform func(dir string) (Rules, error)
+	Addr          string // live server host:port
+	Config        string // valkey.conf
 }
 
 // Resolve reads the rules from the one source given, and says which it was.
@@ -270,8 +273,10 @@ func (s RuleSource) Resolve(ctx context.Context) (Rules, string, error) {
 	var err error
 	from := ""
 	switch {
+	case s.Terraform != "" && s.ReadTerraform == nil:
+		return nil, "", errors.New("save rules from --terraform: no Terraform reader given")
 	case s.Terraform != "":
-		rules, err = FromTerraform(s.Terraform)
+		rules, err = s.ReadTerraform(s.Terraform)
 		from = "terraform " + s.Terraform
 	case s.Addr != "":
 		rules, err = FromServer(ctx, s.Addr)

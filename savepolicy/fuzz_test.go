@@ -2,7 +2,6 @@ package savepolicy
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,55 +59,15 @@ func FuzzConfigFile(f *testing.F) {
 	})
 }
 
-func FuzzTerraform(f *testing.F) {
-	for _, dir := range []string{"module", "inline", "shell", "heredoc", "nosave", "unknown", "root"} {
-		files, err := readTFFiles(filepath.Join("testdata", "terraform", dir), "*.tf")
-		if err != nil {
-			f.Fatal(err)
-		}
-		var all []byte
-		for _, tf := range files {
-			all = append(all, tf.src...)
-			all = append(all, '\n')
-		}
-		f.Add(all)
-	}
-	f.Add([]byte(`resource "aws_ecs_task_definition" "x" { container_definitions = jsonencode(local.missing) }`))
-	f.Add([]byte(`locals { a = local.b
-b = local.a }
-resource "aws_ecs_task_definition" "x" { container_definitions = jsonencode([{ name = "v", command = local.a }]) }`))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		m, err := parseModule([]tfFile{{name: "fuzz.tf", src: src}})
-		if err != nil {
-			if !errors.Is(err, result.ErrBadInput) {
-				t.Fatalf("parse error %v is not bad input", err)
-			}
-			return
-		}
-		rules, found, err := m.saveRules(nil)
-		if err != nil {
-			if !errors.Is(err, result.ErrBadInput) {
-				t.Fatalf("error %v is not bad input", err)
-			}
-			return
-		}
-		if found {
-			if _, err := Parse(rules.String()); err != nil {
-				t.Fatalf("module gave rules %q that do not parse: %v", rules, err)
-			}
-		}
-	})
-}
-
 func FuzzCommand(f *testing.F) {
 	for _, args := range [][]string{
 		{"valkey-server", "--save", "60 100"}, {"--save", "", "--save", "1 1"}, {"--save"},
-		{"sh", "-c", "valkey-server --save '60 1'"}, {"--save", unknownArg}, {"--save", "1", "--save", "x"},
+		{"sh", "-c", "valkey-server --save '60 1'"}, {"--save", UnknownArg}, {"--save", "1", "--save", "x"},
 	} {
 		f.Add(strings.Join(args, "\x00"))
 	}
 	f.Fuzz(func(t *testing.T, joined string) {
-		rules, found, err := rulesFromCommand(strings.Split(joined, "\x00"))
+		rules, found, err := FromCommand(strings.Split(joined, "\x00"))
 		if err == nil && found {
 			if _, perr := Parse(rules.String()); perr != nil {
 				t.Fatalf("command gave rules %q that do not parse: %v", rules, perr)

@@ -186,7 +186,7 @@ func (m *module) attr(t *testing.T, b *hclsyntax.Block, name string, overrides m
 
 // containers evaluates a task definition's container_definitions. The
 // jsonencode call is unwrapped so one unknown field (an image URL) leaves the
-// rest readable, as savepolicy.FromTerraform reads it.
+// rest readable, as tfmodule.SaveRules reads it.
 func (m *module) containers(t *testing.T, taskDef *hclsyntax.Block, overrides map[string]cty.Value) []map[string]any {
 	t.Helper()
 	a, ok := taskDef.Body.Attributes["container_definitions"]

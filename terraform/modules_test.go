@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/tfmodule"
 )
 
 const (
@@ -62,9 +63,9 @@ func TestValkeyDeploysTheHarnessDefaultSaveRules(t *testing.T) {
 	}
 
 	// What the harness itself reads from the module (valkey-chaos plan --terraform).
-	read, err := savepolicy.FromTerraform(valkeyDir)
+	read, err := tfmodule.SaveRules(valkeyDir)
 	if err != nil || read.String() != savepolicy.Default {
-		t.Errorf("savepolicy.FromTerraform(%s) = %q, %v; want %q", valkeyDir, read, err, savepolicy.Default)
+		t.Errorf("tfmodule.SaveRules(%s) = %q, %v; want %q", valkeyDir, read, err, savepolicy.Default)
 	}
 
 	custom := valkeyContainer(t, m, map[string]cty.Value{"save_rules": cty.StringVal("60 1000")})

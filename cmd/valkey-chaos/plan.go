@@ -12,6 +12,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/tfmodule"
 )
 
 // ruleSourceOpts are the flags that say where the save rules come from.
@@ -27,7 +28,7 @@ func addRuleSourceFlags(f *pflag.FlagSet, o *ruleSourceOpts, saveHelp string) {
 }
 
 func (o ruleSourceOpts) source(cmd *cobra.Command) savepolicy.RuleSource {
-	return savepolicy.RuleSource{Save: o.save, SaveSet: cmd.Flags().Changed("save"), Terraform: o.terraform, Addr: o.addr, Config: o.config}
+	return savepolicy.RuleSource{Save: o.save, SaveSet: cmd.Flags().Changed("save"), Terraform: o.terraform, ReadTerraform: tfmodule.SaveRules, Addr: o.addr, Config: o.config}
 }
 
 // storageOpts are the flags that describe the RDB and the EFS it lives on.

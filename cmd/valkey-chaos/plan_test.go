@@ -64,7 +64,7 @@ func TestPlanNamesRuleAndWindow(t *testing.T) {
 
 func TestPlanRangeWritesChart(t *testing.T) {
 	chart := filepath.Join(t.TempDir(), "sawtooth.png")
-	out, code := runPlanTune(t, "plan", "--rate", "0.005/s..1000/s", "--out", chart, "--terraform", filepath.Join("..", "..", "savepolicy", "testdata", "terraform", "module"))
+	out, code := runPlanTune(t, "plan", "--rate", "0.005/s..1000/s", "--out", chart, "--terraform", filepath.Join("..", "..", "tfmodule", "testdata", "terraform", "module"))
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}

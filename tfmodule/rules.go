@@ -1,4 +1,7 @@
-package savepolicy
+// Package tfmodule reads what the Terraform module deploys, without
+// Terraform: the Valkey container's save rules, from the module's HCL. It
+// keeps HCL out of everything that imports the model (package savepolicy).
+package tfmodule
 
 import (
 	"errors"
@@ -12,6 +15,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
@@ -22,7 +27,7 @@ import (
 // maxModuleDepth bounds how far FromTerraform follows local module calls.
 const maxModuleDepth = 4
 
-// FromTerraform reads the save rules a Terraform configuration deploys,
+// SaveRules reads the save rules a Terraform configuration deploys,
 // statically (no terraform binary, no provider): the `--save` arguments of
 // the container command in an aws_ecs_task_definition's
 // container_definitions, evaluated with variable defaults (overridden by
@@ -31,7 +36,7 @@ const maxModuleDepth = 4
 // local modules (source = "./..." or "../..."), passing their arguments.
 // A Valkey container without --save runs the server defaults. Errors unwrap
 // to result.ErrBadInput.
-func FromTerraform(dir string) (Rules, error) {
+func SaveRules(dir string) (savepolicy.Rules, error) {
 	inputs, err := readTFVars(dir)
 	if err != nil {
 		return nil, err
@@ -98,7 +103,7 @@ func readTFVars(dir string) (map[string]cty.Value, error) {
 	return inputs, nil
 }
 
-func readModule(dir string, inputs map[string]cty.Value, depth int) (Rules, bool, error) {
+func readModule(dir string, inputs map[string]cty.Value, depth int) (savepolicy.Rules, bool, error) {
 	if depth > maxModuleDepth {
 		return nil, false, badInput("terraform %s: modules nest deeper than %d", dir, maxModuleDepth)
 	}
@@ -125,7 +130,7 @@ func readModule(dir string, inputs map[string]cty.Value, depth int) (Rules, bool
 		return rules, found, err
 	}
 	// Follow local module calls; all that deploy Valkey must agree.
-	var results []Rules
+	var results []savepolicy.Rules
 	var from []string
 	for _, call := range m.calls {
 		if !strings.HasPrefix(call.source, "./") && !strings.HasPrefix(call.source, "../") {
@@ -322,15 +327,12 @@ func (m *tfModule) evalArgs(call tfModuleCall, inputs map[string]cty.Value) map[
 // container is one entry of container_definitions with a command.
 type container struct {
 	name, image string
-	command     []string // unknownArg where the value is only known at apply time
+	command     []string // savepolicy.UnknownArg where the value is only known at apply time
 }
-
-// unknownArg stands for a command element Terraform only knows at apply.
-const unknownArg = "\x00unknown"
 
 // saveRules finds the Valkey container's command and applies its --save
 // arguments. found is false when the module has no such container.
-func (m *tfModule) saveRules(inputs map[string]cty.Value) (Rules, bool, error) {
+func (m *tfModule) saveRules(inputs map[string]cty.Value) (savepolicy.Rules, bool, error) {
 	if len(m.taskDefs) == 0 {
 		return nil, false, nil
 	}
@@ -345,11 +347,11 @@ func (m *tfModule) saveRules(inputs map[string]cty.Value) (Rules, bool, error) {
 	}
 	type candidate struct {
 		c     container
-		rules Rules
+		rules savepolicy.Rules
 	}
 	var withSave, valkeyLike []candidate
 	for _, c := range containers {
-		rules, found, err := rulesFromCommand(c.command)
+		rules, found, err := savepolicy.FromCommand(c.command)
 		if err != nil {
 			return nil, false, badInput("terraform %s: container %q: %v", strings.Join(m.names, ", "), c.name, err)
 		}
@@ -369,7 +371,7 @@ func (m *tfModule) saveRules(inputs map[string]cty.Value) (Rules, bool, error) {
 				}
 			}
 			// No --save: the server runs its built-in defaults.
-			defaults, _ := Parse(ServerDefault)
+			defaults, _ := savepolicy.Parse(savepolicy.ServerDefault)
 			valkeyLike = append(valkeyLike, candidate{c, defaults})
 		}
 	}
@@ -467,82 +469,24 @@ func asString(v cty.Value) string {
 
 func asStrings(v cty.Value) []string {
 	if !v.IsKnown() || v.IsNull() {
-		return []string{unknownArg}
+		return []string{savepolicy.UnknownArg}
 	}
 	if !v.CanIterateElements() {
 		if s := asString(v); s != "" {
 			return []string{s}
 		}
-		return []string{unknownArg}
+		return []string{savepolicy.UnknownArg}
 	}
 	var out []string
 	for it := v.ElementIterator(); it.Next(); {
 		_, e := it.Element()
 		if !e.IsKnown() {
-			out = append(out, unknownArg)
+			out = append(out, savepolicy.UnknownArg)
 			continue
 		}
 		out = append(out, asString(e))
 	}
 	return out
-}
-
-// rulesFromCommand applies a valkey-server command line's --save options:
-// each "--name" starts a config line that takes the arguments up to the next
-// "--", exactly as Valkey turns its argv into config lines. A shell form
-// (sh -c "valkey-server --save '...'") is split first. found is false when
-// no --save appears.
-func rulesFromCommand(args []string) (Rules, bool, error) {
-	hasSave := false
-	for _, a := range args {
-		hasSave = hasSave || a == "--save"
-	}
-	if !hasSave {
-		for _, a := range args {
-			if !strings.Contains(a, "--save") {
-				continue
-			}
-			// Descend only when the string holds a --save word, so the
-			// recursion always ends (it then takes the branch above).
-			if tokens, err := splitArgs(a); err == nil && slices.Contains(tokens, "--save") {
-				return rulesFromCommand(tokens)
-			}
-		}
-		return nil, false, nil
-	}
-	var c saveConfig
-	var line []string
-	inSave := false
-	flush := func() error {
-		if !inSave {
-			return nil
-		}
-		for _, a := range line {
-			if a == unknownArg {
-				return errors.New("the --save argument depends on a value only known at apply time (a variable without a default, or a resource attribute): give it a default or pass --save")
-			}
-		}
-		if len(line) == 0 {
-			line = []string{""} // "--save" alone: Valkey reads it as save ""
-		}
-		return c.apply(line, "--save")
-	}
-	for _, a := range args {
-		if strings.HasPrefix(a, "--") {
-			if err := flush(); err != nil {
-				return nil, false, err
-			}
-			inSave, line = a == "--save", nil
-			continue
-		}
-		if inSave {
-			line = append(line, a)
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, false, err
-	}
-	return c.result(), true, nil
 }
 
 // safeValue evaluates expr, turning a panic inside a function into an
@@ -634,4 +578,8 @@ func oneLine(diags hcl.Diagnostics) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", result.ErrBadInput, fmt.Sprintf(format, args...))
 }

@@ -1,4 +1,4 @@
-package savepolicy
+package tfmodule
 
 import (
 	"errors"
@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
 )
 
-func TestFromTerraform(t *testing.T) {
+func TestSaveRules(t *testing.T) {
 	tests := []struct {
 		dir, want string
 	}{
@@ -18,15 +19,15 @@ func TestFromTerraform(t *testing.T) {
 		// locals (concat of a base list and ["--save", var.save_rules]), an
 		// image variable without a default, resource references elsewhere.
 		{"module", "900 1 300 10 60 10000"},
-		{"inline", "3600 1 120 50"},  // command inline in jsonencode
-		{"shell", "600 5 30 100000"}, // sh -c "valkey-server --save '...'"
-		{"heredoc", "300 1 60 1000"}, // JSON heredoc, two --save options
-		{"nosave", ServerDefault},    // valkey without --save: server defaults
-		{"tfvars", "45 1"},           // terraform.tfvars overrides the default
-		{"root", "120 1 30 5000"},    // a root calling the module with its own value
+		{"inline", "3600 1 120 50"},          // command inline in jsonencode
+		{"shell", "600 5 30 100000"},         // sh -c "valkey-server --save '...'"
+		{"heredoc", "300 1 60 1000"},         // JSON heredoc, two --save options
+		{"nosave", savepolicy.ServerDefault}, // valkey without --save: server defaults
+		{"tfvars", "45 1"},                   // terraform.tfvars overrides the default
+		{"root", "120 1 30 5000"},            // a root calling the module with its own value
 	}
 	for _, tc := range tests {
-		rules, err := FromTerraform(filepath.Join("testdata", "terraform", tc.dir))
+		rules, err := SaveRules(filepath.Join("testdata", "terraform", tc.dir))
 		if err != nil || rules.String() != tc.want {
 			t.Errorf("%s: %q, %v; want %q", tc.dir, rules, err, tc.want)
 		}
@@ -60,7 +61,7 @@ func TestFromTerraformErrors(t *testing.T) {
 `), "--config"},
 	}
 	for _, tc := range tests {
-		rules, err := FromTerraform(tc.dir)
+		rules, err := SaveRules(tc.dir)
 		if err == nil || !errors.Is(err, result.ErrBadInput) {
 			t.Errorf("%s: %q, %v; want a bad-input error", tc.name, rules, err)
 			continue
@@ -81,12 +82,12 @@ func TestTerraformModuleDeploysDefaultRules(t *testing.T) {
 	// The module itself, and the root that calls it next to the harness's
 	// scheduled task (whose container names Valkey but runs no server).
 	for _, d := range []string{dir, filepath.Join("..", "terraform", "common")} {
-		rules, err := FromTerraform(d)
+		rules, err := SaveRules(d)
 		if err != nil {
 			t.Fatalf("read %s: %v", d, err)
 		}
-		if rules.String() != Default {
-			t.Fatalf("%s deploys save %q, the harness defaults to %q: make them agree", d, rules, Default)
+		if rules.String() != savepolicy.Default {
+			t.Fatalf("%s deploys save %q, the harness defaults to %q: make them agree", d, rules, savepolicy.Default)
 		}
 	}
 	// The rules come from the module's variable, not by coincidence: a copy
@@ -108,29 +109,7 @@ func TestTerraformModuleDeploysDefaultRules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cp, "terraform.tfvars"), []byte("save_rules = \"120 1 30 5000\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if rules, err := FromTerraform(cp); err != nil || rules.String() != "120 1 30 5000" {
+	if rules, err := SaveRules(cp); err != nil || rules.String() != "120 1 30 5000" {
 		t.Fatalf("the module with save_rules = \"120 1 30 5000\" reads back as %q, %v", rules, err)
-	}
-}
-
-func TestRulesFromCommand(t *testing.T) {
-	tests := []struct {
-		args  []string
-		want  string
-		found bool
-	}{
-		{[]string{"valkey-server", "--save", "60 100"}, "60 100", true},
-		{[]string{"valkey-server", "--save", "60", "100", "--save", "10", "5000"}, "60 100 10 5000", true},
-		{[]string{"valkey-server", "--save", ""}, "", true},
-		{[]string{"valkey-server", "--save", "--appendonly", "no"}, "", true},
-		{[]string{"--save", "900 1", "--save", "", "--save", "30 7"}, "30 7", true},
-		{[]string{"valkey-server", "--dir", "/data"}, "", false},
-		{[]string{"sh", "-c", "exec valkey-server --save '60 1' --dir /data"}, "60 1", true},
-	}
-	for _, tc := range tests {
-		rules, found, err := rulesFromCommand(tc.args)
-		if err != nil || found != tc.found || (found && rules.String() != tc.want) {
-			t.Errorf("%q: %q found=%v %v; want %q found=%v", tc.args, rules, found, err, tc.want, tc.found)
-		}
 	}
 }
