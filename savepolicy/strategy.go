@@ -100,8 +100,8 @@ type AllowedLoss struct {
 	Everything bool `json:"everything"`
 	// Window: writes acknowledged within this span before the fault may be
 	// lost; 0 means none may.
-	Window time.Duration `json:"-"`
-	WindowS float64 `json:"window_s"`
+	Window  time.Duration `json:"-"`
+	WindowS float64       `json:"window_s"`
 	// Why names the mechanism, for the report.
 	Why string `json:"why"`
 }

@@ -104,7 +104,7 @@ func aofOption(in TuneInput) *AOFOption {
 		WritesPerS: in.Hi, KeyBytes: key, ValueBytes: value, RestartsPerDay: in.RestartsPerDay})
 	return &AOFOption{
 		Strategy: StrategyAOFEverysec, MaxLossS: AOFEverysecLoss.Seconds(), Cost: cost, Scenario: WorthItScenario,
-		Latency: "everysec fsyncs in a background thread: no added write latency while an fsync takes under 1 s; a slower EFS fsync stalls writes for up to 2 s",
+		Latency:   "everysec fsyncs in a background thread: no added write latency while an fsync takes under 1 s; a slower EFS fsync stalls writes for up to 2 s",
 		AlwaysFor: fmt.Sprintf("aof-always loses no acknowledged write but adds one EFS fsync (from %.1f ms) to every write", DefaultEFSWriteLatency.Seconds()*1000),
 	}
 }
