@@ -22,6 +22,7 @@ import (
 //	POST   /faults       Fault -> {"id": N}
 //	DELETE /faults/{id}  lift one
 //	DELETE /faults       lift all -> {"lifted": N}
+//	POST   /drop-unsynced  revert files to their last fsync -> DropReport
 //
 // Errors come back as {"error": "..."} with status 400 or 404.
 
@@ -111,6 +112,14 @@ func controlHandler(f *FS) http.Handler {
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, liftedBody{f.LiftAll()})
 	})
+	mux.HandleFunc("POST /drop-unsynced", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := f.DropUnsynced()
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, errorBody{err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	})
 	return mux
 }
 
@@ -172,6 +181,14 @@ func (c *Client) LiftAll(ctx context.Context) (int, error) {
 func (c *Client) Faults(ctx context.Context) ([]ActiveFault, error) {
 	var out []ActiveFault
 	err := c.do(ctx, http.MethodGet, "/faults", nil, &out)
+	return out, err
+}
+
+// DropUnsynced reverts the remote mount's files to their last fsync (see
+// FS.DropUnsynced).
+func (c *Client) DropUnsynced(ctx context.Context) (DropReport, error) {
+	var out DropReport
+	err := c.do(ctx, http.MethodPost, "/drop-unsynced", nil, &out)
 	return out, err
 }
 

@@ -47,6 +47,7 @@ type FS struct {
 
 	meter    *meter
 	faults   *faultSet
+	journal  *journal // unsynced data, for DropUnsynced
 	activity activity
 	metaDebt latencyDebt
 
@@ -110,6 +111,7 @@ func Mount(ctx context.Context, src, mnt string, cfg Config) (*FS, error) {
 		meter:   newMeter(cfg, now),
 		ops:     newOpCounters(),
 		closing: make(chan struct{}),
+		journal: newJournal(),
 	}
 	f.faults = newFaultSet(f.closing)
 	lr := &fs.LoopbackRoot{Path: src, Dev: uint64(st.Dev)}

@@ -60,6 +60,11 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		if errno := n.fsys.journal.beforeTruncate(n, n.fsys.src, int64(size)); errno != 0 {
+			return errno
+		}
+	}
 	errno := n.LoopbackNode.Setattr(ctx, f, in, out)
 	out.Blksize = nfsBlockSize
 	return errno
@@ -247,6 +252,13 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 	}
 	done := fsys.activity.begin(time.Now())
 	defer done()
+	total := 0
+	for _, d := range data {
+		total += len(d)
+	}
+	if errno := fsys.journal.beforeWrite(ctx, f, off, total); errno != 0 {
+		return 0, errno
+	}
 	var written uint32
 	var errno syscall.Errno
 	if len(data) == 1 {
@@ -273,5 +285,9 @@ func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		return errno
 	}
 	fsys.countOp(OpFsync)
+	// What reached us before the fsync is what it makes durable; writes
+	// racing with it (Valkey appends from its main thread while a background
+	// thread fsyncs) start a new journal from the size they find.
+	fsys.journal.synced(f.node)
 	return f.LoopbackFile.Fsync(ctx, flags)
 }

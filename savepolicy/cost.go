@@ -113,7 +113,8 @@ func SaveDuration(bytes int64, mibps float64) time.Duration {
 	return seconds(float64(bytes) / (mibps * mib))
 }
 
-// Cost is what snapshots cost per day on EFS.
+// Cost is what persistence costs per day on EFS, and per month (an average
+// month, 365/12 days: what people budget in).
 type Cost struct {
 	WriteBytesPerDay float64 `json:"write_bytes_per_day"`
 	ReadBytesPerDay  float64 `json:"read_bytes_per_day"`
@@ -122,17 +123,21 @@ type Cost struct {
 	ReadUSD          float64 `json:"elastic_read_usd_per_day"`
 	ProvisionedUSD   float64 `json:"provisioned_usd_per_day"`
 	TotalUSD         float64 `json:"total_usd_per_day"`
+	TotalUSDPerMonth float64 `json:"total_usd_per_month"`
 }
 
 // DailyCost prices savesPerDay snapshots of rdbBytes and restartsPerDay loads
 // of it. Storage counts the RDB (or StoredBytes when larger); Elastic charges
 // for bytes moved, Provisioned for the throughput, Bursting for neither.
 func (st Storage) DailyCost(rdbBytes int64, savesPerDay, restartsPerDay float64) Cost {
-	c := Cost{
-		WriteBytesPerDay: float64(rdbBytes) * savesPerDay,
-		ReadBytesPerDay:  float64(rdbBytes) * restartsPerDay,
-	}
-	stored := float64(max(st.StoredBytes, rdbBytes))
+	return st.costFor(float64(rdbBytes)*savesPerDay, float64(rdbBytes)*restartsPerDay, float64(rdbBytes))
+}
+
+// costFor prices bytes written and read per day with storedBytes on the file
+// system (or StoredBytes when larger).
+func (st Storage) costFor(writeBytesPerDay, readBytesPerDay, storedBytes float64) Cost {
+	c := Cost{WriteBytesPerDay: writeBytesPerDay, ReadBytesPerDay: readBytesPerDay}
+	stored := math.Max(float64(st.StoredBytes), storedBytes)
 	c.StorageUSD = stored / gb * st.Prices.StorageGBMonth / daysPerMonth
 	switch st.Mode {
 	case Elastic:
@@ -142,6 +147,7 @@ func (st Storage) DailyCost(rdbBytes int64, savesPerDay, restartsPerDay float64)
 		c.ProvisionedUSD = st.ProvisionedMiBps * st.Prices.ProvisionedMiBpsMonth / daysPerMonth
 	}
 	c.TotalUSD = c.StorageUSD + c.WriteUSD + c.ReadUSD + c.ProvisionedUSD
+	c.TotalUSDPerMonth = c.TotalUSD * daysPerMonth
 	return c
 }
 

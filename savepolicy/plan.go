@@ -197,7 +197,7 @@ func (p Plan) WriteText(w io.Writer) error {
 	}
 	if c := p.Cost; c != nil {
 		fmt.Fprintf(tw, "  bytes written/day\t%s\n", FormatBytes(c.WriteBytesPerDay))
-		fmt.Fprintf(tw, "  EFS %s\t%s/day (%s)\n", p.Mode, fmtUSD(c.TotalUSD), costParts(*c))
+		fmt.Fprintf(tw, "  EFS %s\t%s/day, %s/month (%s)\n", p.Mode, fmtUSD(c.TotalUSD), fmtUSD(c.TotalUSDPerMonth), costParts(*c))
 	}
 	if b := p.Burst; b != nil {
 		state := "sustainable"
@@ -232,18 +232,18 @@ func WriteRangeText(w io.Writer, plans []Plan) error {
 	first := plans[0]
 	fmt.Fprintf(w, "save %q, BGSAVE %s (%s)\n", first.Rules, fmtSeconds(first.BGSaveS), first.BGSaveFrom)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rate\trule\tbound by\tworst window\texpected\toldest lost write\tsaves/day\tbytes/day\t$/day\t")
+	fmt.Fprintln(tw, "rate\trule\tbound by\tworst window\texpected\toldest lost write\tsaves/day\tbytes/day\t$/day\t$/month\t")
 	for _, p := range plans {
 		if !p.Fires {
-			fmt.Fprintf(tw, "%s\t-\t-\tnever saves\t\t\t0\t\t\t\n", FormatRate(p.RatePerS))
+			fmt.Fprintf(tw, "%s\t-\t-\tnever saves\t\t\t0\t\t\t\t\n", FormatRate(p.RatePerS))
 			continue
 		}
-		bytes, usd := "-", "-"
+		bytes, usd, month := "-", "-", "-"
 		if p.Cost != nil {
-			bytes, usd = FormatBytes(p.Cost.WriteBytesPerDay), fmtUSD(p.Cost.TotalUSD)
+			bytes, usd, month = FormatBytes(p.Cost.WriteBytesPerDay), fmtUSD(p.Cost.TotalUSD), fmtUSD(p.Cost.TotalUSDPerMonth)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n", FormatRate(p.RatePerS), p.Rule, p.BoundBy,
-			fmtSeconds(p.WorstWindowS), fmtSeconds(p.ExpectedWindowS), fmtSeconds(p.OldestLostWriteS), p.SavesPerDay, bytes, usd)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t\n", FormatRate(p.RatePerS), p.Rule, p.BoundBy,
+			fmtSeconds(p.WorstWindowS), fmtSeconds(p.ExpectedWindowS), fmtSeconds(p.OldestLostWriteS), p.SavesPerDay, bytes, usd, month)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

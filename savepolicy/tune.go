@@ -31,6 +31,9 @@ type TuneInput struct {
 	Current        Rules // compared side by side; nil for none
 	StopTimeout    time.Duration
 	RestartsPerDay float64
+	// KeyBytes and ValueBytes size the AOF option's entries (defaults 32
+	// and 100, the harness's own writes).
+	KeyBytes, ValueBytes int
 }
 
 // RuleSetSummary is one rule set across the rate range.
@@ -69,8 +72,46 @@ type Tuning struct {
 	NeedMiBps     float64  `json:"need_mibps,omitempty"`
 	MaxRDBBytes   int64    `json:"max_rdb_bytes,omitempty"`
 	Findings      []string `json:"findings"`
-	proposed      Rules
+	// AOF is the modelled alternative when no rule set meets the RPO.
+	AOF      *AOFOption `json:"aof_option,omitempty"`
+	proposed Rules
 }
+
+// AOFOption is what an everysec AOF would give at the top of the range, by
+// the model; the scenario named measures it.
+type AOFOption struct {
+	Strategy  Strategy     `json:"strategy"`
+	MaxLossS  float64      `json:"max_loss_s"`
+	Cost      StrategyCost `json:"cost_at_hi"`
+	Latency   string       `json:"latency"`
+	Scenario  string       `json:"scenario"`
+	AlwaysFor string       `json:"always"`
+}
+
+// WorthItScenario is the catalog scenario that measures persistence
+// strategies side by side.
+const WorthItScenario = "worth-it"
+
+func aofOption(in TuneInput) *AOFOption {
+	key, value := in.KeyBytes, in.ValueBytes
+	if key <= 0 {
+		key = 32
+	}
+	if value <= 0 {
+		value = 100
+	}
+	cost := in.Storage.StrategyCost(StrategyCostInput{Strategy: StrategyAOFEverysec, RDBBytes: in.RDBBytes,
+		WritesPerS: in.Hi, KeyBytes: key, ValueBytes: value, RestartsPerDay: in.RestartsPerDay})
+	return &AOFOption{
+		Strategy: StrategyAOFEverysec, MaxLossS: AOFEverysecLoss.Seconds(), Cost: cost, Scenario: WorthItScenario,
+		Latency:   "everysec fsyncs in a background thread: no added write latency while an fsync takes under 1 s; a slower EFS fsync stalls writes for up to 2 s",
+		AlwaysFor: fmt.Sprintf("aof-always loses no acknowledged write but adds one EFS fsync (from %.1f ms) to every write", DefaultEFSWriteLatency.Seconds()*1000),
+	}
+}
+
+// DefaultEFSWriteLatency is EFS's documented best write latency (FACTS.md
+// §7.35), the least an fsync on EFS costs.
+const DefaultEFSWriteLatency = 2700 * time.Microsecond
 
 // ProposedRules is the rule set the tuner recommends (nil when none fits).
 func (t Tuning) ProposedRules() Rules { return t.proposed }
@@ -306,7 +347,10 @@ func (t *Tuning) explainInfeasible(in TuneInput, d, rpo float64) {
 	t.Findings = append(t.Findings, fmt.Sprintf(
 		"no save rules can meet a %s RPO: each save takes %s (%s), and a crash just before a save completes loses the previous save's %s plus this one's plus at least %.1f s of clock and tick, so the best any rules can do is %s",
 		fmtSeconds(rpo), fmtSeconds(d), t.BGSaveFrom, fmtSeconds(d), fixed, fmtSeconds(t.BestPossibleS)))
-	t.Findings = append(t.Findings, "AOF would: appendonly yes with appendfsync everysec bounds the loss at about 1-2 s of writes whatever the dataset size (each fsync is an EFS round trip, and the AOF rewrite still needs throughput)")
+	t.AOF = aofOption(in)
+	t.Findings = append(t.Findings, fmt.Sprintf(
+		"AOF would: appendonly yes with appendfsync everysec loses at most about %s of writes whatever the dataset size; at %s %s (%s); %s; %s. Measure it: valkey-chaos run %s",
+		fmtSeconds(t.AOF.MaxLossS), FormatRate(in.Hi), t.AOF.Cost, aofTraffic(t.AOF.Cost), t.AOF.Latency, t.AOF.AlwaysFor, t.AOF.Scenario))
 	if budget := (rpo - fixed) / 2; budget > 0 {
 		if in.RDBBytes > 0 {
 			t.NeedMiBps = float64(in.RDBBytes) / mib / budget
@@ -319,6 +363,11 @@ func (t *Tuning) explainInfeasible(in TuneInput, d, rpo float64) {
 	} else {
 		t.Findings = append(t.Findings, fmt.Sprintf("even an instant save cannot: the whole-second clock and the 100 ms tick alone cost %.1f s", fixed))
 	}
+}
+
+func aofTraffic(c StrategyCost) string {
+	return fmt.Sprintf("%d B per write, %s/day appended, %.1f rewrites/day of %s", c.AOFBytesPerWrite,
+		FormatBytes(c.AOFBytesPerDay), c.RewritesPerDay, FormatBytes(c.RewriteBytesPerDay/math.Max(c.RewritesPerDay, 1e-9)))
 }
 
 func (t *Tuning) explainProposal(best Rules, in TuneInput, d, rpo float64) []string {
@@ -397,6 +446,7 @@ func (t Tuning) WriteText(w io.Writer) error {
 		if t.Current != nil && t.Current.BytesPerDayHi > 0 || t.Proposed != nil && t.Proposed.BytesPerDayHi > 0 {
 			row("bytes/day at hi", func(c *RuleSetSummary) string { return FormatBytes(c.BytesPerDayHi) })
 			row("$/day at hi", func(c *RuleSetSummary) string { return fmtUSD(c.USDPerDayHi) })
+			row("$/month at hi", func(c *RuleSetSummary) string { return fmtUSD(c.USDPerDayHi * daysPerMonth) })
 		}
 		if t.Mode == string(Bursting) && len(cols) > 0 && cols[0].BurstSustainable != nil {
 			row("bursting credits at hi", func(c *RuleSetSummary) string {

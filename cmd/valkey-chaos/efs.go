@@ -22,7 +22,7 @@ credit balance, elastic, provisioned), NFS-like request latency, and faults
 control socket. FUSE here is slower than EFS's burst rate; 'efs stats' says
 when the emulator, not the modelled EFS, was the bottleneck.`,
 	}
-	cmd.AddCommand(newEFSMountCmd(), newEFSFaultCmd(), newEFSLiftCmd(), newEFSStatsCmd(), newEFSCleanupCmd())
+	cmd.AddCommand(newEFSMountCmd(), newEFSFaultCmd(), newEFSLiftCmd(), newEFSStatsCmd(), newEFSDropUnsyncedCmd(), newEFSCleanupCmd())
 	return cmd
 }
 
@@ -172,6 +172,29 @@ func newEFSStatsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&control, "control", "", "control socket of the running mount (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.MarkFlagRequired("control")
+	return cmd
+}
+
+func newEFSDropUnsyncedCmd() *cobra.Command {
+	var control string
+	cmd := &cobra.Command{
+		Use:   "drop-unsynced --control SOCKET",
+		Short: "Revert every file to its last fsync, as when the host dies with unflushed pages (run after killing the server)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := efs.NewClient(control).DropUnsynced(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, f := range rep.Files {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d -> %d bytes (%d restored)\n", f.Path, f.SizeBefore, f.SizeAfter, f.Restored)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "dropped %d bytes in %d files\n", rep.Bytes, len(rep.Files))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&control, "control", "", "control socket of the running mount (required)")
 	cmd.MarkFlagRequired("control")
 	return cmd
 }
