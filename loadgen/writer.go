@@ -431,7 +431,7 @@ func (c *writerConn) send(batch []slot) (connected bool) {
 	broken := false
 	for i, s := range batch {
 		err := cmds[i].Err()
-		outcome, kind := Classify(err, true)
+		outcome, kind := ClassifyStatus(cmds[i].Val(), err, true)
 		c.record(s, sent, done, outcome, kind)
 		broken = broken || (err != nil && !isReply(err))
 	}
