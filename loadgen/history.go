@@ -12,12 +12,15 @@ import (
 
 // Op is one write as the client saw it. Times are offsets from the trial
 // base (WriterConfig.Base) on one monotonic clock.
+//
+// The fields are ordered so an Op packs into 40 bytes (the small fields
+// share the last word); a History holds tens of millions of them.
 type Op struct {
 	Seq      uint64
-	Conn     uint16        // connection (worker) that issued it
 	Intended time.Duration // when the schedule said to send it
 	Sent     time.Duration // when it went out (after any connect)
 	Done     time.Duration // when the reply or error came back
+	Conn     uint16        // connection (worker) that issued it
 	Outcome  Outcome
 	Err      ErrKind
 }

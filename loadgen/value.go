@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/hex"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -13,10 +14,14 @@ const MinValueSize = 40
 
 // Key names the measured write with sequence number seq: prefix + "w:" + seq.
 func Key(prefix string, seq uint64) string {
-	b := make([]byte, 0, len(prefix)+2+20)
-	b = append(b, prefix...)
-	b = append(b, "w:"...)
-	return string(strconv.AppendUint(b, seq, 10))
+	return string(AppendKey(make([]byte, 0, len(prefix)+2+20), prefix, seq))
+}
+
+// AppendKey appends Key(prefix, seq) to dst, for callers that reuse a buffer.
+func AppendKey(dst []byte, prefix string, seq uint64) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, "w:"...)
+	return strconv.AppendUint(dst, seq, 10)
 }
 
 // DatasetKey names preloaded key i: prefix + "d:" + i. Preloaded keys never
@@ -36,10 +41,18 @@ const padAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 // compress away), and a CRC-32 over all of it, so a corrupted or foreign value
 // is detected by ParseValue. The result is max(size, MinValueSize) bytes.
 func Value(seq uint64, intended time.Duration, size int) []byte {
+	return AppendValue(nil, seq, intended, size)
+}
+
+// AppendValue appends Value(seq, intended, size) to dst, for callers that
+// reuse a buffer (the writer builds each op's value in place).
+func AppendValue(dst []byte, seq uint64, intended time.Duration, size int) []byte {
 	if size < MinValueSize {
 		size = MinValueSize
 	}
-	b := make([]byte, size)
+	start := len(dst)
+	dst = slices.Grow(dst, size)[:start+size]
+	b := dst[start:]
 	putHex64(b[0:16], seq)
 	putHex64(b[16:32], uint64(intended))
 	state := seq
@@ -53,7 +66,7 @@ func Value(seq uint64, intended time.Duration, size int) []byte {
 		}
 	}
 	putHex32(b[size-8:], crc32.ChecksumIEEE(b[:size-8]))
-	return b
+	return dst
 }
 
 // ParseValue recovers seq and the intended time from a value written by

@@ -414,7 +414,7 @@ func TestMergeBySeq(t *testing.T) {
 	conn := func(seqs ...uint64) *writerConn {
 		c := &writerConn{}
 		for _, s := range seqs {
-			c.ops = append(c.ops, Op{Seq: s, Outcome: OK})
+			c.ops.add(Op{Seq: s, Outcome: OK})
 		}
 		return c
 	}
@@ -431,7 +431,7 @@ func TestMergeBySeq(t *testing.T) {
 	for _, tt := range tests {
 		n := 0
 		for _, c := range tt.conns {
-			n += len(c.ops)
+			n += c.ops.len()
 		}
 		got := []uint64{}
 		for _, op := range mergeBySeq(tt.conns, n, tt.first) {
