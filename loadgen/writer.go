@@ -211,17 +211,22 @@ func (w *Writer) Stop() *History {
 	w.halt()
 	w.cancel()
 	<-w.done
-	w.stopOnce.Do(func() {
-		n := 0
-		for _, c := range w.conns {
-			n += c.ops.len()
-		}
-		w.history = &History{Ops: mergeBySeq(w.conns, n, w.cfg.StartSeq)}
-		for _, c := range w.conns {
-			c.ops = opLog{}
-		}
-	})
+	w.stopOnce.Do(func() { w.history = collect(w.conns, w.cfg.StartSeq) })
 	return w.history
+}
+
+// collect merges the connections' recorded ops into one History and drops
+// the per-connection logs.
+func collect(conns []*writerConn, first uint64) *History {
+	n := 0
+	for _, c := range conns {
+		n += c.ops.len()
+	}
+	h := &History{Ops: mergeBySeq(conns, n, first)}
+	for _, c := range conns {
+		c.ops = opLog{}
+	}
+	return h
 }
 
 // mergeBySeq gathers the connections' ops, n in all, into Seq order. The
