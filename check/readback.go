@@ -77,9 +77,10 @@ func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var mb mgetBatch
 			for from := range next {
 				to := min(from+chunk, len(ops))
-				if err := readRange(ctx, rdb, prefix, ops[from:to], found[from:to], batch); err != nil {
+				if err := readRange(ctx, rdb, prefix, ops[from:to], found[from:to], batch, &mb); err != nil {
 					errOnce.Do(func() {
 						firstErr = fmt.Errorf("read back keys %d..%d of %d: %w", from, to-1, len(ops), err)
 						cancel()
@@ -109,16 +110,23 @@ feed:
 }
 
 // readRange reads ops in one pipeline of MGETs of up to batch keys each.
-func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []loadgen.Op, found []Found, batch int) error {
+// The keys are written into one reusable buffer and passed as pointers to
+// byte slices (go-redis writes an encoding.BinaryMarshaler argument without
+// copying it into a string or boxing it): no allocation per key.
+func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []loadgen.Op, found []Found, batch int, mb *mgetBatch) error {
+	mb.fill(prefix, ops)
 	pipe := rdb.Pipeline()
-	var cmds []*redis.SliceCmd
+	cmds := make([]*redis.SliceCmd, 0, (len(ops)+batch-1)/batch)
 	for from := 0; from < len(ops); from += batch {
 		to := min(from+batch, len(ops))
-		keys := make([]string, to-from)
-		for i := range keys {
-			keys[i] = loadgen.Key(prefix, ops[from+i].Seq)
+		args := make([]any, 0, 1+to-from)
+		args = append(args, "mget")
+		for i := from; i < to; i++ {
+			args = append(args, &mb.args[i])
 		}
-		cmds = append(cmds, pipe.MGet(ctx, keys...))
+		cmd := redis.NewSliceCmd(ctx, args...)
+		_ = pipe.Process(ctx, cmd) // only queues
+		cmds = append(cmds, cmd)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
@@ -138,6 +146,36 @@ func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []load
 		}
 	}
 	return nil
+}
+
+// keyArg is a command argument that is a view of a reusable buffer.
+type keyArg struct{ b []byte }
+
+func (a *keyArg) MarshalBinary() ([]byte, error) { return a.b, nil }
+
+// mgetBatch holds one worker's keys for a chunk of ops, reused chunk after
+// chunk.
+type mgetBatch struct {
+	keys []byte
+	ends []int
+	args []keyArg
+}
+
+func (mb *mgetBatch) fill(prefix string, ops []loadgen.Op) {
+	mb.keys, mb.ends = mb.keys[:0], mb.ends[:0]
+	for i := range ops {
+		mb.keys = loadgen.AppendKey(mb.keys, prefix, ops[i].Seq)
+		mb.ends = append(mb.ends, len(mb.keys))
+	}
+	if cap(mb.args) < len(ops) {
+		mb.args = make([]keyArg, len(ops))
+	}
+	mb.args = mb.args[:len(ops)]
+	start := 0
+	for i, end := range mb.ends {
+		mb.args[i].b = mb.keys[start:end]
+		start = end
+	}
 }
 
 // ScanUnexpected counts keys under prefix+"w:" that were never written:

@@ -27,10 +27,14 @@ func AppendKey(dst []byte, prefix string, seq uint64) []byte {
 // DatasetKey names preloaded key i: prefix + "d:" + i. Preloaded keys never
 // collide with measured writes.
 func DatasetKey(prefix string, i int64) string {
-	b := make([]byte, 0, len(prefix)+2+20)
-	b = append(b, prefix...)
-	b = append(b, "d:"...)
-	return string(strconv.AppendInt(b, i, 10))
+	return string(AppendDatasetKey(make([]byte, 0, len(prefix)+2+20), prefix, i))
+}
+
+// AppendDatasetKey appends DatasetKey(prefix, i) to dst.
+func AppendDatasetKey(dst []byte, prefix string, i int64) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, "d:"...)
+	return strconv.AppendInt(dst, i, 10)
 }
 
 // padAlphabet has 64 printable characters, so each 6 random bits pick one.
