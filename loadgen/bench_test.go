@@ -72,7 +72,7 @@ func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valu
 		"-c", strconv.Itoa(conns), "-P", strconv.Itoa(pipeline), "-n", strconv.Itoa(ops),
 		"-d", strconv.Itoa(valueSize), "-r", "100000000"}
 	name := "valkey-benchmark"
-	if runtime.NumCPU() >= 2 {
+	if runtime.NumCPU() >= 2 && *benchPin {
 		args = append([]string{"-c", "1", name}, args...)
 		name = "taskset"
 	}
@@ -87,6 +87,8 @@ func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valu
 	rate, _ := strconv.ParseFloat(string(m[1]), 64)
 	return rate
 }
+
+var benchPin = flag.Bool("loadgen.pin", true, "pin the server to CPU 0 and both clients to CPU 1 in the throughput benchmark")
 
 var benchRounds = flag.Int("loadgen.rounds", 5, "alternating rounds (one valkey-benchmark run and one writer run each) per throughput benchmark")
 
@@ -141,9 +143,11 @@ func BenchmarkSetThroughput(b *testing.B) {
 	for _, pipeline := range []int{1, 16} {
 		b.Run(fmt.Sprintf("P%d", pipeline), func(b *testing.B) {
 			srv := startServer(b)
-			defer pin(b, srv.cmd.Process.Pid, 0)()
-			defer pin(b, os.Getpid(), 1)()
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			if *benchPin {
+				defer pin(b, srv.cmd.Process.Pid, 0)()
+				defer pin(b, os.Getpid(), 1)()
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			}
 			ops := throughputOps()
 			if pipeline == 1 {
 				ops /= 5 // round-trip bound: keep a round to a few seconds

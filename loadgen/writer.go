@@ -56,6 +56,12 @@ type WriterConfig struct {
 	// (refused, timed out, no such host) before trying again (default 1 ms),
 	// so a dead server is not hammered by a hot loop.
 	RefusedPause time.Duration
+	// Spool, when set, is a new file the History is written to as ops
+	// complete (fixed-size records in Seq order) instead of being kept in
+	// memory: the harness then holds a few MB whatever the trial's length.
+	// The History Stop returns reads it back (Len, Chunks, Range); its Ops
+	// is nil. The caller owns the file.
+	Spool string
 }
 
 const (
@@ -150,6 +156,7 @@ type Writer struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	history  *History
+	spool    *spool
 }
 
 // slot is one claimed op: its index in the schedule and when it is due.
@@ -166,6 +173,13 @@ func StartWriter(ctx context.Context, cfg WriterConfig) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{cfg: cfg, done: make(chan struct{})}
+	if cfg.Spool != "" {
+		sp, err := createSpool(cfg.Spool, cfg.StartSeq)
+		if err != nil {
+			return nil, fmt.Errorf("writer config: Spool: %w", err)
+		}
+		w.spool = sp
+	}
 	w.ctx, w.cancel = context.WithCancel(ctx)
 	w.start = time.Now()
 	w.startOff = w.start.Sub(cfg.Base)
@@ -211,7 +225,14 @@ func (w *Writer) Stop() *History {
 	w.halt()
 	w.cancel()
 	<-w.done
-	w.stopOnce.Do(func() { w.history = collect(w.conns, w.cfg.StartSeq) })
+	w.stopOnce.Do(func() {
+		if w.spool != nil {
+			n, err := w.spool.close()
+			w.history = &History{spoolPath: w.cfg.Spool, spoolLen: n, err: err}
+			return
+		}
+		w.history = collect(w.conns, w.cfg.StartSeq)
+	})
 	return w.history
 }
 
@@ -398,7 +419,7 @@ func (c *writerConn) run() {
 
 func (c *writerConn) record(s slot, sent, done time.Duration, outcome Outcome, kind ErrKind) {
 	w := c.w
-	op := c.ops.add(Op{
+	op := Op{
 		Seq:      w.cfg.StartSeq + s.n,
 		Conn:     c.id,
 		Intended: w.startOff + s.due,
@@ -406,8 +427,13 @@ func (c *writerConn) record(s slot, sent, done time.Duration, outcome Outcome, k
 		Done:     done,
 		Outcome:  outcome,
 		Err:      kind,
-	})
-	w.count(op)
+	}
+	w.count(&op)
+	if w.spool != nil {
+		w.spool.put(s.n, op)
+		return
+	}
+	c.ops.add(op)
 }
 
 // reset throws the client away; the next op connects afresh.
@@ -429,14 +455,13 @@ type opLog struct {
 	n      int
 }
 
-func (l *opLog) add(op Op) *Op {
+func (l *opLog) add(op Op) {
 	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == opLogChunk {
 		l.chunks = append(l.chunks, make([]Op, 0, opLogChunk))
 	}
 	last := &l.chunks[len(l.chunks)-1]
 	*last = append(*last, op)
 	l.n++
-	return &(*last)[len(*last)-1]
 }
 
 func (l *opLog) len() int { return l.n }
