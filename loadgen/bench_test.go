@@ -66,7 +66,7 @@ var vbRate = regexp.MustCompile(`SET: ([0-9.]+) requests per second`)
 // valkeyBenchmark runs valkey-benchmark on CPU 1 and returns its SET rate.
 // -r 100000000 makes its keys distinct, as the writer's are (with -r equal to
 // the op count, a third of its SETs would overwrite and cost the server less).
-func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valueSize int) float64 {
+func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valueSize int) (rate, cpuPerOp float64) {
 	b.Helper()
 	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "set", "-q",
 		"-c", strconv.Itoa(conns), "-P", strconv.Itoa(pipeline), "-n", strconv.Itoa(ops),
@@ -76,7 +76,8 @@ func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valu
 		args = append([]string{"-c", "1", name}, args...)
 		name = "taskset"
 	}
-	out, err := exec.Command(name, args...).CombinedOutput()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("valkey-benchmark against %s: %v: %s", addr, err, out)
 	}
@@ -84,8 +85,9 @@ func valkeyBenchmark(b *testing.B, addr string, port, conns, pipeline, ops, valu
 	if m == nil {
 		b.Fatalf("no SET rate in valkey-benchmark output: %s", out)
 	}
-	rate, _ := strconv.ParseFloat(string(m[1]), 64)
-	return rate
+	rate, _ = strconv.ParseFloat(string(m[1]), 64)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // taskset execs it: same process
+	return rate, cpu.Seconds() / float64(ops)
 }
 
 var benchPin = flag.Bool("loadgen.pin", true, "pin the server to CPU 0 and both clients to CPU 1 in the throughput benchmark")
@@ -94,8 +96,9 @@ var benchRounds = flag.Int("loadgen.rounds", 5, "alternating rounds (one valkey-
 
 // writerThroughput runs the writer at an unlimited rate for ops SETs and
 // returns its rate, failing unless every write was acknowledged.
-func writerThroughput(b *testing.B, addr, prefix string, conns, pipeline, ops, valueSize int) float64 {
+func writerThroughput(b *testing.B, addr, prefix string, conns, pipeline, ops, valueSize int) (rate, cpuPerOp float64) {
 	b.Helper()
+	cpu := clientCPU()
 	began := time.Now()
 	w, err := StartWriter(context.Background(), WriterConfig{
 		Addr:        func() string { return addr },
@@ -124,7 +127,7 @@ func writerThroughput(b *testing.B, addr, prefix string, conns, pipeline, ops, v
 		}
 		b.Fatalf("%d of %d writes acknowledged; the others: %v", ok, ops, kinds)
 	}
-	return float64(ops) / elapsed.Seconds()
+	return float64(ops) / elapsed.Seconds(), (clientCPU() - cpu) / float64(ops)
 }
 
 // BenchmarkSetThroughput compares the writer at an unlimited rate with
@@ -153,16 +156,16 @@ func BenchmarkSetThroughput(b *testing.B) {
 				ops /= 5 // round-trip bound: keep a round to a few seconds
 			}
 			flush := srv.client()
-			var ratios, vbs, ourss []float64
+			var ratios, vbs, ourss, vbCPU, oursCPU []float64
 			for i := 0; i < b.N*(*benchRounds); i++ {
-				var vb, ours float64
+				var vb, ours, vbc, oursc float64
 				runVB := func() {
 					flush.FlushAll(context.Background())
-					vb = valkeyBenchmark(b, srv.addr, srv.port, 4, pipeline, ops, 100)
+					vb, vbc = valkeyBenchmark(b, srv.addr, srv.port, 4, pipeline, ops, 100)
 				}
 				runOurs := func() {
 					flush.FlushAll(context.Background())
-					ours = writerThroughput(b, srv.addr, fmt.Sprintf("vc:bench%d:", i), 4, pipeline, ops, 100)
+					ours, oursc = writerThroughput(b, srv.addr, fmt.Sprintf("vc:bench%d:", i), 4, pipeline, ops, 100)
 				}
 				if i%2 == 0 {
 					runVB()
@@ -171,9 +174,15 @@ func BenchmarkSetThroughput(b *testing.B) {
 					runOurs()
 					runVB()
 				}
-				b.Logf("round %d: valkey-benchmark %.0f SET/s, loadgen %.0f SET/s, ratio %.2f", i, vb, ours, ours/vb)
+				b.Logf("round %d: valkey-benchmark %.0f SET/s (%.2f µs CPU/op), loadgen %.0f SET/s (%.2f µs CPU/op), ratio %.2f",
+					i, vb, vbc*1e6, ours, oursc*1e6, ours/vb)
 				ratios, vbs, ourss = append(ratios, ours/vb), append(vbs, vb), append(ourss, ours)
+				vbCPU, oursCPU = append(vbCPU, vbc*1e6), append(oursCPU, oursc*1e6)
 			}
+			// Client CPU per SET depends much less on who else uses the
+			// machine than the wall rate does.
+			b.ReportMetric(median(vbCPU), "vb-cpu-us/op")
+			b.ReportMetric(median(oursCPU), "cpu-us/op")
 			b.ReportMetric(median(vbs), "vb-ops/s")
 			b.ReportMetric(median(ourss), "ops/s")
 			b.ReportMetric(median(ratios), "median-ratio")

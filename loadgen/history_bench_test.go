@@ -1,7 +1,11 @@
 package loadgen
 
 import (
+	"context"
 	"flag"
+	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -54,4 +58,83 @@ func heapNow() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// BenchmarkSpooledHistoryMemory runs the writer flat out against a real
+// server for 1M ops (100k with -short), once keeping the History in memory
+// and once spooling it to disk, and reports the most heap either held during
+// the run per op (sampled every 20 ms, and at Stop). The spooled figure is
+// what a one-hour trial at 20k writes/s (72M ops) costs the writer: its
+// memory does not grow with the op count (ring and buffers are fixed), so
+// at 72M ops it is the run's peak, not peak/op, that matters.
+func BenchmarkSpooledHistoryMemory(b *testing.B) {
+	ops := 1_000_000
+	if testing.Short() {
+		ops = 100_000
+	}
+	srv := startServer(b)
+	for _, spooled := range []bool{false, true} {
+		name := "memory"
+		if spooled {
+			name = "spool"
+		}
+		b.Run(name, func(b *testing.B) {
+			var peak uint64
+			var fileBytes int64
+			for i := 0; i < b.N; i++ {
+				srv.client().FlushAll(context.Background())
+				cfg := WriterConfig{
+					Addr: func() string { return srv.addr }, Prefix: "vc:spoolbench:", Conns: 4, Pipeline: 16,
+					Pacer: ConstantPacer{Freq: math.Inf(1)}, Base: time.Now(), MaxOps: uint64(ops),
+					MaxDuration: 10 * time.Minute, OpTimeout: 10 * time.Second,
+				}
+				if spooled {
+					cfg.Spool = filepath.Join(b.TempDir(), "history.spool")
+				}
+				before := heapAfterGC()
+				w, err := StartWriter(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runPeak := sampleHeap(w.Done())
+				h := w.Stop()
+				runPeak = max(runPeak, heapNow())
+				if h.Len() != ops {
+					b.Fatalf("%d ops recorded, want %d", h.Len(), ops)
+				}
+				if ok, _, _ := h.Counts(); ok != ops || h.Err() != nil {
+					b.Fatalf("%d of %d ok (%v)", ok, ops, h.Err())
+				}
+				peak = max(peak, runPeak-min(before, runPeak))
+				if spooled {
+					st, err := os.Stat(cfg.Spool)
+					if err != nil {
+						b.Fatal(err)
+					}
+					fileBytes = st.Size()
+				}
+				runtime.KeepAlive(h)
+			}
+			b.ReportMetric(float64(peak)/float64(ops), "peak-heap-B/op")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			if spooled {
+				b.ReportMetric(float64(fileBytes)/float64(ops), "file-B/op")
+			}
+		})
+	}
+}
+
+// sampleHeap returns the largest HeapAlloc seen every 20 ms until done.
+func sampleHeap(done <-chan struct{}) uint64 {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var peak uint64
+	for {
+		select {
+		case <-done:
+			return peak
+		case <-tick.C:
+			peak = max(peak, heapNow())
+		}
+	}
 }
