@@ -172,10 +172,11 @@ func testCrashOutage(t *testing.T, rate int) {
 	if kinds["fail/refused"] == 0 {
 		t.Errorf("no op failed with refused during a %v outage: %v", restarting-dead, kinds)
 	}
-	// Only writes in flight at the kill can be unknown; idle connections are
-	// checked before reuse.
-	if n := kinds["unknown/conn"] + kinds["unknown/timeout"]; n > 16 {
-		t.Errorf("%d unknown writes, more than the 16 connections could have had in flight", n)
+	// Only writes in flight at the kill can be unknown (idle connections are
+	// checked before reuse): at most one pipeline per connection (a busy
+	// machine puts the writer behind, and it catches up in pipelines).
+	if n := kinds["unknown/conn"] + kinds["unknown/timeout"]; n > defaultConns*defaultPipeline {
+		t.Errorf("%d unknown writes, more than %d connections with pipelines of %d could have had in flight", n, defaultConns, defaultPipeline)
 	}
 	outageOps := 0
 	for _, op := range h.Ops {
@@ -192,8 +193,24 @@ func testCrashOutage(t *testing.T, rate int) {
 	if firstAck == nil {
 		t.Fatal("no write acknowledged after the restart")
 	}
-	if lag := firstAck.Done - answering; lag > 50*time.Millisecond+time.Second/time.Duration(rate) {
-		t.Errorf("first write after the restart acknowledged at %v, %v after the server answered (want within 50ms plus one interval)", firstAck.Done, lag)
+	// Prompt resumption without a time tolerance (a busy machine delays any
+	// step): the first op sent after the test's own probe saw PONG is
+	// acknowledged, and it is the first acknowledged op after the outage, so
+	// the writer neither waited out a backoff nor lost writes to a live
+	// server (ops sent after answering that failed are reported above).
+	var firstAfterAnswer *Op
+	for i := range h.Ops {
+		if op := &h.Ops[i]; op.Sent > answering && (firstAfterAnswer == nil || op.Sent < firstAfterAnswer.Sent) {
+			firstAfterAnswer = op
+		}
+	}
+	switch {
+	case firstAfterAnswer == nil:
+		t.Error("no op sent after the new server answered")
+	case firstAfterAnswer.Outcome != OK:
+		t.Errorf("first op sent after the server answered (%v) is %v/%v", firstAfterAnswer.Sent, firstAfterAnswer.Outcome, firstAfterAnswer.Err)
+	case firstAck.Sent > firstAfterAnswer.Sent:
+		t.Errorf("first ack after the outage sent at %v, after the first op sent once the server answered (%v)", firstAck.Sent, firstAfterAnswer.Sent)
 	}
 	// Caught up: from shortly after the restart every op succeeds again.
 	from, to := answering+300*time.Millisecond, w.Started()+cfg.MaxDuration
