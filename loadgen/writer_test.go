@@ -178,6 +178,23 @@ func testCrashOutage(t *testing.T, rate int) {
 	if n := kinds["unknown/conn"] + kinds["unknown/timeout"]; n > defaultConns*defaultPipeline {
 		t.Errorf("%d unknown writes, more than %d connections with pipelines of %d could have had in flight", n, defaultConns, defaultPipeline)
 	}
+	checkOutageOps(t, h, rate, dead, restarting)
+	if firstAck == nil {
+		t.Fatal("no write acknowledged after the restart")
+	}
+	checkResumed(t, h, answering, firstAck)
+	// Caught up: from shortly after the restart every op succeeds again.
+	from, to := answering+300*time.Millisecond, w.Started()+cfg.MaxDuration
+	if got := h.AchievedRate(from, to); math.Abs(got-float64(rate)) > 0.01*float64(rate)+1/(to-from).Seconds() {
+		t.Errorf("after recovery achieved %.1f/s, want %d/s within 1%%", got, rate)
+	}
+	checkAckedPresent(t, srv, cfg.Prefix, h, restarting)
+}
+
+// checkOutageOps asserts that the ops due while no server ran were all
+// attempted (recorded) and none acknowledged.
+func checkOutageOps(t *testing.T, h *History, rate int, dead, restarting time.Duration) {
+	t.Helper()
 	outageOps := 0
 	for _, op := range h.Ops {
 		if op.Intended > dead && op.Intended < restarting {
@@ -190,14 +207,32 @@ func testCrashOutage(t *testing.T, rate int) {
 	if outageOps < int(0.9*float64(rate)*(restarting-dead).Seconds()) {
 		t.Errorf("only %d ops due during the %v outage", outageOps, restarting-dead)
 	}
-	if firstAck == nil {
-		t.Fatal("no write acknowledged after the restart")
+}
+
+// checkAckedPresent asserts that the writes acknowledged by the new server
+// (sent after it was restarting) are there.
+func checkAckedPresent(t *testing.T, srv *testServer, prefix string, h *History, restarting time.Duration) {
+	t.Helper()
+	var keys []string
+	for _, op := range h.Ops {
+		if op.Outcome == OK && op.Sent > restarting {
+			keys = append(keys, Key(prefix, op.Seq))
+		}
 	}
-	// Prompt resumption without a time tolerance (a busy machine delays any
-	// step): the first op sent after the test's own probe saw PONG is
-	// acknowledged, and it is the first acknowledged op after the outage, so
-	// the writer neither waited out a backoff nor lost writes to a live
-	// server (ops sent after answering that failed are reported above).
+	for i, v := range readBack(context.Background(), t, srv.client(), keys) {
+		if v == nil {
+			t.Fatalf("acknowledged key %s missing from the new server", keys[i])
+		}
+	}
+}
+
+// checkResumed asserts prompt resumption after a restart without a time
+// tolerance (a busy machine delays any step): the first op sent after the
+// test's own probe saw PONG is acknowledged, and no earlier-sent op is the
+// first ack after the outage, so the writer neither waited out a backoff
+// nor lost writes to a live server.
+func checkResumed(t *testing.T, h *History, answering time.Duration, firstAck *Op) {
+	t.Helper()
 	var firstAfterAnswer *Op
 	for i := range h.Ops {
 		if op := &h.Ops[i]; op.Sent > answering && (firstAfterAnswer == nil || op.Sent < firstAfterAnswer.Sent) {
@@ -211,23 +246,6 @@ func testCrashOutage(t *testing.T, rate int) {
 		t.Errorf("first op sent after the server answered (%v) is %v/%v", firstAfterAnswer.Sent, firstAfterAnswer.Outcome, firstAfterAnswer.Err)
 	case firstAck.Sent > firstAfterAnswer.Sent:
 		t.Errorf("first ack after the outage sent at %v, after the first op sent once the server answered (%v)", firstAck.Sent, firstAfterAnswer.Sent)
-	}
-	// Caught up: from shortly after the restart every op succeeds again.
-	from, to := answering+300*time.Millisecond, w.Started()+cfg.MaxDuration
-	if got := h.AchievedRate(from, to); math.Abs(got-float64(rate)) > 0.01*float64(rate)+1/(to-from).Seconds() {
-		t.Errorf("after recovery achieved %.1f/s, want %d/s within 1%%", got, rate)
-	}
-	// Writes acknowledged by the new server are there.
-	var keys []string
-	for _, op := range h.Ops {
-		if op.Outcome == OK && op.Sent > restarting {
-			keys = append(keys, Key(cfg.Prefix, op.Seq))
-		}
-	}
-	for i, v := range readBack(context.Background(), t, srv.client(), keys) {
-		if v == nil {
-			t.Fatalf("acknowledged key %s missing from the new server", keys[i])
-		}
 	}
 }
 
