@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,11 +55,33 @@ func newClient(addr string, conns int) *redis.Client {
 // LOADING server, a lost connection): a partial read-back would misreport
 // losses.
 func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
+	h := &loadgen.History{Ops: ops}
+	return readBack(ctx, addr, prefix, h, batch, false)
+}
+
+// ReadBackHistory is ReadBack over a History in memory or spooled to disk
+// (loadgen.WriterConfig.Spool): the ops are read chunk by chunk, so only the
+// result (2 bytes per op) grows with the trial's length.
+func ReadBackHistory(ctx context.Context, addr string, prefix string, h *loadgen.History, batch int) ([]Found, error) {
+	_, spooled := h.Spooled()
+	return readBack(ctx, addr, prefix, h, batch, spooled)
+}
+
+// readChunk is a run of ops for one worker and where it starts.
+type readChunk struct {
+	first int
+	ops   []loadgen.Op
+}
+
+// readBack feeds h's ops in chunks to a few workers; clone copies each chunk
+// (a spooled History reuses its buffer for the next one).
+func readBack(ctx context.Context, addr, prefix string, h *loadgen.History, batch int, clone bool) ([]Found, error) {
 	if batch <= 0 {
 		batch = defaultBatch
 	}
-	found := make([]Found, len(ops))
-	if len(ops) == 0 {
+	n := h.Len()
+	found := make([]Found, n)
+	if n == 0 {
 		return found, nil
 	}
 	rdb := newClient(addr, readBackConns)
@@ -66,45 +89,50 @@ func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op,
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunk := batch * readBackDepth
-	next := make(chan int)
+	next := make(chan readChunk)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
 	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
 	for w := 0; w < readBackConns; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mb mgetBatch
-			for from := range next {
-				to := min(from+chunk, len(ops))
-				if err := readRange(ctx, rdb, prefix, ops[from:to], found[from:to], batch, &mb); err != nil {
-					errOnce.Do(func() {
-						firstErr = fmt.Errorf("read back keys %d..%d of %d: %w", from, to-1, len(ops), err)
-						cancel()
-					})
+			for c := range next {
+				to := c.first + len(c.ops)
+				if err := readRange(ctx, rdb, prefix, c.ops, found[c.first:to], batch, &mb); err != nil {
+					fail(fmt.Errorf("read back keys %d..%d of %d: %w", c.first, to-1, n, err))
 					return
 				}
 			}
 		}()
 	}
-feed:
-	for from := 0; from < len(ops); from += chunk {
-		select {
-		case next <- from:
-		case <-ctx.Done():
-			break feed
+	err := h.Chunks(batch*readBackDepth, func(first int, ops []loadgen.Op) bool {
+		if clone {
+			ops = slices.Clone(ops)
 		}
-	}
+		select {
+		case next <- readChunk{first, ops}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
 	close(next)
 	wg.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("read back %d keys: %w", n, err)
+	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("read back %d keys: %w", len(ops), err)
+		return nil, fmt.Errorf("read back %d keys: %w", n, err)
 	}
 	return found, nil
 }
