@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
 	"slices"
@@ -180,6 +181,8 @@ func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []load
 type keyArg struct{ b []byte }
 
 func (a *keyArg) MarshalBinary() ([]byte, error) { return a.b, nil }
+
+var _ encoding.BinaryMarshaler = (*keyArg)(nil)
 
 // mgetBatch holds one worker's keys for a chunk of ops, reused chunk after
 // chunk.

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -12,6 +13,8 @@ import (
 type reusableArg struct{ b []byte }
 
 func (a *reusableArg) MarshalBinary() ([]byte, error) { return a.b, nil }
+
+var _ encoding.BinaryMarshaler = (*reusableArg)(nil)
 
 // preparedSet is one SET built once and refilled for every op it carries:
 // no per-op command, argument slice or boxing allocations (issue 16).
