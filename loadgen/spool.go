@@ -47,6 +47,7 @@ type spool struct {
 	overflow map[uint64]Op // ops at or past next+spoolRing
 	written  int
 	err      error
+	rec      [spoolRecord]byte // scratch: a local array would escape through bufio
 }
 
 func createSpool(path string, first uint64) (*spool, error) {
@@ -94,9 +95,8 @@ func (s *spool) write(op *Op) {
 	if s.err != nil {
 		return
 	}
-	var rec [spoolRecord]byte
-	encodeRecord(rec[:], op)
-	if _, err := s.bw.Write(rec[:]); err != nil {
+	encodeRecord(s.rec[:], op)
+	if _, err := s.bw.Write(s.rec[:]); err != nil {
 		s.err = fmt.Errorf("write history spool %s: %w", s.path, err)
 	}
 	s.written++

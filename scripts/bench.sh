@@ -47,6 +47,10 @@ row() { # target, measured, comparison, value, op, threshold
 echo
 echo "valkey-chaos make bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(valkey-server --version | cut -d' ' -f3)"
 echo "load average (1/5/15 min) before: $load_before, after: $load_after"
+if awk -v a="${load_before%% *}" -v b="${load_after%% *}" -v n="$(nproc)" 'BEGIN { exit !(a > n || b > n) }'; then
+  echo "WARNING: the machine was busy (load above $(nproc) CPUs): wall rates and ratios are dominated by who else ran;"
+  echo "the client CPU per SET (and the server and harness CPU per key) are the figures to compare."
+fi
 echo
 echo "| target | measured | comparison in the same run | |"
 echo "|---|---|---|---|"
