@@ -40,6 +40,31 @@ func AppendDatasetKey(dst []byte, prefix string, i int64) []byte {
 // padAlphabet has 64 printable characters, so each 6 random bits pick one.
 const padAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 
+// padChars is padAlphabet as an array, so r&63 indexes it without a bounds
+// check.
+var padChars = [64]byte([]byte(padAlphabet))
+
+// fillPad writes the padding derived from seq: ten characters from each
+// splitmix64 output, six bits each. Whole groups of ten are unrolled; this
+// runs for every op the writer sends.
+func fillPad(pad []byte, seq uint64) {
+	state := seq
+	for len(pad) >= 10 {
+		r := splitmix64(&state)
+		p := pad[:10:10]
+		p[0], p[1], p[2], p[3], p[4] = padChars[r&63], padChars[r>>6&63], padChars[r>>12&63], padChars[r>>18&63], padChars[r>>24&63]
+		p[5], p[6], p[7], p[8], p[9] = padChars[r>>30&63], padChars[r>>36&63], padChars[r>>42&63], padChars[r>>48&63], padChars[r>>54&63]
+		pad = pad[10:]
+	}
+	if len(pad) > 0 {
+		r := splitmix64(&state)
+		for i := range pad {
+			pad[i] = padChars[r&63]
+			r >>= 6
+		}
+	}
+}
+
 // Value is the value written for seq: seq and intended (nanoseconds from the
 // trial base) in hex, printable padding derived from seq (so it does not
 // compress away), and a CRC-32 over all of it, so a corrupted or foreign value
@@ -59,16 +84,7 @@ func AppendValue(dst []byte, seq uint64, intended time.Duration, size int) []byt
 	b := dst[start:]
 	putHex64(b[0:16], seq)
 	putHex64(b[16:32], uint64(intended))
-	state := seq
-	pad := b[32 : size-8]
-	for i := 0; i < len(pad); {
-		r := splitmix64(&state)
-		for j := 0; j < 10 && i < len(pad); j++ {
-			pad[i] = padAlphabet[r&63]
-			r >>= 6
-			i++
-		}
-	}
+	fillPad(b[32:size-8], seq)
 	putHex32(b[size-8:], crc32.ChecksumIEEE(b[:size-8]))
 	return dst
 }
