@@ -52,7 +52,7 @@ terraform-check:
 
 # Speed and memory targets live here, not in timed tests.
 bench: setup build
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./loadgen ./check ./probe
+	scripts/bench.sh
 
 clean:
 	rm -rf bin

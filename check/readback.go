@@ -2,8 +2,10 @@ package check
 
 import (
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,11 +56,33 @@ func newClient(addr string, conns int) *redis.Client {
 // LOADING server, a lost connection): a partial read-back would misreport
 // losses.
 func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
+	h := &loadgen.History{Ops: ops}
+	return readBack(ctx, addr, prefix, h, batch, false)
+}
+
+// ReadBackHistory is ReadBack over a History in memory or spooled to disk
+// (loadgen.WriterConfig.Spool): the ops are read chunk by chunk, so only the
+// result (2 bytes per op) grows with the trial's length.
+func ReadBackHistory(ctx context.Context, addr string, prefix string, h *loadgen.History, batch int) ([]Found, error) {
+	_, spooled := h.Spooled()
+	return readBack(ctx, addr, prefix, h, batch, spooled)
+}
+
+// readChunk is a run of ops for one worker and where it starts.
+type readChunk struct {
+	first int
+	ops   []loadgen.Op
+}
+
+// readBack feeds h's ops in chunks to a few workers; clone copies each chunk
+// (a spooled History reuses its buffer for the next one).
+func readBack(ctx context.Context, addr, prefix string, h *loadgen.History, batch int, clone bool) ([]Found, error) {
 	if batch <= 0 {
 		batch = defaultBatch
 	}
-	found := make([]Found, len(ops))
-	if len(ops) == 0 {
+	n := h.Len()
+	found := make([]Found, n)
+	if n == 0 {
 		return found, nil
 	}
 	rdb := newClient(addr, readBackConns)
@@ -66,59 +90,72 @@ func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op,
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunk := batch * readBackDepth
-	next := make(chan int)
+	next := make(chan readChunk)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
 	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
 	for w := 0; w < readBackConns; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for from := range next {
-				to := min(from+chunk, len(ops))
-				if err := readRange(ctx, rdb, prefix, ops[from:to], found[from:to], batch); err != nil {
-					errOnce.Do(func() {
-						firstErr = fmt.Errorf("read back keys %d..%d of %d: %w", from, to-1, len(ops), err)
-						cancel()
-					})
+			var mb mgetBatch
+			for c := range next {
+				to := c.first + len(c.ops)
+				if err := readRange(ctx, rdb, prefix, c.ops, found[c.first:to], batch, &mb); err != nil {
+					fail(fmt.Errorf("read back keys %d..%d of %d: %w", c.first, to-1, n, err))
 					return
 				}
 			}
 		}()
 	}
-feed:
-	for from := 0; from < len(ops); from += chunk {
-		select {
-		case next <- from:
-		case <-ctx.Done():
-			break feed
+	err := h.Chunks(batch*readBackDepth, func(first int, ops []loadgen.Op) bool {
+		if clone {
+			ops = slices.Clone(ops)
 		}
-	}
+		select {
+		case next <- readChunk{first, ops}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
 	close(next)
 	wg.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("read back %d keys: %w", n, err)
+	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("read back %d keys: %w", len(ops), err)
+		return nil, fmt.Errorf("read back %d keys: %w", n, err)
 	}
 	return found, nil
 }
 
 // readRange reads ops in one pipeline of MGETs of up to batch keys each.
-func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []loadgen.Op, found []Found, batch int) error {
+// The keys are written into one reusable buffer and passed as pointers to
+// byte slices (go-redis writes an encoding.BinaryMarshaler argument without
+// copying it into a string or boxing it): no allocation per key.
+func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []loadgen.Op, found []Found, batch int, mb *mgetBatch) error {
+	mb.fill(prefix, ops)
 	pipe := rdb.Pipeline()
-	var cmds []*redis.SliceCmd
+	cmds := make([]*redis.SliceCmd, 0, (len(ops)+batch-1)/batch)
 	for from := 0; from < len(ops); from += batch {
 		to := min(from+batch, len(ops))
-		keys := make([]string, to-from)
-		for i := range keys {
-			keys[i] = loadgen.Key(prefix, ops[from+i].Seq)
+		args := make([]any, 0, 1+to-from)
+		args = append(args, "mget")
+		for i := from; i < to; i++ {
+			args = append(args, &mb.args[i])
 		}
-		cmds = append(cmds, pipe.MGet(ctx, keys...))
+		cmd := redis.NewSliceCmd(ctx, args...)
+		_ = pipe.Process(ctx, cmd) // only queues
+		cmds = append(cmds, cmd)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
@@ -138,6 +175,38 @@ func readRange(ctx context.Context, rdb *redis.Client, prefix string, ops []load
 		}
 	}
 	return nil
+}
+
+// keyArg is a command argument that is a view of a reusable buffer.
+type keyArg struct{ b []byte }
+
+func (a *keyArg) MarshalBinary() ([]byte, error) { return a.b, nil }
+
+var _ encoding.BinaryMarshaler = (*keyArg)(nil)
+
+// mgetBatch holds one worker's keys for a chunk of ops, reused chunk after
+// chunk.
+type mgetBatch struct {
+	keys []byte
+	ends []int
+	args []keyArg
+}
+
+func (mb *mgetBatch) fill(prefix string, ops []loadgen.Op) {
+	mb.keys, mb.ends = mb.keys[:0], mb.ends[:0]
+	for i := range ops {
+		mb.keys = loadgen.AppendKey(mb.keys, prefix, ops[i].Seq)
+		mb.ends = append(mb.ends, len(mb.keys))
+	}
+	if cap(mb.args) < len(ops) {
+		mb.args = make([]keyArg, len(ops))
+	}
+	mb.args = mb.args[:len(ops)]
+	start := 0
+	for i, end := range mb.ends {
+		mb.args[i].b = mb.keys[start:end]
+		start = end
+	}
 }
 
 // ScanUnexpected counts keys under prefix+"w:" that were never written:

@@ -12,12 +12,15 @@ import (
 
 // Op is one write as the client saw it. Times are offsets from the trial
 // base (WriterConfig.Base) on one monotonic clock.
+//
+// The fields are ordered so an Op packs into 40 bytes (the small fields
+// share the last word); a History holds tens of millions of them.
 type Op struct {
 	Seq      uint64
-	Conn     uint16        // connection (worker) that issued it
 	Intended time.Duration // when the schedule said to send it
 	Sent     time.Duration // when it went out (after any connect)
 	Done     time.Duration // when the reply or error came back
+	Conn     uint16        // connection (worker) that issued it
 	Outcome  Outcome
 	Err      ErrKind
 }
@@ -28,14 +31,80 @@ func (o Op) Latency() time.Duration { return o.Done - o.Intended }
 
 // History is every op a writer issued. After Writer.Stop it is sorted by
 // Seq and the sequence numbers are contiguous.
+//
+// It lives either in memory (Ops) or, for a writer given a Spool file, on
+// disk, with Ops nil. Len, Chunks and Range work for both; code that must
+// handle trials of tens of millions of ops should use them rather than Ops.
 type History struct {
 	Ops []Op
+
+	spoolPath string // set when the ops are on disk
+	spoolLen  int
+	err       error // the spool could not be written
 }
+
+// Len is the number of ops.
+func (h *History) Len() int {
+	if h.spoolPath != "" || h.err != nil {
+		return h.spoolLen
+	}
+	return len(h.Ops)
+}
+
+// Spooled reports whether the ops are on disk, and where.
+func (h *History) Spooled() (path string, ok bool) { return h.spoolPath, h.spoolPath != "" }
+
+// Chunks calls fn with the ops in Seq order, up to n at a time (n <= 0:
+// 64Ki); first is the index of ops[0]. ops is only valid during the call (a
+// spooled History reuses one buffer). fn returns false to stop early. The
+// error is the spool's (a write that failed, a file that is damaged).
+func (h *History) Chunks(n int, fn func(first int, ops []Op) bool) error {
+	if h.err != nil {
+		return h.err
+	}
+	if n <= 0 {
+		n = 64 << 10
+	}
+	if h.spoolPath != "" {
+		return h.chunksFromSpool(n, fn)
+	}
+	for first := 0; first < len(h.Ops); first += n {
+		if !fn(first, h.Ops[first:min(first+n, len(h.Ops))]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Range calls fn with every op in Seq order and its index; fn returns false
+// to stop early. op is only valid during the call.
+func (h *History) Range(fn func(i int, op *Op) bool) error {
+	return h.Chunks(0, func(first int, ops []Op) bool {
+		for i := range ops {
+			if !fn(first+i, &ops[i]) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// each is Range for the summaries, which have no error to return: a spool
+// error is kept and reported by Err.
+func (h *History) each(fn func(op *Op)) {
+	if err := h.Range(func(_ int, op *Op) bool { fn(op); return true }); err != nil && h.err == nil {
+		h.err = err
+	}
+}
+
+// Err reports an error met reading a spooled History (the summaries,
+// which return none, leave it here).
+func (h *History) Err() error { return h.err }
 
 // Counts tallies the ops by outcome.
 func (h *History) Counts() (ok, fail, unknown int) {
-	for i := range h.Ops {
-		switch h.Ops[i].Outcome {
+	h.each(func(op *Op) {
+		switch op.Outcome {
 		case OK:
 			ok++
 		case Fail:
@@ -43,7 +112,7 @@ func (h *History) Counts() (ok, fail, unknown int) {
 		case Unknown:
 			unknown++
 		}
-	}
+	})
 	return ok, fail, unknown
 }
 
@@ -65,24 +134,32 @@ func (h *History) WriteTo(w io.Writer) (int64, error) {
 	var buf [5 * binary.MaxVarintLen64]byte
 	b := append(buf[:0], historyMagic...)
 	b = binary.LittleEndian.AppendUint16(b, historyVersion)
-	b = binary.AppendUvarint(b, uint64(len(h.Ops)))
+	b = binary.AppendUvarint(b, uint64(h.Len()))
 	if _, err := bw.Write(b); err != nil {
 		return cw.n, fmt.Errorf("write history header: %w", err)
 	}
 	var prevSeq uint64
 	var prevIntended time.Duration
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	var werr error
+	err := h.Range(func(_ int, op *Op) bool {
 		b = binary.AppendVarint(buf[:0], int64(op.Seq-prevSeq))
 		b = binary.AppendUvarint(b, uint64(op.Conn))
 		b = binary.AppendVarint(b, int64(op.Intended-prevIntended))
 		b = binary.AppendVarint(b, int64(op.Sent-op.Intended))
 		b = binary.AppendVarint(b, int64(op.Done-op.Sent))
 		b = append(b, byte(op.Outcome)<<4|byte(op.Err)&15)
-		if _, err := bw.Write(b); err != nil {
-			return cw.n, fmt.Errorf("write history op %d: %w", op.Seq, err)
+		if _, werr = bw.Write(b); werr != nil {
+			werr = fmt.Errorf("write history op %d: %w", op.Seq, werr)
+			return false
 		}
 		prevSeq, prevIntended = op.Seq, op.Intended
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return cw.n, err
 	}
 	if err := bw.Flush(); err != nil {
 		return cw.n, fmt.Errorf("write history: %w", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // sampleHistory is a small history with every outcome and kind, including
@@ -226,5 +227,13 @@ func TestWriteHgrm(t *testing.T) {
 	}
 	if v, _ := strconv.ParseFloat(last[0], 64); v < 79.9 || v > 80.1 {
 		t.Errorf("max %v ms, want 80", v)
+	}
+}
+
+// A History holds tens of millions of ops: each must stay within 40 bytes
+// (issue 16; BenchmarkHistoryMemory measures the whole recording path).
+func TestOpSize(t *testing.T) {
+	if got := unsafe.Sizeof(Op{}); got > 40 {
+		t.Errorf("Op is %d bytes, want at most 40", got)
 	}
 }

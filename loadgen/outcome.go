@@ -119,3 +119,16 @@ func Classify(err error, sent bool) (Outcome, ErrKind) {
 	}
 	return Fail, kind
 }
+
+// ClassifyStatus is Classify for a command whose status reply may have been
+// read before its connection died: a read "+OK" is an acknowledgement, so the
+// op is OK whatever error came later. go-redis (v9.23) stamps a pipeline's
+// transport error on every command that had no error of its own, including
+// those whose reply it had already read (FACTS.md Part 2 §8); their value
+// still holds the reply.
+func ClassifyStatus(val string, err error, sent bool) (Outcome, ErrKind) {
+	if val == "OK" {
+		return OK, ErrNone
+	}
+	return Classify(err, sent)
+}

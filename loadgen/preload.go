@@ -17,8 +17,14 @@ type PreloadStats struct {
 	Duration time.Duration
 }
 
-// preloadBatch is the number of SETs per pipeline round trip.
-const preloadBatch = 512
+// A preload round trip carries preloadDepth MSETs of preloadPerCmd keys:
+// one MSET per 128 keys costs the server one command dispatch instead of
+// 128, which is most of the difference between 0.4M and over 1M keys/s.
+const (
+	preloadPerCmd = 128
+	preloadDepth  = 4
+	preloadBatch  = preloadPerCmd * preloadDepth
+)
 
 // preloadTimeout bounds each pipelined batch; a healthy server answers one
 // in milliseconds.
@@ -100,28 +106,22 @@ func preloadRange(ctx context.Context, addr, prefix string, from, to int64, valu
 	}
 	client := newClient(nc, preloadTimeout)
 	defer client.Close()
+	b := newMsetBatch(valueSize)
 	rng := rand.NewChaCha8(seedFor(stream))
-	values := make([]byte, preloadBatch*valueSize)
-	cmds := make([]*redis.StatusCmd, 0, preloadBatch)
+	pipe := client.Pipeline()
 	var done, bytes int64
 	for next := from; next < to; {
 		if err := ctx.Err(); err != nil {
 			return done, bytes, err
 		}
 		n := min(int64(preloadBatch), to-next)
-		_, _ = rng.Read(values[:n*int64(valueSize)]) // never fails
-		pipe := client.Pipeline()
-		cmds = cmds[:0]
-		var batchBytes int64
-		for j := int64(0); j < n; j++ {
-			key := DatasetKey(prefix, next+j)
-			cmds = append(cmds, pipe.Set(ctx, key, values[j*int64(valueSize):(j+1)*int64(valueSize)], 0))
-			batchBytes += int64(len(key) + valueSize)
-		}
-		_, _ = pipe.Exec(ctx) // errors are per command
+		_, _ = rng.Read(b.values[:n*int64(valueSize)]) // never fails
+		cmds, batchBytes := b.fill(prefix, next, n)
+		_ = pipe.BatchProcess(ctx, cmds...) // only queues
+		_, _ = pipe.Exec(ctx)               // errors are per command
 		for j, cmd := range cmds {
 			if err := cmd.Err(); err != nil {
-				return done, bytes, fmt.Errorf("set %s: %w", DatasetKey(prefix, next+int64(j)), err)
+				return done, bytes, fmt.Errorf("mset from %s: %w", DatasetKey(prefix, next+int64(j*preloadPerCmd)), err)
 			}
 		}
 		done += n
@@ -132,6 +132,66 @@ func preloadRange(ctx context.Context, addr, prefix string, from, to int64, valu
 		}
 	}
 	return done, bytes, nil
+}
+
+// msetBatch is one round trip of pre-built MSETs whose key and value
+// arguments point into reusable buffers: no allocation per key.
+type msetBatch struct {
+	valueSize int
+	keys      []byte // every key of the batch, back to back
+	values    []byte // preloadBatch values of valueSize random bytes
+	args      []reusableArg
+	cmds      []*redis.StatusCmd
+	cmders    []redis.Cmder
+}
+
+func newMsetBatch(valueSize int) *msetBatch {
+	b := &msetBatch{
+		valueSize: valueSize,
+		values:    make([]byte, preloadBatch*valueSize),
+		args:      make([]reusableArg, 2*preloadBatch),
+	}
+	for c := 0; c < preloadDepth; c++ {
+		args := make([]any, 0, 1+2*preloadPerCmd)
+		args = append(args, "mset")
+		for k := c * preloadPerCmd; k < (c+1)*preloadPerCmd; k++ {
+			args = append(args, &b.args[2*k], &b.args[2*k+1])
+		}
+		cmd := redis.NewStatusCmd(context.Background(), args...)
+		b.cmds = append(b.cmds, cmd)
+	}
+	return b
+}
+
+// fill points the batch at keys [first, first+n) and returns the commands
+// that carry them (the last one shortened if n is not a whole batch) and
+// their key and value bytes.
+func (b *msetBatch) fill(prefix string, first, n int64) ([]redis.Cmder, int64) {
+	b.keys = b.keys[:0]
+	ends := make([]int, 0, preloadBatch) // tiny, per batch
+	for j := int64(0); j < n; j++ {
+		b.keys = AppendDatasetKey(b.keys, prefix, first+j)
+		ends = append(ends, len(b.keys))
+	}
+	start := 0
+	for j := range ends {
+		b.args[2*j].b = b.keys[start:ends[j]]
+		b.args[2*j+1].b = b.values[j*b.valueSize : (j+1)*b.valueSize]
+		start = ends[j]
+	}
+	b.cmders = b.cmders[:0]
+	for c := 0; c*preloadPerCmd < int(n); c++ {
+		cmd := b.cmds[c]
+		keys := min(preloadPerCmd, int(n)-c*preloadPerCmd)
+		if keys < preloadPerCmd { // a short last command: its own argument list
+			args := append([]any{"mset"}, cmd.Args()[1:1+2*keys]...)
+			cmd = redis.NewStatusCmd(context.Background(), args...)
+		}
+		cmd.SetErr(nil)
+		cmd.SetVal("")
+		b.cmders = append(b.cmders, cmd)
+	}
+	return b.cmders, int64(len(b.keys)) + n*int64(b.valueSize)
 }
 
 // seedFor gives each connection its own random stream.

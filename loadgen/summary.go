@@ -29,12 +29,11 @@ func (h *History) AchievedRate(from, to time.Duration) float64 {
 		return 0
 	}
 	n := 0
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	h.each(func(op *Op) {
 		if op.Outcome == OK && op.Intended >= from && op.Intended < to {
 			n++
 		}
-	}
+	})
 	return float64(n) / (to - from).Seconds()
 }
 
@@ -44,12 +43,11 @@ func (h *History) AchievedRate(from, to time.Duration) float64 {
 // (coordinated omission corrected). The ceiling is LatencyCeiling.
 func (h *History) Latency(from, to time.Duration) *hdrhistogram.Histogram {
 	hist := newLatencyHistogram()
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	h.each(func(op *Op) {
 		if op.Outcome == OK && op.Intended >= from && op.Intended < to {
 			recordLatency(hist, op.Latency())
 		}
-	}
+	})
 	return hist
 }
 
@@ -137,10 +135,9 @@ func (h *History) Series(from, to, bin time.Duration) result.Series {
 	s.LatMaxMs = make([]float64, nbins)
 	lat := make([][]time.Duration, nbins)
 	perS := 1 / bin.Seconds()
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	h.each(func(op *Op) {
 		if op.Intended < from || op.Intended >= end {
-			continue
+			return
 		}
 		k := int((op.Intended - from) / bin)
 		switch op.Outcome {
@@ -159,7 +156,7 @@ func (h *History) Series(from, to, bin time.Duration) result.Series {
 			}
 			series[k] += perS
 		}
-	}
+	})
 	for k, l := range lat {
 		if len(l) == 0 {
 			continue

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/hex"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -13,47 +14,79 @@ const MinValueSize = 40
 
 // Key names the measured write with sequence number seq: prefix + "w:" + seq.
 func Key(prefix string, seq uint64) string {
-	b := make([]byte, 0, len(prefix)+2+20)
-	b = append(b, prefix...)
-	b = append(b, "w:"...)
-	return string(strconv.AppendUint(b, seq, 10))
+	return string(AppendKey(make([]byte, 0, len(prefix)+2+20), prefix, seq))
+}
+
+// AppendKey appends Key(prefix, seq) to dst, for callers that reuse a buffer.
+func AppendKey(dst []byte, prefix string, seq uint64) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, "w:"...)
+	return strconv.AppendUint(dst, seq, 10)
 }
 
 // DatasetKey names preloaded key i: prefix + "d:" + i. Preloaded keys never
 // collide with measured writes.
 func DatasetKey(prefix string, i int64) string {
-	b := make([]byte, 0, len(prefix)+2+20)
-	b = append(b, prefix...)
-	b = append(b, "d:"...)
-	return string(strconv.AppendInt(b, i, 10))
+	return string(AppendDatasetKey(make([]byte, 0, len(prefix)+2+20), prefix, i))
+}
+
+// AppendDatasetKey appends DatasetKey(prefix, i) to dst.
+func AppendDatasetKey(dst []byte, prefix string, i int64) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, "d:"...)
+	return strconv.AppendInt(dst, i, 10)
 }
 
 // padAlphabet has 64 printable characters, so each 6 random bits pick one.
 const padAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+// padChars is padAlphabet as an array, so r&63 indexes it without a bounds
+// check.
+var padChars = [64]byte([]byte(padAlphabet))
+
+// fillPad writes the padding derived from seq: ten characters from each
+// splitmix64 output, six bits each. Whole groups of ten are unrolled; this
+// runs for every op the writer sends.
+func fillPad(pad []byte, seq uint64) {
+	state := seq
+	for len(pad) >= 10 {
+		r := splitmix64(&state)
+		p := pad[:10:10]
+		p[0], p[1], p[2], p[3], p[4] = padChars[r&63], padChars[r>>6&63], padChars[r>>12&63], padChars[r>>18&63], padChars[r>>24&63]
+		p[5], p[6], p[7], p[8], p[9] = padChars[r>>30&63], padChars[r>>36&63], padChars[r>>42&63], padChars[r>>48&63], padChars[r>>54&63]
+		pad = pad[10:]
+	}
+	if len(pad) > 0 {
+		r := splitmix64(&state)
+		for i := range pad {
+			pad[i] = padChars[r&63]
+			r >>= 6
+		}
+	}
+}
 
 // Value is the value written for seq: seq and intended (nanoseconds from the
 // trial base) in hex, printable padding derived from seq (so it does not
 // compress away), and a CRC-32 over all of it, so a corrupted or foreign value
 // is detected by ParseValue. The result is max(size, MinValueSize) bytes.
 func Value(seq uint64, intended time.Duration, size int) []byte {
+	return AppendValue(nil, seq, intended, size)
+}
+
+// AppendValue appends Value(seq, intended, size) to dst, for callers that
+// reuse a buffer (the writer builds each op's value in place).
+func AppendValue(dst []byte, seq uint64, intended time.Duration, size int) []byte {
 	if size < MinValueSize {
 		size = MinValueSize
 	}
-	b := make([]byte, size)
+	start := len(dst)
+	dst = slices.Grow(dst, size)[:start+size]
+	b := dst[start:]
 	putHex64(b[0:16], seq)
 	putHex64(b[16:32], uint64(intended))
-	state := seq
-	pad := b[32 : size-8]
-	for i := 0; i < len(pad); {
-		r := splitmix64(&state)
-		for j := 0; j < 10 && i < len(pad); j++ {
-			pad[i] = padAlphabet[r&63]
-			r >>= 6
-			i++
-		}
-	}
+	fillPad(b[32:size-8], seq)
 	putHex32(b[size-8:], crc32.ChecksumIEEE(b[:size-8]))
-	return b
+	return dst
 }
 
 // ParseValue recovers seq and the intended time from a value written by

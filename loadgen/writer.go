@@ -56,6 +56,12 @@ type WriterConfig struct {
 	// (refused, timed out, no such host) before trying again (default 1 ms),
 	// so a dead server is not hammered by a hot loop.
 	RefusedPause time.Duration
+	// Spool, when set, is a new file the History is written to as ops
+	// complete (fixed-size records in Seq order) instead of being kept in
+	// memory: the harness then holds a few MB whatever the trial's length.
+	// The History Stop returns reads it back (Len, Chunks, Range); its Ops
+	// is nil. The caller owns the file.
+	Spool string
 }
 
 const (
@@ -150,6 +156,7 @@ type Writer struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	history  *History
+	spool    *spool
 }
 
 // slot is one claimed op: its index in the schedule and when it is due.
@@ -166,6 +173,13 @@ func StartWriter(ctx context.Context, cfg WriterConfig) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{cfg: cfg, done: make(chan struct{})}
+	if cfg.Spool != "" {
+		sp, err := createSpool(cfg.Spool, cfg.StartSeq)
+		if err != nil {
+			return nil, fmt.Errorf("writer config: Spool: %w", err)
+		}
+		w.spool = sp
+	}
 	w.ctx, w.cancel = context.WithCancel(ctx)
 	w.start = time.Now()
 	w.startOff = w.start.Sub(cfg.Base)
@@ -212,16 +226,28 @@ func (w *Writer) Stop() *History {
 	w.cancel()
 	<-w.done
 	w.stopOnce.Do(func() {
-		n := 0
-		for _, c := range w.conns {
-			n += len(c.ops)
+		if w.spool != nil {
+			n, err := w.spool.close()
+			w.history = &History{spoolPath: w.cfg.Spool, spoolLen: n, err: err}
+			return
 		}
-		w.history = &History{Ops: mergeBySeq(w.conns, n, w.cfg.StartSeq)}
-		for _, c := range w.conns {
-			c.ops = nil
-		}
+		w.history = collect(w.conns, w.cfg.StartSeq)
 	})
 	return w.history
+}
+
+// collect merges the connections' recorded ops into one History and drops
+// the per-connection logs.
+func collect(conns []*writerConn, first uint64) *History {
+	n := 0
+	for _, c := range conns {
+		n += c.ops.len()
+	}
+	h := &History{Ops: mergeBySeq(conns, n, first)}
+	for _, c := range conns {
+		c.ops = opLog{}
+	}
+	return h
 }
 
 // mergeBySeq gathers the connections' ops, n in all, into Seq order. The
@@ -232,13 +258,15 @@ func mergeBySeq(conns []*writerConn, n int, first uint64) []Op {
 	placed := true
 place:
 	for _, c := range conns {
-		for _, op := range c.ops {
-			i := op.Seq - first
-			if i >= uint64(n) || ops[i].Outcome != 0 {
-				placed = false
-				break place
+		for _, chunk := range c.ops.chunks {
+			for _, op := range chunk {
+				i := op.Seq - first
+				if i >= uint64(n) || ops[i].Outcome != 0 {
+					placed = false
+					break place
+				}
+				ops[i] = op
 			}
-			ops[i] = op
 		}
 	}
 	if placed {
@@ -246,7 +274,9 @@ place:
 	}
 	ops = ops[:0]
 	for _, c := range conns {
-		ops = append(ops, c.ops...)
+		for _, chunk := range c.ops.chunks {
+			ops = append(ops, chunk...)
+		}
 	}
 	slices.SortFunc(ops, func(a, b Op) int { return cmp.Compare(a.Seq, b.Seq) })
 	return ops
@@ -341,7 +371,10 @@ type writerConn struct {
 	client   *redis.Client
 	raw      net.Conn      // the client's socket, for the idle check
 	lastDone time.Duration // when the last op on this connection finished
-	ops      []Op
+	ops      opLog
+	sets     []*preparedSet // one pre-built SET per pipeline slot
+	cmders   []redis.Cmder  // the same SETs, as a pipeline takes them
+	pipe     redis.Pipeliner
 }
 
 // idleCheck is how long a connection may sit unused before it is checked
@@ -384,73 +417,9 @@ func (c *writerConn) run() {
 	}
 }
 
-// send writes the batch on this connection, connecting first if needed, and
-// records every op. connected is false when the connect failed (the caller
-// pauses before the next attempt, so a dead server is not hammered).
-func (c *writerConn) send(batch []slot) (connected bool) {
-	w := c.w
-	if c.client != nil && w.offset()-c.lastDone > idleCheck && !alive(c.raw) {
-		c.reset()
-	}
-	if c.client == nil {
-		attempt := w.offset()
-		nc, err := dial(w.cfg.Addr(), w.cfg.DialTimeout)
-		if err != nil {
-			outcome, kind := Classify(err, false)
-			for _, s := range batch {
-				c.record(s, attempt, attempt, outcome, kind)
-			}
-			return false
-		}
-		c.client, c.raw = newClient(nc, w.cfg.OpTimeout), nc
-	}
-	ctx := context.Background() // in-flight ops finish (bounded by OpTimeout) even after Stop
-	if len(batch) == 1 {
-		s := batch[0]
-		key, value := c.payload(s)
-		sent := w.offset()
-		err := c.client.Set(ctx, key, value, 0).Err()
-		done := w.offset()
-		outcome, kind := Classify(err, true)
-		c.record(s, sent, done, outcome, kind)
-		c.lastDone = done
-		if err != nil && !isReply(err) {
-			c.reset()
-		}
-		return true
-	}
-	pipe := c.client.Pipeline()
-	cmds := make([]*redis.StatusCmd, len(batch))
-	for i, s := range batch {
-		key, value := c.payload(s)
-		cmds[i] = pipe.Set(ctx, key, value, 0)
-	}
-	sent := w.offset()
-	_, _ = pipe.Exec(ctx) // errors are per command
-	done := w.offset()
-	broken := false
-	for i, s := range batch {
-		err := cmds[i].Err()
-		outcome, kind := Classify(err, true)
-		c.record(s, sent, done, outcome, kind)
-		broken = broken || (err != nil && !isReply(err))
-	}
-	c.lastDone = done
-	if broken {
-		c.reset()
-	}
-	return true
-}
-
-func (c *writerConn) payload(s slot) (string, []byte) {
-	w := c.w
-	seq := w.cfg.StartSeq + s.n
-	return Key(w.cfg.Prefix, seq), Value(seq, w.startOff+s.due, w.cfg.ValueSize)
-}
-
 func (c *writerConn) record(s slot, sent, done time.Duration, outcome Outcome, kind ErrKind) {
 	w := c.w
-	c.ops = append(c.ops, Op{
+	op := Op{
 		Seq:      w.cfg.StartSeq + s.n,
 		Conn:     c.id,
 		Intended: w.startOff + s.due,
@@ -458,14 +427,41 @@ func (c *writerConn) record(s slot, sent, done time.Duration, outcome Outcome, k
 		Done:     done,
 		Outcome:  outcome,
 		Err:      kind,
-	})
-	w.count(&c.ops[len(c.ops)-1])
+	}
+	w.count(&op)
+	if w.spool != nil {
+		w.spool.put(s.n, op)
+		return
+	}
+	c.ops.add(op)
 }
 
 // reset throws the client away; the next op connects afresh.
 func (c *writerConn) reset() {
 	if c.client != nil {
 		_ = c.client.Close()
-		c.client, c.raw = nil, nil
+		c.client, c.raw, c.pipe = nil, nil, nil
 	}
 }
+
+// opLogChunk is how many ops one chunk of an opLog holds (320 KiB).
+const opLogChunk = 8192
+
+// opLog is one connection's recorded ops in fixed-size chunks: appending
+// never copies what is already recorded, so recording a long trial costs the
+// ops' own 40 bytes each and no growth garbage.
+type opLog struct {
+	chunks [][]Op
+	n      int
+}
+
+func (l *opLog) add(op Op) {
+	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == opLogChunk {
+		l.chunks = append(l.chunks, make([]Op, 0, opLogChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, op)
+	l.n++
+}
+
+func (l *opLog) len() int { return l.n }

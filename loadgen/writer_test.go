@@ -172,11 +172,29 @@ func testCrashOutage(t *testing.T, rate int) {
 	if kinds["fail/refused"] == 0 {
 		t.Errorf("no op failed with refused during a %v outage: %v", restarting-dead, kinds)
 	}
-	// Only writes in flight at the kill can be unknown; idle connections are
-	// checked before reuse.
-	if n := kinds["unknown/conn"] + kinds["unknown/timeout"]; n > 16 {
-		t.Errorf("%d unknown writes, more than the 16 connections could have had in flight", n)
+	// Only writes in flight at the kill can be unknown (idle connections are
+	// checked before reuse): at most one pipeline per connection (a busy
+	// machine puts the writer behind, and it catches up in pipelines).
+	if n := kinds["unknown/conn"] + kinds["unknown/timeout"]; n > defaultConns*defaultPipeline {
+		t.Errorf("%d unknown writes, more than %d connections with pipelines of %d could have had in flight", n, defaultConns, defaultPipeline)
 	}
+	checkOutageOps(t, h, rate, dead, restarting)
+	if firstAck == nil {
+		t.Fatal("no write acknowledged after the restart")
+	}
+	checkResumed(t, h, answering, firstAck)
+	// Caught up: from shortly after the restart every op succeeds again.
+	from, to := answering+300*time.Millisecond, w.Started()+cfg.MaxDuration
+	if got := h.AchievedRate(from, to); math.Abs(got-float64(rate)) > 0.01*float64(rate)+1/(to-from).Seconds() {
+		t.Errorf("after recovery achieved %.1f/s, want %d/s within 1%%", got, rate)
+	}
+	checkAckedPresent(t, srv, cfg.Prefix, h, restarting)
+}
+
+// checkOutageOps asserts that the ops due while no server ran were all
+// attempted (recorded) and none acknowledged.
+func checkOutageOps(t *testing.T, h *History, rate int, dead, restarting time.Duration) {
+	t.Helper()
 	outageOps := 0
 	for _, op := range h.Ops {
 		if op.Intended > dead && op.Intended < restarting {
@@ -189,28 +207,45 @@ func testCrashOutage(t *testing.T, rate int) {
 	if outageOps < int(0.9*float64(rate)*(restarting-dead).Seconds()) {
 		t.Errorf("only %d ops due during the %v outage", outageOps, restarting-dead)
 	}
-	if firstAck == nil {
-		t.Fatal("no write acknowledged after the restart")
-	}
-	if lag := firstAck.Done - answering; lag > 50*time.Millisecond+time.Second/time.Duration(rate) {
-		t.Errorf("first write after the restart acknowledged at %v, %v after the server answered (want within 50ms plus one interval)", firstAck.Done, lag)
-	}
-	// Caught up: from shortly after the restart every op succeeds again.
-	from, to := answering+300*time.Millisecond, w.Started()+cfg.MaxDuration
-	if got := h.AchievedRate(from, to); math.Abs(got-float64(rate)) > 0.01*float64(rate)+1/(to-from).Seconds() {
-		t.Errorf("after recovery achieved %.1f/s, want %d/s within 1%%", got, rate)
-	}
-	// Writes acknowledged by the new server are there.
+}
+
+// checkAckedPresent asserts that the writes acknowledged by the new server
+// (sent after it was restarting) are there.
+func checkAckedPresent(t *testing.T, srv *testServer, prefix string, h *History, restarting time.Duration) {
+	t.Helper()
 	var keys []string
 	for _, op := range h.Ops {
 		if op.Outcome == OK && op.Sent > restarting {
-			keys = append(keys, Key(cfg.Prefix, op.Seq))
+			keys = append(keys, Key(prefix, op.Seq))
 		}
 	}
 	for i, v := range readBack(context.Background(), t, srv.client(), keys) {
 		if v == nil {
 			t.Fatalf("acknowledged key %s missing from the new server", keys[i])
 		}
+	}
+}
+
+// checkResumed asserts prompt resumption after a restart without a time
+// tolerance (a busy machine delays any step): the first op sent after the
+// test's own probe saw PONG is acknowledged, and no earlier-sent op is the
+// first ack after the outage, so the writer neither waited out a backoff
+// nor lost writes to a live server.
+func checkResumed(t *testing.T, h *History, answering time.Duration, firstAck *Op) {
+	t.Helper()
+	var firstAfterAnswer *Op
+	for i := range h.Ops {
+		if op := &h.Ops[i]; op.Sent > answering && (firstAfterAnswer == nil || op.Sent < firstAfterAnswer.Sent) {
+			firstAfterAnswer = op
+		}
+	}
+	switch {
+	case firstAfterAnswer == nil:
+		t.Error("no op sent after the new server answered")
+	case firstAfterAnswer.Outcome != OK:
+		t.Errorf("first op sent after the server answered (%v) is %v/%v", firstAfterAnswer.Sent, firstAfterAnswer.Outcome, firstAfterAnswer.Err)
+	case firstAck.Sent > firstAfterAnswer.Sent:
+		t.Errorf("first ack after the outage sent at %v, after the first op sent once the server answered (%v)", firstAck.Sent, firstAfterAnswer.Sent)
 	}
 }
 
@@ -414,7 +449,7 @@ func TestMergeBySeq(t *testing.T) {
 	conn := func(seqs ...uint64) *writerConn {
 		c := &writerConn{}
 		for _, s := range seqs {
-			c.ops = append(c.ops, Op{Seq: s, Outcome: OK})
+			c.ops.add(Op{Seq: s, Outcome: OK})
 		}
 		return c
 	}
@@ -431,7 +466,7 @@ func TestMergeBySeq(t *testing.T) {
 	for _, tt := range tests {
 		n := 0
 		for _, c := range tt.conns {
-			n += len(c.ops)
+			n += c.ops.len()
 		}
 		got := []uint64{}
 		for _, op := range mergeBySeq(tt.conns, n, tt.first) {

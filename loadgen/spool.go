@@ -1,0 +1,229 @@
+package loadgen
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The spool file: a header of spoolMagic, a little-endian uint16 version
+// and the uint64 first sequence number, then one fixed-size record per op in
+// Seq order: seq, intended, sent, done (little-endian int64 nanoseconds from
+// the trial base), conn (uint16), outcome<<4|err (one byte), one zero byte,
+// and a CRC-32 (IEEE) of the record's first 36 bytes. Fixed-size records
+// make op i's place in the file (header + i*spoolRecord), so a reader can
+// start anywhere and a torn tail is detected by its length and checksum.
+const (
+	spoolMagic   = "vcspool"
+	spoolVersion = 1
+	spoolHeader  = len(spoolMagic) + 2 + 8
+	spoolRecord  = 40
+	// spoolRing is how many ops past the oldest incomplete one are held
+	// in order in memory (2.6 MB); ops completing further ahead (a stuck op
+	// holding the line during an outage) wait in a map.
+	spoolRing = 1 << 16
+)
+
+// spool writes ops to a file in Seq order as they complete. Ops complete
+// nearly in order (a connection holds one batch at a time), so each is put
+// in a ring slot by its index and the contiguous completed prefix is
+// encoded and buffered for the file; memory stays bounded whatever the
+// trial's length.
+type spool struct {
+	mu       sync.Mutex
+	f        *os.File
+	bw       *bufio.Writer
+	path     string
+	first    uint64 // StartSeq
+	next     uint64 // index (seq - first) of the oldest op not yet written
+	ring     []Op
+	overflow map[uint64]Op // ops at or past next+spoolRing
+	written  int
+	err      error
+	rec      [spoolRecord]byte // scratch: a local array would escape through bufio
+}
+
+func createSpool(path string, first uint64) (*spool, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create history spool: %w", err)
+	}
+	s := &spool{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path, first: first,
+		ring: make([]Op, spoolRing), overflow: map[uint64]Op{}}
+	var hdr [spoolHeader]byte
+	copy(hdr[:], spoolMagic)
+	binary.LittleEndian.PutUint16(hdr[len(spoolMagic):], spoolVersion)
+	binary.LittleEndian.PutUint64(hdr[len(spoolMagic)+2:], first)
+	if _, err := s.bw.Write(hdr[:]); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write history spool header: %w", err)
+	}
+	return s, nil
+}
+
+// put records the op with schedule index n (seq - first).
+func (s *spool) put(n uint64, op Op) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < s.next+spoolRing {
+		s.ring[n%spoolRing] = op
+	} else {
+		s.overflow[n] = op
+	}
+	for s.ring[s.next%spoolRing].Outcome != 0 {
+		slot := &s.ring[s.next%spoolRing]
+		s.write(slot)
+		*slot = Op{}
+		s.next++
+		if len(s.overflow) > 0 { // the window moved: pull in what now fits
+			if o, ok := s.overflow[s.next+spoolRing-1]; ok {
+				s.ring[(s.next+spoolRing-1)%spoolRing] = o
+				delete(s.overflow, s.next+spoolRing-1)
+			}
+		}
+	}
+}
+
+func (s *spool) write(op *Op) {
+	if s.err != nil {
+		return
+	}
+	encodeRecord(s.rec[:], op)
+	if _, err := s.bw.Write(s.rec[:]); err != nil {
+		s.err = fmt.Errorf("write history spool %s: %w", s.path, err)
+	}
+	s.written++
+}
+
+// close writes whatever is left (ops after a gap, should Stop leave one, in
+// Seq order), syncs and closes the file.
+func (s *spool) close() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rest []Op
+	for i := range s.ring {
+		if s.ring[i].Outcome != 0 {
+			rest = append(rest, s.ring[i])
+		}
+	}
+	for _, op := range s.overflow {
+		rest = append(rest, op)
+	}
+	slices.SortFunc(rest, func(a, b Op) int { return compareSeq(a.Seq, b.Seq) })
+	for i := range rest {
+		s.write(&rest[i])
+	}
+	if err := s.bw.Flush(); err != nil && s.err == nil {
+		s.err = fmt.Errorf("flush history spool %s: %w", s.path, err)
+	}
+	if err := s.f.Sync(); err != nil && s.err == nil {
+		s.err = fmt.Errorf("sync history spool %s: %w", s.path, err)
+	}
+	if err := s.f.Close(); err != nil && s.err == nil {
+		s.err = fmt.Errorf("close history spool %s: %w", s.path, err)
+	}
+	return s.written, s.err
+}
+
+func compareSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func encodeRecord(rec []byte, op *Op) {
+	le := binary.LittleEndian
+	le.PutUint64(rec[0:], op.Seq)
+	le.PutUint64(rec[8:], uint64(op.Intended))
+	le.PutUint64(rec[16:], uint64(op.Sent))
+	le.PutUint64(rec[24:], uint64(op.Done))
+	le.PutUint16(rec[32:], op.Conn)
+	rec[34] = byte(op.Outcome)<<4 | byte(op.Err)&15
+	rec[35] = 0
+	le.PutUint32(rec[36:], crc32.ChecksumIEEE(rec[:36]))
+}
+
+func decodeRecord(rec []byte, op *Op) error {
+	le := binary.LittleEndian
+	if crc32.ChecksumIEEE(rec[:36]) != le.Uint32(rec[36:]) {
+		return errors.New("record checksum mismatch")
+	}
+	*op = Op{
+		Seq:      le.Uint64(rec[0:]),
+		Intended: time.Duration(le.Uint64(rec[8:])),
+		Sent:     time.Duration(le.Uint64(rec[16:])),
+		Done:     time.Duration(le.Uint64(rec[24:])),
+		Conn:     le.Uint16(rec[32:]),
+		Outcome:  Outcome(rec[34] >> 4),
+		Err:      ErrKind(rec[34] & 15),
+	}
+	return nil
+}
+
+// OpenSpooledHistory opens a spool file a writer left (WriterConfig.Spool)
+// as a History that reads its ops from the file on each iteration.
+func OpenSpooledHistory(path string) (*History, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open history spool: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open history spool: %w", err)
+	}
+	var hdr [spoolHeader]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:len(spoolMagic)]) != spoolMagic {
+		return nil, fmt.Errorf("open history spool %s: not a valkey-chaos spool file (bad header)", path)
+	}
+	if v := binary.LittleEndian.Uint16(hdr[len(spoolMagic):]); v != spoolVersion {
+		return nil, fmt.Errorf("open history spool %s: version %d, this build reads %d", path, v, spoolVersion)
+	}
+	body := st.Size() - int64(spoolHeader)
+	if body%spoolRecord != 0 {
+		return nil, fmt.Errorf("open history spool %s: %d bytes after the header is not a whole number of %d-byte records: the file is truncated", path, body, spoolRecord)
+	}
+	return &History{spoolPath: path, spoolLen: int(body / spoolRecord)}, nil
+}
+
+// chunksFromSpool reads the spool file n ops at a time into one reused
+// buffer.
+func (h *History) chunksFromSpool(n int, fn func(first int, ops []Op) bool) error {
+	f, err := os.Open(h.spoolPath)
+	if err != nil {
+		return fmt.Errorf("read history spool: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 256<<10)
+	if _, err := r.Discard(spoolHeader); err != nil {
+		return fmt.Errorf("read history spool %s header: %w", h.spoolPath, err)
+	}
+	buf := make([]Op, n)
+	var rec [spoolRecord]byte
+	for first := 0; first < h.spoolLen; first += n {
+		k := min(n, h.spoolLen-first)
+		for i := 0; i < k; i++ {
+			if _, err := io.ReadFull(r, rec[:]); err != nil {
+				return fmt.Errorf("read history spool %s op %d: %w", h.spoolPath, first+i, err)
+			}
+			if err := decodeRecord(rec[:], &buf[i]); err != nil {
+				return fmt.Errorf("read history spool %s op %d: %w", h.spoolPath, first+i, err)
+			}
+		}
+		if !fn(first, buf[:k]) {
+			return nil
+		}
+	}
+	return nil
+}
