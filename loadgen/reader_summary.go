@@ -3,6 +3,8 @@ package loadgen
 import (
 	"slices"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
 )
 
 // ReadSummaryOptions say how to summarise reads around a fault.
@@ -17,76 +19,11 @@ type ReadSummaryOptions struct {
 	Steady time.Duration
 }
 
-// ReadBin is one bin of the reader's time series; reads fall in it by their
-// intended time, origin requests by the time the fetch began.
-type ReadBin struct {
-	SinceFaultS float64 `json:"since_fault_s"` // bin start - fault
-	Reads       int     `json:"reads"`
-	Hits        int     `json:"hits"`
-	Misses      int     `json:"misses"`
-	Errors      int     `json:"errors"`
-	// HitRatio is Hits / Reads (errors count as reads that did not hit); 0
-	// when the bin has no reads.
-	HitRatio   float64 `json:"hit_ratio"`
-	Origin     int     `json:"origin_requests"`
-	OriginPerS float64 `json:"origin_per_s"`
-	// LatP50Ms and LatP99Ms are of the GETs that got a reply (hit or miss),
-	// from the intended time; 0 when none did.
-	LatP50Ms float64 `json:"lat_p50_ms"`
-	LatP99Ms float64 `json:"lat_p99_ms"`
-}
-
-// ReadSummary is what the application saw through a fault. Durations are
-// in seconds from the fault unless named otherwise.
-type ReadSummary struct {
-	Reads  int `json:"reads"`
-	Hits   int `json:"hits"`
-	Misses int `json:"misses"`
-	Errors int `json:"errors"`
-	// ErrorsByKind counts failed reads by kind (refused, loading, timeout,
-	// conn, other).
-	ErrorsByKind map[string]int `json:"errors_by_kind"`
-	// Fills are the acknowledged SETs after misses: changes to the dataset
-	// the server counts like any write.
-	Fills  int `json:"fills"`
-	Origin int `json:"origin_requests"`
-
-	// SteadyHitRatio is Hits / Reads over the reads intended in
-	// [SteadyFromS, fault); SteadyOriginPerS the origin requests begun in
-	// that window per second.
-	SteadyFromS      float64 `json:"steady_from_s"`
-	SteadyReads      int     `json:"steady_reads"`
-	SteadyHitRatio   float64 `json:"steady_hit_ratio"`
-	SteadyOriginPerS float64 `json:"steady_origin_per_s"`
-
-	// To90S and To99S: from the fault to the end of the first bin at or
-	// after it whose hit ratio is at least 90% (99%) of SteadyHitRatio;
-	// exact to one bin. Reached is false when no bin got there.
-	To90S      float64 `json:"to_90pct_s"`
-	Reached90  bool    `json:"reached_90pct"`
-	To99S      float64 `json:"to_99pct_s"`
-	Reached99  bool    `json:"reached_99pct"`
-	RecoveryS  float64 `json:"recovery_s"` // To99S, or to the last read when not reached
-	RecoveryOK bool    `json:"recovery_reached"`
-	// OriginDuringRecovery is the origin requests begun in [fault, fault +
-	// RecoveryS); ExtraOrigin is that minus SteadyOriginPerS x RecoveryS:
-	// the load the cache's loss put on the database.
-	OriginDuringRecovery int     `json:"origin_during_recovery"`
-	OriginPerSRecovery   float64 `json:"origin_per_s_during_recovery"`
-	ExtraOrigin          float64 `json:"extra_origin_requests"`
-
-	// FirstErrorS is when the first read failed at or after the fault (Done;
-	// -1: none did). ClientGapS is the longest stretch from the fault on in
-	// which no read got a reply, and ClientBackS the reply that ended it:
-	// how long the application's own client took to come back, to compare
-	// with the raw probe (-1: no read succeeded after the fault).
-	FirstErrorS float64 `json:"first_error_s"`
-	ClientGapS  float64 `json:"client_gap_s"`
-	ClientBackS float64 `json:"client_back_s"`
-
-	BinS float64   `json:"bin_s"`
-	Bins []ReadBin `json:"bins"`
-}
+// ReadBin and ReadSummary are result.json's reader block.
+type (
+	ReadBin     = result.ReadBin
+	ReadSummary = result.ReadSummary
+)
 
 const (
 	defaultReadBin    = 100 * time.Millisecond
@@ -106,15 +43,15 @@ func SummarizeReads(reads []Read, opt ReadSummaryOptions) ReadSummary {
 	if len(reads) == 0 {
 		return s
 	}
-	s.countTotals(reads)
-	s.steadyState(reads, opt)
+	countTotals(&s, reads)
+	steadyState(&s, reads, opt)
 	s.Bins = readBins(reads, opt)
-	s.recovery(reads, opt)
-	s.clientBack(reads, opt.Fault)
+	recovery(&s, reads, opt)
+	clientBack(&s, reads, opt.Fault)
 	return s
 }
 
-func (s *ReadSummary) countTotals(reads []Read) {
+func countTotals(s *ReadSummary, reads []Read) {
 	for i := range reads {
 		rd := &reads[i]
 		s.Reads++
@@ -140,7 +77,7 @@ func (s *ReadSummary) countTotals(reads []Read) {
 	}
 }
 
-func (s *ReadSummary) steadyState(reads []Read, opt ReadSummaryOptions) {
+func steadyState(s *ReadSummary, reads []Read, opt ReadSummaryOptions) {
 	from := opt.Fault - opt.Steady
 	first := reads[0].Intended
 	for i := range reads {
@@ -224,9 +161,9 @@ func readBins(reads []Read, opt ReadSummaryOptions) []ReadBin {
 	return bins
 }
 
-func (s *ReadSummary) recovery(reads []Read, opt ReadSummaryOptions) {
-	s.To90S, s.Reached90 = s.timeTo(0.90)
-	s.To99S, s.Reached99 = s.timeTo(0.99)
+func recovery(s *ReadSummary, reads []Read, opt ReadSummaryOptions) {
+	s.To90S, s.Reached90 = timeTo(s, 0.90)
+	s.To99S, s.Reached99 = timeTo(s, 0.99)
 	end := time.Duration(0)
 	if s.Reached99 {
 		end = time.Duration(s.To99S * float64(time.Second))
@@ -251,7 +188,7 @@ func (s *ReadSummary) recovery(reads []Read, opt ReadSummaryOptions) {
 
 // timeTo finds the end of the first bin at or after the fault with reads and
 // a hit ratio of at least share of the steady state.
-func (s *ReadSummary) timeTo(share float64) (float64, bool) {
+func timeTo(s *ReadSummary, share float64) (float64, bool) {
 	if s.SteadyReads == 0 {
 		return 0, false
 	}
@@ -267,7 +204,7 @@ func (s *ReadSummary) timeTo(share float64) (float64, bool) {
 	return 0, false
 }
 
-func (s *ReadSummary) clientBack(reads []Read, fault time.Duration) {
+func clientBack(s *ReadSummary, reads []Read, fault time.Duration) {
 	firstErr := time.Duration(-1)
 	var okDone []time.Duration
 	for i := range reads {

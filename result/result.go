@@ -127,6 +127,21 @@ type Trial struct {
 	// Classified is what the classification was given besides the history
 	// and the read-back files: `valkey-chaos check` redoes it from these.
 	Classified *Classified `json:"classified,omitempty"`
+	// Persistence is the strategy the server ran (rdb, none, aof-everysec,
+	// aof-always, rdb+aof); empty means rdb.
+	Persistence string `json:"persistence,omitempty"`
+	// AllowedLoss is what a correct server may lose under this strategy and
+	// fault; the judge holds the loss against it instead of the rules'
+	// window when the strategy is not rdb.
+	AllowedLoss *AllowedLoss `json:"allowed_loss,omitempty"`
+	// OldestLostS is how long before the fault the oldest lost write was
+	// acknowledged (t_fault - first lost ack); the AOF strategies' bound.
+	OldestLostS *float64 `json:"oldest_lost_s,omitempty"`
+	// HostLoss: the trial also dropped what the server had not fsynced when
+	// the fault landed (the task's VM went with it).
+	HostLoss *HostLoss `json:"host_loss,omitempty"`
+	// Reader is what a cache-aside application saw through the fault.
+	Reader *ReadSummary `json:"reader,omitempty"`
 	// Interrupted is set on the trial a signal cut short.
 	Interrupted   string   `json:"interrupted,omitempty"`
 	ServerLoadS   *float64 `json:"server_load_s"` // "DB loaded from disk: X seconds"
@@ -219,6 +234,20 @@ type Assumption struct {
 	Name   string `json:"name"` // pacing, snapshot_during_load, fault_confirmed, fault_in_cycle, rule_fired, finished, storage_faults
 	Held   bool   `json:"held"`
 	Detail string `json:"detail,omitempty"` // why it did not hold, in words
+}
+
+// AllowedLoss is the loss a correct server may show: everything, or the
+// writes acknowledged within WindowS before the fault.
+type AllowedLoss struct {
+	Everything bool    `json:"everything,omitempty"`
+	WindowS    float64 `json:"window_s"`
+	Why        string  `json:"why"`
+}
+
+// HostLoss says what the storage lost with the host: bytes written but not
+// fsynced when the fault landed.
+type HostLoss struct {
+	DroppedBytes int64 `json:"dropped_bytes"`
 }
 
 // Classified holds the classification's inputs other than the ops and the

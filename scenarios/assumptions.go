@@ -26,14 +26,16 @@ func (ev *evidence) assumptions(env *trialEnv, t *result.Trial, runErr error) []
 		return out
 	}
 	pl := ev.placement
-	add("snapshot_during_load", pl.found, pl.noSave)
+	if env.plan.Strategy.Snapshots() {
+		add("snapshot_during_load", pl.found, pl.noSave)
+	}
 	if !pl.found {
 		return out
 	}
 	if !ev.fault.tFault.IsZero() {
 		add("fault_confirmed", ev.fault.err == nil && ev.fault.rep.Confirmed, confirmDetail(ev.fault))
 	}
-	if ev.fault.rep.Confirmed {
+	if ev.fault.rep.Confirmed && !pl.cycle.Started.IsZero() {
 		held, detail := ev.faultInCycle()
 		add("fault_in_cycle", held, detail)
 		held, detail = ev.ruleFired(t)
@@ -142,6 +144,14 @@ func (ev *evidence) ownWrites(env *trialEnv, t *result.Trial) (bool, string) {
 	t.ServerChangesPerS = rate
 	a, b := pl.changes[0].at.Sub(env.base), pl.changes[1].at.Sub(env.base)
 	ours := ev.load.history.AchievedRate(a, b)
+	// The reader's fills are changes too.
+	fills := 0
+	for _, at := range ev.reads.fills {
+		if at >= a && at < b {
+			fills++
+		}
+	}
+	ours += float64(fills) / (b - a).Seconds()
 	if rate > 1.1*ours+2 {
 		return false, fmt.Sprintf("the server counted %s changes while the harness wrote %s: another writer shares the server, so the trial's rule, rate and window are not its own", savepolicy.FormatRate(rate), savepolicy.FormatRate(ours))
 	}

@@ -32,6 +32,8 @@ type evidence struct {
 	log       serverLog
 	found     readBackDone
 	storage   storageDone
+	reads     readsDone
+	hostLoss  *result.HostLoss
 }
 
 // readBackDone is what the read-back phase found.
@@ -123,10 +125,19 @@ func (ev *evidence) baseTrial(env *trialEnv) *result.Trial {
 	}
 	t.Leaks = ev.leaks.temp
 	t.StorageFaults, t.Storage = ev.storage.events, ev.storage.note
-	if pl := ev.placement; pl.found {
+	if pl := ev.placement; pl.found && pl.pred.Fires {
 		t.PredictedLossWindowS = pl.pred.WorstWindow.Seconds()
 		t.PredictedRule = pl.pred.Rule.String()
 		t.BGSaveS = pl.cycle.Ended.Sub(pl.cycle.Started).Seconds()
+	}
+	if st := p.Strategy; st != "" && st != savepolicy.StrategyRDB {
+		t.Persistence = string(st)
+		a := st.AllowedLoss(strategyFault(p, ev.hostLoss != nil), seconds(t.PredictedLossWindowS))
+		t.AllowedLoss = &result.AllowedLoss{Everything: a.Everything, WindowS: a.WindowS, Why: a.Why}
+	}
+	t.HostLoss = ev.hostLoss
+	if ev.reads.summary != nil {
+		t.Reader = ev.reads.summary
 	}
 	return t
 }
@@ -182,6 +193,15 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
 		t.Problems = append(t.Problems, noteStorage(t, ev.storage.events, tFault)...)
 	}
 	recordLoad(env, t, h)
+}
+
+// floorF is the fork of the dataset's snapshot, the oldest snapshot the
+// replacement may legitimately load; 0 (unknown) without one.
+func (ev *evidence) floorF(env *trialEnv) time.Duration {
+	if ev.snapshot.ForkAfter.IsZero() {
+		return 0
+	}
+	return ev.snapshot.ForkAfter.Sub(env.base)
 }
 
 // overlap is when the replacement ran while the old server had not yet
@@ -253,7 +273,7 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 	in := check.Input{
 		Ops: ev.load.history.Ops, Found: ev.found.found, Unexpected: ev.found.unexpected,
 		TFault: lossTo.Sub(env.base), Replacement: replacement,
-		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.snapshot.ForkAfter.Sub(env.base),
+		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.floorF(env),
 		CompletedSaves: ev.completedSaves(env, lossTo),
 	}
 	t.Classified = classifiedInput(in, ev.dataset.Keys, ev.log.keysLoaded)
@@ -272,9 +292,13 @@ func applyClassification(t *result.Trial, c check.Classification, base time.Time
 	for _, ex := range c.AnomalyExamples[:min(2, len(c.AnomalyExamples))] {
 		t.Problems = append(t.Problems, "anomaly: "+ex)
 	}
-	t.LostSpanS, t.SnapshotUnixMs, t.SnapshotSource, t.LossWindowS = nil, 0, "", nil
+	t.LostSpanS, t.SnapshotUnixMs, t.SnapshotSource, t.LossWindowS, t.OldestLostS = nil, 0, "", nil, nil
 	if c.HasLost {
 		t.LostSpanS = &result.Span{From: c.LostFirst.Seconds(), To: c.LostLast.Seconds()}
+		if ci != nil && ci.TFaultS > 0 {
+			oldest := ci.TFaultS - c.LostFirst.Seconds()
+			t.OldestLostS = &oldest
+		}
 	}
 	if c.Snapshot != nil && c.Lost > 0 && !c.Snapshot.LowUnbounded {
 		t.SnapshotUnixMs = base.Add(c.Snapshot.Estimate).UnixMilli()
@@ -316,7 +340,10 @@ func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.Save
 		cutoff = st
 	}
 	off := func(t time.Time) time.Duration { return t.Sub(env.base) }
-	out := []check.SaveFork{{ForkLow: off(ev.snapshot.ForkAfter), ForkHigh: off(ev.snapshot.ForkBy), End: off(ev.snapshot.Ended), Source: "harness"}}
+	var out []check.SaveFork
+	if !ev.snapshot.ForkAfter.IsZero() {
+		out = append(out, check.SaveFork{ForkLow: off(ev.snapshot.ForkAfter), ForkHigh: off(ev.snapshot.ForkBy), End: off(ev.snapshot.Ended), Source: "harness"})
+	}
 	if saves := ev.log.summary.saves; len(saves) > 0 {
 		for _, s := range saves {
 			if s.ok && !s.end.IsZero() && !s.end.After(cutoff) {

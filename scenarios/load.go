@@ -40,10 +40,13 @@ type loadDone struct {
 // after recovery.
 func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolicy.Rules) (*loadRun, error) {
 	pred := savepolicy.Predict(rules, rate, 0)
-	if !pred.Fires {
+	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
+	switch {
+	case !env.plan.Strategy.Snapshots():
+		cycle = time.Minute // no snapshot cycle: the fault lands at a fixed time (placement.go)
+	case !pred.Fires:
 		return nil, fmt.Errorf("%w: at %s no save rule of %q ever fires: nothing to measure", result.ErrBadInput, savepolicy.FormatRate(rate), rules)
 	}
-	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
 	stopLimit := env.plan.StopTimeout
 	if stopLimit <= 0 {
 		stopLimit = 2 * time.Minute
@@ -65,7 +68,11 @@ func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolic
 		saves.Stop()
 		return nil, fmt.Errorf("start writer: %w", err)
 	}
-	env.logf("writing at %s on %d connections; waiting for a save during load (rule %s expected)", savepolicy.FormatRate(rate), env.plan.Conns, pred.Rule)
+	if pred.Fires {
+		env.logf("writing at %s on %d connections; waiting for a save during load (rule %s expected)", savepolicy.FormatRate(rate), env.plan.Conns, pred.Rule)
+	} else {
+		env.logf("writing at %s on %d connections (persistence %s: no snapshot cycle)", savepolicy.FormatRate(rate), env.plan.Conns, env.plan.Strategy)
+	}
 	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now()}, nil
 }
 

@@ -39,6 +39,9 @@ type changeSample struct {
 // placeFault waits for a save fired by the rules during the load, then
 // until the fault's moment.
 func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *storageRun) (placement, error) {
+	if !env.plan.Strategy.Snapshots() {
+		return placeWithoutCycle(ctx, env, load, storage)
+	}
 	pred := savepolicy.Predict(load.rules, load.rate, 0)
 	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
 	waitCtx, cancel := context.WithTimeout(ctx, 2*cycle+2*time.Minute)
@@ -73,6 +76,28 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	}
 	pl.changes[1] = sampleChanges(ctx, env.currentAddr())
 	return pl, nil
+}
+
+// placeWithoutCycle places the fault of a trial with no snapshot cycle
+// (persistence none or AOF alone): fault_after the load began, else once
+// the reader has had its steady window (3 s without a reader).
+func placeWithoutCycle(ctx context.Context, env *trialEnv, load *loadRun, storage *storageRun) (placement, error) {
+	wait := time.Duration(env.plan.Scenario.FaultAfter)
+	if wait <= 0 {
+		wait = 3 * time.Second
+		if spec := env.plan.Scenario.Reader; spec != nil {
+			if _, steady, ok := env.plan.readerConfig(env); ok {
+				wait = steady + time.Second // the reader's steady state comes before the fault
+			}
+		}
+	}
+	pl := placement{found: true, planned: load.start.Add(wait)}
+	storage.phase("save")
+	env.logf("persistence %s: no snapshot cycle; fault %v after the load began", env.plan.Strategy, wait)
+	done := env.waiting(ctx, "waiting for the fault's moment", time.Until(pl.planned))
+	err := sleepUntil(ctx, pl.planned)
+	done("fault now")
+	return pl, err
 }
 
 // faultMoment is when the fault lands: fault_after is a fixed delay after

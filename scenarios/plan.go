@@ -24,7 +24,8 @@ type TrialPlan struct {
 	RealRate  float64 // writes/s at time scale 1, before the BGSAVE is measured
 	Label     string
 
-	Rules       savepolicy.Rules // scaled: what the server is started with
+	Strategy    savepolicy.Strategy // how the server persists (rdb, none, aof-...)
+	Rules       savepolicy.Rules    // scaled: what the server is started with (none without snapshots)
 	RealRules   savepolicy.Rules // at time scale 1
 	TimeScale   float64
 	Rate        float64 // scaled writes/s, re-planned from the measured BGSAVE (replan)
@@ -42,7 +43,7 @@ func (p TrialPlan) startSpec() target.StartSpec {
 	s := p.Scenario
 	return target.StartSpec{
 		Save:          p.Rules.String(),
-		ExtraArgs:     s.ServerArgs,
+		ExtraArgs:     serverArgs(p.Strategy, s.ServerArgs),
 		Label:         p.Label,
 		StopTimeout:   p.StopTimeout,
 		RestartDelay:  time.Duration(s.RestartDelay),
@@ -85,20 +86,29 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 		if base.FaultAt == 0 {
 			base.FaultAt = 0.9
 		}
+		strategies := strategiesOf(cfg, s)
 		for _, rc := range rates {
-			for _, f := range s.Faults {
-				kind, _ := target.ParseFaultKind(f) // validated
-				for rep := 0; rep < trials; rep++ {
-					p := base
-					p.Fault, p.Index, p.RuleIndex, p.RealRate = kind, rep, rc.rule, rc.real
-					p.Rate = rc.real / cfg.TimeScale
-					p.Label = fmt.Sprintf("%s-%s-%s", s.Name, rc.tag, kind) + s.sizeLabel() // sweep trials differ only in size
-					if trials > 1 {
-						p.Label += fmt.Sprintf("-%d", rep)
+			for _, st := range strategies {
+				for _, f := range s.Faults {
+					kind, _ := target.ParseFaultKind(f) // validated
+					for rep := 0; rep < trials; rep++ {
+						p := base
+						p.Fault, p.Index, p.RuleIndex, p.RealRate, p.Strategy = kind, rep, rc.rule, rc.real, st
+						if !st.Snapshots() {
+							p.Rules = nil
+						}
+						p.Rate = rc.real / cfg.TimeScale
+						p.Label = fmt.Sprintf("%s-%s-%s", s.Name, rc.tag, kind) + s.sizeLabel() // sweep trials differ only in size
+						if len(strategies) > 1 || st != savepolicy.StrategyRDB {
+							p.Label += "-" + strings.ReplaceAll(string(st), "+", "-")
+						}
+						if trials > 1 {
+							p.Label += fmt.Sprintf("-%d", rep)
+						}
+						p.Seq = len(plans)
+						p.Prefix = keyPrefix(cfg.RunID, p.Seq)
+						plans = append(plans, p)
 					}
-					p.Seq = len(plans)
-					p.Prefix = keyPrefix(cfg.RunID, p.Seq)
-					plans = append(plans, p)
 				}
 			}
 		}

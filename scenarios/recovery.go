@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
@@ -84,6 +85,12 @@ func recoverServer(ctx context.Context, env *trialEnv) (recovered, error) {
 	}
 	if rerr != nil {
 		out.problems = append(out.problems, fmt.Sprintf("the replacement never became ready: %v", rerr))
+	}
+	if env.plan.Strategy == savepolicy.StrategyNone {
+		// Nothing survives to be read: the cache serves (empty) once it answers.
+		out.serving = ready.Ready
+		env.logf("replacement answered %.3fs after start, empty (persistence none)", ready.Ready.Sub(rec.Instance.StartedAt).Seconds())
+		return out, nil
 	}
 	servingCtx, cancel := context.WithTimeout(ctx, servingLimit)
 	serving, _, serr := probe.WaitServing(servingCtx, env.currentAddr, env.markerKey(), probeEvery)

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/slo"
@@ -52,6 +53,15 @@ type Scenario struct {
 	// dataset's): a volume restored from an old backup. The judge must
 	// name the stale load.
 	Restore string `yaml:"restore"`
+	// Persistence lists the strategies to run every trial under (rdb,
+	// none, aof-everysec, aof-always, rdb+aof); default rdb.
+	Persistence []string `yaml:"persistence"`
+	// HostLoss makes a crash also take the host: what the server wrote but
+	// did not fsync is lost (needs EFS-like storage; Jepsen's LazyFS does
+	// the same), as a Fargate task's VM goes with its unflushed NFS pages.
+	HostLoss bool `yaml:"host_loss"`
+	// Reader runs a cache-aside application beside the writer.
+	Reader *ReaderSpec `yaml:"reader"`
 	// Storage faults, where the fault lands, capacity sweeps (storage.go).
 	storageSpec `yaml:",inline"`
 	// Source is where the scenario came from ("catalog" or a file path).
@@ -59,8 +69,10 @@ type Scenario struct {
 
 	// Parsed once by validate, so a bad rate or SLO is refused before any
 	// trial runs rather than after one.
-	ratePerS float64   // Load.Rate
-	expect   []slo.SLO // Expect
+	ratePerS   float64   // Load.Rate
+	expect     []slo.SLO // Expect
+	strategies []savepolicy.Strategy
+	reader     *loadgen.ReaderConfig // Reader, parsed: the settings the runner completes per trial
 }
 
 // Load is the measured write phase.
@@ -180,6 +192,9 @@ func (s *Scenario) validate() error {
 	s.expect = expect
 	if s.FaultAt < 0 || s.FaultAt > 1 {
 		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in (0, 1], e.g. 0.9 (1: just before the next fork)", s.FaultAt)
+	}
+	if err := s.validateStrategies(); err != nil {
+		return err
 	}
 	if s.Restore != "" && s.Restore != "oldest" {
 		return fmt.Errorf("restore %q: the only choice is oldest (the dataset's snapshot, taken before the measured writes)", s.Restore)

@@ -82,8 +82,10 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	if ev.dataset, err = preload(ctx, env); err != nil {
 		return done, err
 	}
-	if ev.snapshot, err = snapshotDataset(ctx, env); err != nil {
-		return done, err
+	if plan.Strategy.Snapshots() { // with none or AOF alone the trial takes no snapshot
+		if ev.snapshot, err = snapshotDataset(ctx, env); err != nil {
+			return done, err
+		}
 	}
 	if err = keepOldest(env); err != nil {
 		return done, err
@@ -97,6 +99,11 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 		return done, err
 	}
 	defer func() { ev.load = load.stop() }()
+	reader, err := startReader(ctx, env)
+	if err != nil {
+		return done, err
+	}
+	defer func() { ev.reads = reader.stop(ev.fault.tFault) }()
 	storage.phase("load")
 
 	if ev.placement, err = placeFault(ctx, env, load, storage); err != nil || !ev.placement.found {
@@ -109,6 +116,9 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	if err = restoreOldest(env); err != nil {
 		return done, err
 	}
+	if ev.hostLoss, err = dropUnsynced(env); err != nil {
+		return done, err
+	}
 	storage.phase("recover")
 	if ev.recovery, err = recoverServer(ctx, env); err != nil {
 		return done, err
@@ -116,7 +126,7 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	if err := sleepUntil(ctx, time.Now().Add(time.Duration(plan.Scenario.AfterRecover))); err != nil {
 		return done, err // keep writing a little after recovery so the timeline shows it
 	}
-	ev.load = load.stop()
+	ev.load, ev.reads = load.stop(), reader.stop(ev.fault.tFault)
 	ev.log = observe(ctx, env, ev.recovery)
 	if ev.recovery.exited != "" {
 		return done, nil // nothing to read back: the replacement never started

@@ -207,3 +207,17 @@ func (t *Target) ValidateStorageFault(f target.StorageFault) error {
 	}
 	return nil
 }
+
+// DropUnsynced loses what the server wrote but did not fsync, as a Fargate
+// task's VM takes its unflushed NFS pages with it: call it after the fault,
+// before the replacement starts (EFS-like storage only).
+func (t *Target) DropUnsynced() (bytes int64, err error) {
+	if t.store == nil || t.store.fs == nil {
+		return 0, fmt.Errorf("drop unsynced data: the data directory is not on EFS-like storage: set storage: {mode: efs-elastic}")
+	}
+	if t.cur != nil && t.cur.Running() {
+		return 0, fmt.Errorf("drop unsynced data while the server still runs: inject a fault first")
+	}
+	rep, err := t.store.fs.DropUnsynced()
+	return rep.Bytes, err
+}
