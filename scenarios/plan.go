@@ -26,7 +26,7 @@ type TrialPlan struct {
 
 	Strategy    savepolicy.Strategy // how the server persists (rdb, none, aof-...)
 	Rules       savepolicy.Rules    // scaled: what the server is started with (none without snapshots)
-	RealRules   savepolicy.Rules // at time scale 1
+	RealRules   savepolicy.Rules    // at time scale 1
 	TimeScale   float64
 	Rate        float64 // scaled writes/s, re-planned from the measured BGSAVE (replan)
 	Conns       int
