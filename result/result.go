@@ -38,6 +38,9 @@ type Run struct {
 type Harness struct {
 	Version   string `json:"version"`
 	GoVersion string `json:"go_version"`
+	// PeakRSSBytes is the harness's own peak resident memory over the run
+	// so far (VmHWM): what a capacity review of the harness itself needs.
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // Target echoes where the run happened and with which persistence settings.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/procstat"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/slo"
@@ -125,6 +126,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			run.Interrupted = why
 			return run, errors.Join(err, result.Write(cfg.OutDir, run))
 		}
+		run.Harness.PeakRSSBytes = peakRSS()
 		if werr := result.Write(cfg.OutDir, run); werr != nil {
 			return run, werr
 		}
@@ -150,6 +152,7 @@ func endedBy(err error, plan TrialPlan, i, n int) (string, error) {
 // signal cut short, and writes it once more.
 func finishRun(ctx context.Context, cfg Config, run *result.Run, planned int) (*result.Run, error) {
 	run.FinishedUnixMs = time.Now().UnixMilli()
+	run.Harness.PeakRSSBytes = peakRSS()
 	if ctx.Err() != nil {
 		cut := "before its first trial"
 		if n := len(run.Trials); n > 0 && run.Trials[n-1].Interrupted != "" {
@@ -202,6 +205,15 @@ func runTarget(cfg Config, learned []learnedTarget) result.Target {
 		info.Storage = withStorage(info.Storage, l.storage)
 	}
 	return info
+}
+
+// peakRSS is the harness's peak RSS, 0 where the kernel does not say.
+func peakRSS() int64 {
+	n, err := procstat.PeakRSS()
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func orDiscard(w io.Writer) io.Writer {
