@@ -10,6 +10,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/procstat"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
@@ -224,6 +225,10 @@ func TestRecheckReproducesTheRunFromItsFiles(t *testing.T) {
 	run, err := result.Load(out)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The harness's own peak RSS is recorded, no less than what it uses now.
+	if now, err := procstat.CurrentRSS(); err != nil || run.Harness.PeakRSSBytes <= 0 || run.Harness.PeakRSSBytes > 64<<30 {
+		t.Errorf("harness.peak_rss_bytes %d (current %d, %v): want the run's own peak", run.Harness.PeakRSSBytes, now, err)
 	}
 	run.Trials[1].Lost--
 	if err := result.Write(out, run); err != nil {
