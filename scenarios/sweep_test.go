@@ -58,8 +58,11 @@ func TestRateSweepMeasuredWindowsMeetThePrediction(t *testing.T) {
 		if high > pred {
 			t.Errorf("at %.4g/s (rule %s) the window reached %.3fs, beyond the predicted %.3fs", tr.RatePerS, tr.PredictedRule, high, pred)
 		}
-		// One trial per rate, so it is the worst: within 10% or one scaled second.
-		if slack := math.Max(0.1*pred, 1); pred-high > slack {
+		// One trial per rate, so it is the worst: within 10% or one scaled
+		// second, plus the two BGSAVEs the prediction carries (the model
+		// takes the cycle's save duration for the next one too, and on a
+		// busy machine one save's length says little about the next's).
+		if slack := math.Max(0.1*pred, 1) + 2*tr.BGSaveS; pred-high > slack {
 			t.Errorf("at %.4g/s (rule %s) the window %.3fs falls %.3fs short of the predicted %.3fs (allowed %.3fs): the model is not tight", tr.RatePerS, tr.PredictedRule, high, pred-high, pred, slack)
 		}
 		t.Logf("%8.4g/s  rule %-8s  window %.3f..%.3f s  predicted %.3f s", tr.RatePerS, tr.PredictedRule, tr.LossWindowS.Low, high, pred)
