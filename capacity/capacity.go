@@ -53,6 +53,10 @@ type Input struct {
 	// are taken as overwrites, the case that copies most.
 	Dist           string
 	RestartsPerDay float64 // loads per day, for the burst credits (0: 1)
+	// BurstHorizon is how long a full EFS Bursting credit balance (2.1 TiB)
+	// must last; 0 asks for a sustainable account (the baseline carries
+	// the saves forever).
+	BurstHorizon time.Duration
 	Cow            savepolicy.CowModel
 	OverheadBytes  int64 // 0: savepolicy.DefaultOverheadBytes
 }

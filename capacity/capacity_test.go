@@ -122,8 +122,14 @@ func TestBurstCreditsRunOutUnderFrequentSaves(t *testing.T) {
 	if !in.burst(b.MaxDatasetBytes, in.WritesPerS).Sustainable || in.burst(b.MaxDatasetBytes*101/100, in.WritesPerS).Sustainable {
 		t.Errorf("largest dataset %d is not where the credits balance", b.MaxDatasetBytes)
 	}
-	if _, err := Evaluate(base()); err != nil {
-		t.Fatal(err)
+	// Asked to last 3 days from a full balance (it lasts about 3.2), it holds.
+	in.BurstHorizon = 72 * time.Hour
+	if r, _ := Evaluate(in); !limit(t, r, BurstLimit).Holds {
+		t.Errorf("a 72 h horizon: %+v", limit(t, r, BurstLimit))
+	}
+	in.BurstHorizon = 96 * time.Hour
+	if r, _ := Evaluate(in); limit(t, r, BurstLimit).Holds {
+		t.Errorf("a 96 h horizon: %+v", limit(t, r, BurstLimit))
 	}
 }
 

@@ -50,7 +50,8 @@ func (in Input) constraints() []constraint {
 	}
 	if in.Storage.Mode == savepolicy.Bursting {
 		cs = append(cs, constraint{BurstLimit, func(d int64, r float64) bool {
-			return in.burst(d, r).Sustainable
+			b := in.burst(d, r)
+			return b.Sustainable || (in.BurstHorizon > 0 && b.DaysFromFull*24 >= in.BurstHorizon.Hours())
 		}, func(d int64, r float64) string {
 			b := in.burst(d, r)
 			s := fmt.Sprintf("saves and loads meter %s/s against a baseline of %s/s", fmtBytes(int64(b.DemandBytesPerS)), fmtBytes(int64(b.BaselineBytesPerS)))
