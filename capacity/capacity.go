@@ -56,9 +56,9 @@ type Input struct {
 	// BurstHorizon is how long a full EFS Bursting credit balance (2.1 TiB)
 	// must last; 0 asks for a sustainable account (the baseline carries
 	// the saves forever).
-	BurstHorizon time.Duration
-	Cow            savepolicy.CowModel
-	OverheadBytes  int64 // 0: savepolicy.DefaultOverheadBytes
+	BurstHorizon  time.Duration
+	Cow           savepolicy.CowModel
+	OverheadBytes int64 // 0: savepolicy.DefaultOverheadBytes
 }
 
 // Defaults from FACTS.md (valkey 8.0, 100-byte random values).
