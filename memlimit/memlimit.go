@@ -59,6 +59,14 @@ func Detect() (Hierarchy, error) {
 }
 
 func detect(v1Root string, v2Roots ...string) (Hierarchy, error) {
+	// Under this process's own v1 memory cgroup when it may write there, so
+	// the servers stay inside whatever accounts for this process; else at
+	// the controller's root.
+	if own := ownV1Cgroup(); own != "" && own != "/" {
+		if h := (Hierarchy{Root: filepath.Join(v1Root, own), Version: V1}); usable(h) == nil {
+			return h, nil
+		}
+	}
 	v1err := usable(Hierarchy{Root: v1Root, Version: V1})
 	if v1err == nil {
 		return Hierarchy{Root: v1Root, Version: V1}, nil
@@ -71,6 +79,22 @@ func detect(v1Root string, v2Roots ...string) (Hierarchy, error) {
 	}
 	return Hierarchy{}, fmt.Errorf("%w: %w (%v): run as root on a host with the cgroup v1 memory controller at %s or cgroup v2 with \"memory\" in %s/cgroup.subtree_control, or drop the task memory limit",
 		result.ErrBadInput, ErrUnavailable, v1err, V1Root, V2Root)
+}
+
+// ownV1Cgroup is this process's path in the v1 memory hierarchy
+// ("4:memory:/a/b" in /proc/self/cgroup), "" when there is none.
+func ownV1Cgroup() string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && hasWord(strings.ReplaceAll(parts[1], ",", " "), "memory") {
+			return parts[2]
+		}
+	}
+	return ""
 }
 
 // usable checks that h looks like a memory hierarchy we can write to.

@@ -104,12 +104,22 @@ func ChildServers() []string {
 }
 
 // Cgroups lists the memory cgroups this process created and has not
-// removed, in the standard v1 and v2 hierarchies.
+// removed: where memlimit creates them, and the standard v1 and v2 roots.
 func Cgroups() []string {
+	hs := []memlimit.Hierarchy{{Root: memlimit.V1Root, Version: memlimit.V1}, {Root: memlimit.V2Root, Version: memlimit.V2}}
+	if h, err := memlimit.Detect(); err == nil {
+		hs = append(hs, h)
+	}
+	seen := map[string]bool{}
 	var out []string
-	for _, h := range []memlimit.Hierarchy{{Root: memlimit.V1Root, Version: memlimit.V1}, {Root: memlimit.V2Root, Version: memlimit.V2}} {
+	for _, h := range hs {
 		left, _ := memlimit.Leftovers(h, os.Getpid()) // a missing hierarchy holds none
-		out = append(out, left...)
+		for _, l := range left {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
 	}
 	return out
 }

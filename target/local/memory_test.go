@@ -145,7 +145,8 @@ func TestForkOOMKillsTheSaveChildWhenItIsPreferred(t *testing.T) {
 	if mem.OOMKilled() != target.OOMSaveChild || mem.ParentKilled || mem.SaveChildKills < 1 {
 		t.Fatalf("memory %+v: want the save child OOM-killed", mem)
 	}
-	if mem.PeakBytes < forkOOMLimit*9/10 || mem.PeakBytes > forkOOMLimit {
+	// The kernel charges in batches of up to 64 pages: the peak may pass the limit by that much.
+	if mem.PeakBytes < forkOOMLimit*9/10 || mem.PeakBytes > forkOOMLimit+64*4096 {
 		t.Errorf("peak %d, want just under the limit %d", mem.PeakBytes, forkOOMLimit)
 	}
 	// Independent oracles: the server's own status, its refusal to write,
