@@ -4,69 +4,18 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/memlimit"
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
 const forkOOMLimit = 256 << 20
-
-// overwrite sends pipelined SETs of random existing keys key:0..keys-1 at
-// full speed on conns connections until stop closes, the connection fails
-// or the bound is reached; it returns the number acknowledged.
-func overwrite(addr string, keys, conns int, stop <-chan struct{}) int {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	total := 0
-	value := strings.Repeat("x", 100)
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nc, err := net.DialTimeout("tcp", addr, time.Second)
-			if err != nil {
-				return
-			}
-			defer nc.Close()
-			r := bufio.NewReader(nc)
-			var buf strings.Builder
-			deadline := time.Now().Add(60 * time.Second)
-			for n := 0; n < 3_000_000 && time.Now().Before(deadline); n += 100 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				buf.Reset()
-				for i := 0; i < 100; i++ {
-					fmt.Fprintf(&buf, "SET key:%d %s\r\n", rand.IntN(keys), value)
-				}
-				nc.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := nc.Write([]byte(buf.String())); err != nil {
-					return
-				}
-				for i := 0; i < 100; i++ {
-					line, err := r.ReadString('\n')
-					if err != nil || !strings.HasPrefix(line, "+OK") {
-						return
-					}
-				}
-				mu.Lock()
-				total += 100
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return total
-}
 
 func info(t *testing.T, addr, field string) string {
 	t.Helper()
@@ -92,10 +41,10 @@ func info(t *testing.T, addr, field string) string {
 	}
 }
 
-// startForkOOM starts a server under a 256 MiB limit with about 950k keys
-// of 100 B, the save stretched to ~10 µs a key, and the given oom-score-adj
-// values (parent, replica, save child), then overwrites random keys during
-// a BGSAVE until the save ends or the server dies.
+// startForkOOM starts a server under a 256 MiB limit with 950k keys of
+// 100 B, the save stretched by rdb-key-save-delay, and the given
+// oom-score-adj values (parent, replica, save child), then overwrites random
+// keys at 20k/s during a BGSAVE until the save ends or the server dies.
 func startForkOOM(t *testing.T, adj string) (*Target, target.Instance) {
 	tg := newTarget(t, Config{})
 	inst, err := tg.Start(context.Background(), target.StartSpec{
@@ -108,17 +57,29 @@ func startForkOOM(t *testing.T, adj string) (*Target, target.Instance) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := resp(t, inst.Addr, "DEBUG POPULATE 950000 key 100"); got != "+OK" {
+	const prefix, keys = "vc:oom:", 950_000
+	// DEBUG POPULATE names its keys <prefix>:<i>: exactly loadgen's
+	// DatasetKey(prefix, i) for the prefix "vc:oom:d", and fast under -race.
+	if got := resp(t, inst.Addr, "DEBUG POPULATE 950000 "+prefix+"d 100"); got != "+OK" {
 		t.Fatalf("populate: %s", got)
+	}
+	if k := loadgen.DatasetKey(prefix, keys-1); resp(t, inst.Addr, "EXISTS "+k) != ":1" {
+		t.Fatalf("%s missing: the overwriter would create keys, not overwrite them", k)
 	}
 	if mem, ok, err := tg.Memory(); !ok || err != nil || mem.LimitBytes != forkOOMLimit || mem.OOMKills != 0 {
 		t.Fatalf("memory before the save %+v ok=%v err=%v", mem, ok, err)
 	}
-	stop := make(chan struct{})
-	done := make(chan int, 1)
-	go func() { done <- overwrite(inst.Addr, 950000, 2, stop) }()
+	// The scenario's load: 20k random overwrites/s of the preloaded keys.
+	ow, err := loadgen.StartOverwriter(context.Background(), loadgen.OverwriteConfig{
+		Addr: func() string { return inst.Addr }, Prefix: prefix, Keys: keys, Conns: 8,
+		Pacer: loadgen.ConstantPacer{Freq: 20_000}, MaxOps: 2_000_000, MaxDuration: 90 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ow.Stop()
+	began := time.Now()
 	if got := resp(t, inst.Addr, "BGSAVE"); !strings.Contains(got, "started") {
-		close(stop)
 		t.Fatalf("BGSAVE: %s", got)
 	}
 	deadline := time.Now().Add(90 * time.Second)
@@ -128,8 +89,7 @@ func startForkOOM(t *testing.T, adj string) (*Target, target.Instance) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(stop)
-	t.Logf("overwrites acknowledged: %d", <-done)
+	t.Logf("save ended or server died within %v of BGSAVE; overwrites so far %+v", time.Since(began), ow.Stop())
 	return tg, inst
 }
 
