@@ -204,19 +204,7 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 			return nil, err
 		}
 	}
-	go func() {
-		err := cmd.Wait()
-		exitedAt := time.Now()
-		var sig syscall.Signal
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			sig = ws.Signal()
-		}
-		memErr := s.closeMemory(sig)
-		s.mu.Lock()
-		s.state, s.waitErr, s.exitedAt = cmd.ProcessState, errors.Join(err, memErr), exitedAt
-		s.mu.Unlock()
-		close(s.exited)
-	}()
+	go s.reap()
 	return s, nil
 }
 
@@ -261,6 +249,22 @@ func (s *Server) LogZone() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// reap waits for the process, records how it ended and, under a memory
+// limit, whether the kernel killed it, then removes its cgroup.
+func (s *Server) reap() {
+	err := s.cmd.Wait()
+	exitedAt := time.Now()
+	var sig syscall.Signal
+	if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		sig = ws.Signal()
+	}
+	memErr := s.closeMemory(sig)
+	s.mu.Lock()
+	s.state, s.waitErr, s.exitedAt = s.cmd.ProcessState, errors.Join(err, memErr), exitedAt
+	s.mu.Unlock()
+	close(s.exited)
 }
 
 // Addr is host:port of the server.
