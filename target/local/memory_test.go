@@ -12,7 +12,14 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/memlimit"
+	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/target"
+)
+
+// The memory sampler reads the cgroup of the current server through these.
+var (
+	_ probe.CgroupStats = (*Target)(nil)
+	_ probe.CgroupStats = (*Server)(nil)
 )
 
 const forkOOMLimit = 256 << 20
