@@ -187,3 +187,21 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestZipfWritesAllowMoreThanUniform(t *testing.T) {
+	in := base()
+	in.MemoryBytes, in.DatasetBytes, in.WritesPerS = 512*mib, 200*mib, 2000
+	uni, err := Evaluate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Dist = "zipf"
+	zipf, err := Evaluate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, z := limit(t, uni, MemoryLimit), limit(t, zipf, MemoryLimit)
+	if z.MaxDatasetBytes <= u.MaxDatasetBytes || zipf.CowPeakBytes >= uni.CowPeakBytes {
+		t.Errorf("zipf %+v (cow %d) vs uniform %+v (cow %d): a hot set copies less", z, zipf.CowPeakBytes, u, uni.CowPeakBytes)
+	}
+}

@@ -144,7 +144,12 @@ func TestTaskMemory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cow
 			c.WritesPerS = tc.rate
-			n, err := TaskMemory(TaskMemoryInput{LimitBytes: tc.limit, Cow: c, OverheadBytes: 10 * mib, Model: m})
+			tin := TaskMemoryInput{LimitBytes: tc.limit, Cow: c, OverheadBytes: 10 * mib, Model: m}
+			n, err := TaskMemory(tin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			maxRate, err := MaxWritesWithin(tin)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,21 +159,21 @@ func TestTaskMemory(t *testing.T) {
 			budget := tc.limit - 170*mib
 			switch tc.maxRate {
 			case "inf":
-				if !math.IsInf(n.MaxWritesPerS, 1) {
-					t.Errorf("max rate %g, want +Inf", n.MaxWritesPerS)
+				if !math.IsInf(maxRate, 1) {
+					t.Errorf("max rate %g, want +Inf", maxRate)
 				}
 			case "zero":
-				if n.MaxWritesPerS != 0 {
-					t.Errorf("max rate %g, want 0", n.MaxWritesPerS)
+				if maxRate != 0 {
+					t.Errorf("max rate %g, want 0", maxRate)
 				}
 			default:
 				// The bound meets the budget there and exceeds it 1% above.
-				c.WritesPerS = n.MaxWritesPerS
+				c.WritesPerS = maxRate
 				at, _ := m.Bound(c)
-				c.WritesPerS = n.MaxWritesPerS * 1.01
+				c.WritesPerS = maxRate * 1.01
 				above, _ := m.Bound(c)
-				if n.MaxWritesPerS <= 0 || at.Bytes > budget || above.Bytes <= budget {
-					t.Errorf("max rate %g: bound %d there, %d 1%% above, budget %d", n.MaxWritesPerS, at.Bytes, above.Bytes, budget)
+				if maxRate <= 0 || at.Bytes > budget || above.Bytes <= budget {
+					t.Errorf("max rate %g: bound %d there, %d 1%% above, budget %d", maxRate, at.Bytes, above.Bytes, budget)
 				}
 			}
 		})

@@ -26,10 +26,6 @@ type TaskMemoryNeed struct {
 	NeedBytes, LimitBytes                     int64 // dataset + overhead + copy-on-write peak, and the limit
 	HeadroomBytes                             int64 // limit - need; negative: OOM-killed during the save
 	Fits                                      bool
-	// MaxWritesPerS is the highest write rate during a save of this
-	// duration that still fits: 0 when even an idle save does not, +Inf
-	// when copying the whole dataset fits.
-	MaxWritesPerS float64
 }
 
 // TaskMemory compares what a save under load needs with the limit.
@@ -54,8 +50,22 @@ func TaskMemory(in TaskMemoryInput) (TaskMemoryNeed, error) {
 	}
 	n.HeadroomBytes = n.LimitBytes - n.NeedBytes
 	n.Fits = n.HeadroomBytes >= 0
-	n.MaxWritesPerS = maxRateWithin(in, in.LimitBytes-need)
 	return n, nil
+}
+
+// MaxWritesWithin is the highest write rate during a save of in.Cow's
+// duration whose need still fits the limit: 0 when even an idle save does
+// not, +Inf when copying the whole dataset fits. in.Cow.WritesPerS is
+// ignored.
+func MaxWritesWithin(in TaskMemoryInput) (float64, error) {
+	n, err := TaskMemory(in)
+	if err != nil {
+		return 0, err
+	}
+	if in.Model.PageBytes == 0 {
+		in.Model = DefaultCowModel
+	}
+	return maxRateWithin(in, n.LimitBytes-n.DatasetBytes-n.OverheadBytes), nil
 }
 
 // maxRateWithin bisects the write rate at which the copy-on-write bound
