@@ -76,6 +76,50 @@ type StartSpec struct {
 	// in place (they are always reported), so repeated crashes show how
 	// they pile up on a volume nobody cleans.
 	KeepTempFiles bool
+	// TaskMemory is the hard memory limit in bytes of each server process
+	// together with its save child, as a task's memory is enforced (local
+	// runs: a memory cgroup per process). Zero: no limit.
+	TaskMemory int64
+}
+
+// Which process the kernel OOM-killed for exceeding the task memory.
+const (
+	// OOMParent: the server itself died; the task crashes.
+	OOMParent = "parent"
+	// OOMSaveChild: a BGSAVE child died; the server stays up, the save
+	// fails (rdb_last_bgsave_status:err) and writes get MISCONF.
+	OOMSaveChild = "save-child"
+)
+
+// MemoryReport is what the task memory limit saw of one server process (and
+// its save children), from the kernel's cgroup figures.
+type MemoryReport struct {
+	LimitBytes int64
+	// PeakBytes is the cgroup's peak; it includes page cache, e.g. of the
+	// RDB being written, so it can reach the limit without any kill.
+	PeakBytes    int64
+	CurrentBytes int64
+	// AnonBytes is the anonymous memory (dataset plus copied pages) when
+	// read; the kernel keeps no peak of it.
+	AnonBytes int64
+	// OOMKills counts processes the kernel killed for the limit.
+	OOMKills int64
+	// ParentKilled: the server process itself was OOM-killed.
+	ParentKilled bool
+	// SaveChildKills counts OOM kills of other processes (BGSAVE children).
+	SaveChildKills int64
+}
+
+// OOMKilled names the process the kernel killed ("parent" wins when both
+// were), or "" when none was.
+func (m MemoryReport) OOMKilled() string {
+	switch {
+	case m.ParentKilled:
+		return OOMParent
+	case m.SaveChildKills > 0:
+		return OOMSaveChild
+	}
+	return ""
 }
 
 // StorageFault is a misbehaviour of the storage under the data directory,
@@ -114,6 +158,10 @@ type FaultReport struct {
 	Escalated   bool      // a stop hit its timeout and ended in SIGKILL
 	ExitDetail  string    // "signal: killed", "exit status 0", stop code, ...
 	StopTimeout time.Duration
+	// OOMKilled is OOMParent or OOMSaveChild when the kernel killed a
+	// process of the old instance for its memory limit before or during
+	// the fault ("" otherwise): the fault that actually happened.
+	OOMKilled string
 	// OverlapFrom/To bound the time two instances ran on the same data
 	// (rolling deploys); zero when they never overlapped.
 	OverlapFrom, OverlapTo time.Time

@@ -1,6 +1,6 @@
 // Package leakcheck makes a test binary fail when its tests, passing or
-// failing, leave an EFS emulator mounted or a server process running: the
-// promise every test of this repository keeps.
+// failing, leave an EFS emulator mounted, a server process running or a
+// memory cgroup behind: the promise every test of this repository keeps.
 package leakcheck
 
 import (
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/trigpointing/valkey-chaos/memlimit"
 )
 
 // root holds every temp dir of this test binary, so the mount check sees
@@ -42,8 +44,9 @@ func Main(m *testing.M) {
 }
 
 // LeftBehind lists EFS emulator mounts under the test root (from
-// /proc/mounts) and child processes of this process whose name contains
-// "server" that are still alive; "" when there are none.
+// /proc/mounts), child processes of this process whose name contains
+// "server" that are still alive, and memory cgroups this process created
+// (memlimit names them after its pid); "" when there are none.
 func LeftBehind() string {
 	var out []string
 	if data, err := os.ReadFile("/proc/mounts"); err == nil && root != "" {
@@ -55,6 +58,9 @@ func LeftBehind() string {
 	}
 	for _, p := range ChildServers() {
 		out = append(out, "process "+p)
+	}
+	for _, g := range Cgroups() {
+		out = append(out, "cgroup "+g)
 	}
 	return strings.Join(out, "; ")
 }
@@ -92,6 +98,27 @@ func ChildServers() []string {
 		f.Close()
 		if ppid == self && strings.Contains(name, "server") && !strings.HasPrefix(state, "Z") {
 			out = append(out, fmt.Sprintf("%s (%s)", e.Name(), name))
+		}
+	}
+	return out
+}
+
+// Cgroups lists the memory cgroups this process created and has not
+// removed: where memlimit creates them, and the standard v1 and v2 roots.
+func Cgroups() []string {
+	hs := []memlimit.Hierarchy{{Root: memlimit.V1Root, Version: memlimit.V1}, {Root: memlimit.V2Root, Version: memlimit.V2}}
+	if h, err := memlimit.Detect(); err == nil {
+		hs = append(hs, h)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range hs {
+		left, _ := memlimit.Leftovers(h, os.Getpid()) // a missing hierarchy holds none
+		for _, l := range left {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
 		}
 	}
 	return out

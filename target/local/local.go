@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/memlimit"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
@@ -46,6 +47,12 @@ type Config struct {
 	// 60 s) before the server starts.
 	WriterLock bool
 	LockWait   time.Duration
+	// TaskMemory is the default hard memory limit in bytes of each server
+	// process and its save children (StartSpec.TaskMemory overrides it);
+	// zero: none.
+	TaskMemory int64
+	// Cgroups is where the memory cgroups are created; zero: detected.
+	Cgroups memlimit.Hierarchy
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -103,6 +110,12 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 	if cfg.DataDir != "" {
 		if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+		}
+	}
+	if cfg.TaskMemory > 0 && cfg.Cgroups.Root == "" {
+		// Fail before any trial, with the fix, when no limit can be applied.
+		if cfg.Cgroups, err = memlimit.Detect(); err != nil {
+			return nil, fmt.Errorf("task memory %d bytes: %w", cfg.TaskMemory, err)
 		}
 	}
 	if cfg.WorkDir == "" {
@@ -187,6 +200,9 @@ func (t *Target) spawn() (*Server, error) {
 		LogFile:   logFile,
 		ExtraArgs: t.spec.ExtraArgs,
 		LockWait:  t.cfg.LockWait,
+
+		MemoryLimit: t.taskMemory(),
+		Cgroups:     t.cfg.Cgroups,
 	}
 	if t.cfg.WriterLock {
 		cfg.WriterLock = filepath.Join(t.dataDir, WriterLockFile)
@@ -266,6 +282,9 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 	rep.GoneAfter, rep.GoneBy, rep.GoneSource = rep.GoneAt, rep.GoneAt, "process"
 	rep.Confirmed = !srv.Running()
 	rep.ExitDetail = srv.ExitDetail()
+	if mem, ok, _ := srv.Memory(); ok {
+		rep.OOMKilled = mem.OOMKilled()
+	}
 	// Any save child must be gone too before a replacement touches the dir.
 	_ = srv.KillGroup()
 	return rep, nil
@@ -377,7 +396,36 @@ func (t *Target) ServerExited() (bool, string) {
 	if srv == nil || srv.Running() {
 		return false, ""
 	}
-	return true, srv.ExitDetail() + ": " + srv.failureHint()
+	detail := srv.ExitDetail()
+	if mem, ok, _ := srv.Memory(); ok && mem.ParentKilled {
+		detail += fmt.Sprintf(" (OOM-killed by the kernel at the task memory limit of %d MiB)", mem.LimitBytes>>20)
+	}
+	return true, detail + ": " + srv.failureHint()
+}
+
+// Memory reports what the task memory limit saw of the current server:
+// live while it runs, as of its exit afterwards. ok is false without a limit.
+func (t *Target) Memory() (rep target.MemoryReport, ok bool, err error) {
+	if t.cur == nil {
+		return target.MemoryReport{}, false, nil
+	}
+	return t.cur.Memory()
+}
+
+// MemoryStats reads the current server's raw cgroup figures (for a sampler
+// of the anonymous-memory peak); an error without a limit or once it exited.
+func (t *Target) MemoryStats() (memlimit.Stats, error) {
+	if t.cur == nil {
+		return memlimit.Stats{}, errors.New("local target: no server")
+	}
+	return t.cur.MemoryStats()
+}
+
+func (t *Target) taskMemory() int64 {
+	if t.spec.TaskMemory > 0 {
+		return t.spec.TaskMemory
+	}
+	return t.cfg.TaskMemory
 }
 
 // LogFiles are the server logs of the current trial, in process order.

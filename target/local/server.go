@@ -15,9 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/memlimit"
 	"github.com/trigpointing/valkey-chaos/result"
 )
 
@@ -41,6 +43,11 @@ type ServerConfig struct {
 	// child does; the lock is released only when both have exited.
 	WriterLock string
 	LockWait   time.Duration // default 60 s; whole seconds
+	// MemoryLimit, when > 0, runs the server (and its save children) in a
+	// memory cgroup with this hard limit in bytes, removed when it exits.
+	MemoryLimit int64
+	// Cgroups is where that cgroup is created; zero: memlimit.Detect.
+	Cgroups memlimit.Hierarchy
 }
 
 // writerLockScript is the module's container start-up guard (the terraform
@@ -60,6 +67,8 @@ type Server struct {
 	addr      string
 	startedAt time.Time
 	exited    chan struct{}
+	mem       *memoryGroup // nil without a memory limit
+	killSent  atomic.Bool  // this process sent SIGKILL (not the kernel)
 
 	mu       sync.Mutex
 	state    *os.ProcessState
@@ -174,17 +183,28 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 		addr:   net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		exited: make(chan struct{}),
 	}
+	if cfg.MemoryLimit > 0 {
+		if s.mem, err = newMemoryGroup(cfg.Cgroups, cfg.MemoryLimit); err != nil {
+			return nil, err
+		}
+	}
 	s.startedAt = time.Now()
 	if err := cmd.Start(); err != nil {
+		s.mem.close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	go func() {
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.state, s.waitErr, s.exitedAt = cmd.ProcessState, err, time.Now()
-		s.mu.Unlock()
-		close(s.exited)
-	}()
+	// The server forks only for a save, long after this: its children are
+	// born in the group. What it allocated before the move is small (and
+	// moved along on v1).
+	if s.mem != nil {
+		if err := s.mem.g.Add(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			s.mem.close()
+			return nil, err
+		}
+	}
+	go s.reap()
 	return s, nil
 }
 
@@ -231,6 +251,22 @@ func (s *Server) LogZone() *time.Location {
 	return loc
 }
 
+// reap waits for the process, records how it ended and, under a memory
+// limit, whether the kernel killed it, then removes its cgroup.
+func (s *Server) reap() {
+	err := s.cmd.Wait()
+	exitedAt := time.Now()
+	var sig syscall.Signal
+	if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		sig = ws.Signal()
+	}
+	memErr := s.closeMemory(sig)
+	s.mu.Lock()
+	s.state, s.waitErr, s.exitedAt = s.cmd.ProcessState, errors.Join(err, memErr), exitedAt
+	s.mu.Unlock()
+	close(s.exited)
+}
+
 // Addr is host:port of the server.
 func (s *Server) Addr() string { return s.addr }
 
@@ -272,6 +308,9 @@ func (s *Server) Running() bool {
 
 // Signal sends sig to the main process only (what ECS does to PID 1).
 func (s *Server) Signal(sig syscall.Signal) error {
+	if sig == syscall.SIGKILL {
+		s.killSent.Store(true)
+	}
 	if !s.Running() {
 		return nil
 	}
@@ -283,6 +322,7 @@ func (s *Server) Signal(sig syscall.Signal) error {
 
 // KillGroup SIGKILLs the whole process group: server and any save child.
 func (s *Server) KillGroup() error {
+	s.killSent.Store(true)
 	if err := syscall.Kill(-s.PID(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill process group %d: %w", s.PID(), err)
 	}
