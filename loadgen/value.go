@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -153,4 +154,15 @@ func splitmix64(state *uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
+}
+
+// ParseKey is Key's inverse: the seq of a measured write's key under
+// prefix, ok false for any other key.
+func ParseKey(prefix, key string) (seq uint64, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix+"w:")
+	if !found {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(rest, 10, 64)
+	return seq, err == nil
 }

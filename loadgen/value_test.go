@@ -80,3 +80,16 @@ func TestValuesDoNotCompressAway(t *testing.T) {
 		t.Error("two seqs share the same padding")
 	}
 }
+
+func TestParseKeyInvertsKey(t *testing.T) {
+	for _, seq := range []uint64{0, 1, 42, 1 << 40} {
+		if got, ok := ParseKey("vc:r.1:", Key("vc:r.1:", seq)); !ok || got != seq {
+			t.Errorf("ParseKey(Key(%d)) = %d, %v", seq, got, ok)
+		}
+	}
+	for _, k := range []string{"vc:r.1:d:5", "vc:r.2:w:5", "vc:r.1:w:", "vc:r.1:w:x1"} {
+		if _, ok := ParseKey("vc:r.1:", k); ok {
+			t.Errorf("ParseKey(%q) accepted a key that is not a measured write of the prefix", k)
+		}
+	}
+}

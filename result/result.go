@@ -143,6 +143,17 @@ type Trial struct {
 	// HostLoss: the trial also dropped what the server had not fsynced when
 	// the fault landed (the task's VM went with it).
 	HostLoss *HostLoss `json:"host_loss,omitempty"`
+	// Memory is what the trial saw of memory: the dataset, the fork's copy
+	// on write, the task's limit, an OOM kill.
+	Memory *Memory `json:"memory,omitempty"`
+	// Evicted and Expired are measured writes the server evicted
+	// (maxmemory) or expired, key by key from its keyspace notifications:
+	// absent after recovery but not persistence loss, so not in lost.
+	Evicted int `json:"evicted,omitempty"`
+	Expired int `json:"expired,omitempty"`
+	// ActualFault is the fault that really ended the old server when it
+	// was not the planned one (oom-kill: the kernel killed it first).
+	ActualFault string `json:"actual_fault,omitempty"`
 	// Reader is what a cache-aside application saw through the fault.
 	Reader *ReadSummary `json:"reader,omitempty"`
 	// Interrupted is set on the trial a signal cut short.
@@ -239,6 +250,29 @@ type Assumption struct {
 	Detail string `json:"detail,omitempty"` // why it did not hold, in words
 }
 
+// Memory is one trial's memory, from INFO and the task's memory cgroup.
+type Memory struct {
+	UsedBytes int64 `json:"used_bytes"` // INFO used_memory before the fault
+	RSSBytes  int64 `json:"rss_bytes"`  // INFO used_memory_rss before the fault
+	// LimitBytes is the task's hard limit (0: none); PeakBytes the
+	// cgroup's peak over the trial (it includes the page cache of the RDB
+	// being written) and AnonPeakBytes the largest anonymous figure sampled.
+	LimitBytes    int64   `json:"limit_bytes,omitempty"`
+	PeakBytes     int64   `json:"peak_bytes,omitempty"`
+	AnonPeakBytes int64   `json:"anon_peak_bytes,omitempty"`
+	ForkMs        float64 `json:"fork_ms"` // INFO latest_fork_usec
+	// CowBytes is rdb_last_cow_size: the peak of the server's own samples
+	// of the save child's private memory, so a lower bound of the true
+	// copy-on-write peak.
+	CowBytes int64 `json:"cow_bytes"`
+	// OOMKilled names the process the kernel killed at the limit: parent
+	// (the task crashes) or save-child (the save fails, MISCONF); empty
+	// when none.
+	OOMKilled   string `json:"oom_killed,omitempty"`
+	EvictedKeys int64  `json:"evicted_keys"` // INFO evicted_keys over the trial
+	ExpiredKeys int64  `json:"expired_keys"`
+}
+
 // AllowedLoss is the loss a correct server may show: everything, or the
 // writes acknowledged within WindowS before the fault.
 type AllowedLoss struct {
@@ -262,8 +296,11 @@ type Classified struct {
 	SaveStartsS    []float64  `json:"save_starts_s,omitempty"`
 	CompletedSaves []SaveFork `json:"completed_saves,omitempty"`
 	Unexpected     int        `json:"unexpected"`
-	DatasetKeys    int64      `json:"dataset_keys"`
-	KeysLoaded     int64      `json:"keys_loaded"` // -1: unknown
+	// Excluded are the measured writes the server evicted or expired:
+	// left out of the classification (they are not persistence evidence).
+	Excluded    []uint64 `json:"excluded_seqs,omitempty"`
+	DatasetKeys int64    `json:"dataset_keys"`
+	KeysLoaded  int64    `json:"keys_loaded"` // -1: unknown
 }
 
 // SaveFork is one completed save: its fork in [ForkLowS, ForkHighS).

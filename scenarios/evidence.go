@@ -34,6 +34,7 @@ type evidence struct {
 	storage   storageDone
 	reads     readsDone
 	hostLoss  *result.HostLoss
+	memory    memoryDone
 }
 
 // readBackDone is what the read-back phase found.
@@ -136,6 +137,7 @@ func (ev *evidence) baseTrial(env *trialEnv) *result.Trial {
 		t.AllowedLoss = &result.AllowedLoss{Everything: a.Everything, WindowS: a.WindowS, Why: a.Why}
 	}
 	t.HostLoss = ev.hostLoss
+	recordMemory(t, ev.memory)
 	if ev.reads.summary != nil {
 		t.Reader = ev.reads.summary
 	}
@@ -270,13 +272,23 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 		replacement = st.Sub(env.base)
 	}
 	lossTo := ev.lossTo(env)
+	ops, found := ev.load.history.Ops, ev.found.found
+	skip, evicted, expired := excluded(ev.memory.events, env.plan.Prefix)
+	t.Evicted, t.Expired = evicted, expired
+	if len(skip) > 0 {
+		ops, found = withoutSeqs(ops, found, skip)
+	}
 	in := check.Input{
-		Ops: ev.load.history.Ops, Found: ev.found.found, Unexpected: ev.found.unexpected,
+		Ops: ops, Found: found, Unexpected: ev.found.unexpected,
 		TFault: lossTo.Sub(env.base), Replacement: replacement,
 		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.floorF(env),
 		CompletedSaves: ev.completedSaves(env, lossTo),
 	}
 	t.Classified = classifiedInput(in, ev.dataset.Keys, ev.log.keysLoaded)
+	for seq := range skip {
+		t.Classified.Excluded = append(t.Classified.Excluded, seq)
+	}
+	slices.Sort(t.Classified.Excluded)
 	t.OverlapS = ev.overlap(env)
 	applyClassification(t, check.Classify(in), env.base, t.Classified)
 }

@@ -38,7 +38,9 @@ type changeSample struct {
 
 // placeFault waits for a save fired by the rules during the load, then
 // until the fault's moment.
-func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *storageRun) (placement, error) {
+// afterSave runs once the cycle's save ended (the overwrites that make the
+// next fork copy).
+func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *storageRun, afterSave func() error) (placement, error) {
 	if !env.plan.Strategy.Snapshots() {
 		return placeWithoutCycle(ctx, env, load, storage)
 	}
@@ -62,6 +64,9 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	bgsave := ev.Ended.Sub(ev.Started)
 	pl.pred = savepolicy.Predict(load.rules, load.rate, bgsave)
 	storage.phase("save")
+	if err := afterSave(); err != nil {
+		return pl, err
+	}
 	pl.nextFork = nextFork(ctx, env.currentAddr(), load, ev, pl.pred)
 	pl.planned, pl.byFaultAt = faultMoment(env.plan, ev.Ended, pl.nextFork)
 	env.logf("save ended (took %.2fs); next fork due %.2fs after it; %s", bgsave.Seconds(), pl.nextFork.Sub(ev.Ended).Seconds(), faultWhen(env.plan))

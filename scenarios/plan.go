@@ -35,6 +35,7 @@ type TrialPlan struct {
 	DatasetSize int    // dataset value size
 	Prefix      string // vc:<run-id>.<seq>:
 	StopTimeout time.Duration
+	TaskMemory  int64   // hard memory limit in bytes; 0: none
 	FaultAt     float64 // fraction of the way from a save's end to the next fork
 }
 
@@ -49,6 +50,7 @@ func (p TrialPlan) startSpec() target.StartSpec {
 		RestartDelay:  time.Duration(s.RestartDelay),
 		Storage:       s.Storage,
 		KeepTempFiles: s.KeepTempFiles,
+		TaskMemory:    p.TaskMemory,
 	}
 }
 
@@ -82,6 +84,10 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 		}
 		if cfg.StopTimeout > 0 {
 			base.StopTimeout = cfg.StopTimeout
+		}
+		base.TaskMemory = s.taskMemory
+		if cfg.TaskMemory > 0 {
+			base.TaskMemory = cfg.TaskMemory
 		}
 		if base.FaultAt == 0 {
 			base.FaultAt = 0.9

@@ -70,8 +70,16 @@ func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 	}
 	before := *t
 	ci := t.Classified
+	ops := h.Ops
+	if len(ci.Excluded) > 0 {
+		skip := map[uint64]bool{}
+		for _, seq := range ci.Excluded {
+			skip[seq] = true
+		}
+		ops, found = withoutSeqs(ops, found, skip)
+	}
 	c := check.Classify(check.Input{
-		Ops: h.Ops, Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
+		Ops: ops, Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
 		SaveStarts: durations(ci.SaveStartsS), FloorF: seconds(ci.FloorFS), CompletedSaves: saveForks(ci.CompletedSaves),
 	})
 	t.Problems = withoutAnomalyExamples(t.Problems)

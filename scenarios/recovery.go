@@ -21,6 +21,11 @@ type injected struct {
 // inject applies the trial's fault through the target; the load keeps
 // running through it.
 func inject(ctx context.Context, env *trialEnv, load *loadRun) (injected, error) {
+	if rep, ok := oomBeforeFault(env); ok {
+		// The kernel got there first: the fault that happened is the OOM kill.
+		env.logf("the server was OOM-killed before the planned %s: %s", env.plan.Fault, rep.ExitDetail)
+		return injected{rep: rep, tFault: rep.IssuedAt}, nil
+	}
 	env.logf("injecting %s (acked so far %d)", env.plan.Fault, load.writer.Stats().Acked)
 	rep, err := env.cfg.Target.Inject(ctx, env.plan.Fault)
 	in := injected{rep: rep, tFault: rep.IssuedAt}

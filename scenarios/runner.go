@@ -36,6 +36,8 @@ type Config struct {
 	StopTimeout time.Duration
 	// Rate overrides the measured write rate (real-time writes/s) when > 0.
 	Rate float64
+	// TaskMemory overrides every scenario's task_memory (bytes) when > 0.
+	TaskMemory int64
 	// Persistence overrides every scenario's persistence strategies when set.
 	Persistence savepolicy.Strategy
 	// SLOs apply to every trial, on top of each scenario's expect block.

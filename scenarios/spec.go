@@ -60,6 +60,13 @@ type Scenario struct {
 	// did not fsync is lost (needs EFS-like storage; Jepsen's LazyFS does
 	// the same), as a Fargate task's VM goes with its unflushed NFS pages.
 	HostLoss bool `yaml:"host_loss"`
+	// TaskMemory is the task's hard memory limit ("256MiB"), enforced with
+	// a memory cgroup on local runs, as Fargate enforces the task's.
+	TaskMemory string `yaml:"task_memory"`
+	// Overwrite changes the preloaded (unjudged) keys at a rate from the
+	// end of the save during the load: the writes that dirty pages and
+	// make a fork's copy-on-write grow.
+	Overwrite *OverwriteSpec `yaml:"overwrite"`
 	// Reader runs a cache-aside application beside the writer.
 	Reader *ReaderSpec `yaml:"reader"`
 	// Storage faults, where the fault lands, capacity sweeps (storage.go).
@@ -72,6 +79,7 @@ type Scenario struct {
 	ratePerS   float64   // Load.Rate
 	expect     []slo.SLO // Expect
 	strategies []savepolicy.Strategy
+	taskMemory int64
 	reader     *loadgen.ReaderConfig // Reader, parsed: the settings the runner completes per trial
 }
 
@@ -194,6 +202,9 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("fault_at %v: use a fraction of the snapshot cycle in (0, 1], e.g. 0.9 (1: just before the next fork)", s.FaultAt)
 	}
 	if err := s.validateStrategies(); err != nil {
+		return err
+	}
+	if err := s.validateMemory(); err != nil {
 		return err
 	}
 	if s.Restore != "" && s.Restore != "oldest" {

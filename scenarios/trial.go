@@ -94,6 +94,8 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 		return done, err
 	}
 	ev.replan = plan.replan(ev.snapshot.Duration())
+	mem := startMemory(ctx, env)
+	defer func() { ev.memory.summary, ev.memory.events = mem.stopLoad(), mem.stopEvents() }()
 	load, err := startLoad(ctx, env, ev.replan.rate, ev.server.rules)
 	if err != nil {
 		return done, err
@@ -106,13 +108,15 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	defer func() { ev.reads = reader.stop(ev.fault.tFault) }()
 	storage.phase("load")
 
-	if ev.placement, err = placeFault(ctx, env, load, storage); err != nil || !ev.placement.found {
+	if ev.placement, err = placeFault(ctx, env, load, storage, func() error { return mem.startOverwrite(ctx, env) }); err != nil || !ev.placement.found {
 		return done, err
 	}
 	storage.phase("fault")
+	mem.watch.Mark()
 	if ev.fault, err = inject(ctx, env, load); err != nil || !ev.fault.rep.Confirmed {
 		return done, err
 	}
+	ev.memory.report, ev.memory.hasRep = memoryReport(env)
 	if err = restoreOldest(env); err != nil {
 		return done, err
 	}
@@ -127,11 +131,13 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 		return done, err // keep writing a little after recovery so the timeline shows it
 	}
 	ev.load, ev.reads = load.stop(), reader.stop(ev.fault.tFault)
+	ev.memory.summary = mem.stopLoad()
 	ev.log = observe(ctx, env, ev.recovery)
 	if ev.recovery.exited != "" {
 		return done, nil // nothing to read back: the replacement never started
 	}
 	ev.found, err = readBack(ctx, env, ev.load.history)
+	ev.memory.events = mem.stopEvents()
 	return done, err
 }
 

@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/trigpointing/valkey-chaos/memlimit"
 	"github.com/trigpointing/valkey-chaos/target"
@@ -96,4 +97,12 @@ func (m *memoryGroup) close() {
 	if m != nil {
 		_ = m.g.Close()
 	}
+}
+
+// ExitedAt is when the current server exited (zero while it runs).
+func (t *Target) ExitedAt() time.Time {
+	if t.cur == nil {
+		return time.Time{}
+	}
+	return t.cur.ExitedAt()
 }
