@@ -112,3 +112,23 @@ func ValidateTimeScale(s float64) error {
 	}
 	return nil
 }
+
+// CheckAimable checks rules a run picks its write rates from (load.rule:
+// each, sweep or an index). Valkey accepts both cases refused here, but
+// neither gives a rate to aim at: empty rules turn persistence off (no
+// snapshot, a restart comes back empty), and a rule with 0 changes that no
+// shorter rule pre-empts saves every Seconds whether or not anything changed
+// (the server logs "0 changes in 900 seconds. Saving..."), so the rate
+// planned for it is 0 writes/s and its trial would measure nothing.
+// Errors unwrap to result.ErrBadInput; callers prefix the flag.
+func (rs Rules) CheckAimable() error {
+	if len(rs) == 0 {
+		return badInput(`persistence is off (no save rules: Valkey never snapshots and a restart comes back empty), so there is no rule to aim the write rates at: pass rules such as %q, or test running without persistence deliberately with --persistence none and the worth-it scenario`, Default)
+	}
+	for i, r := range rs {
+		if rate, ok := ExerciseRate(rs, i); r.Changes == 0 && ok && rate == 0 {
+			return badInput(`rule %q saves every %d s whether or not anything changed (Valkey accepts it as a timer), so no write rate makes it the rule that fires and its trial would write nothing: give it a change count (e.g. "%d 1") or pass --rate to write at a rate of your choice`, r, r.Seconds, r.Seconds)
+		}
+	}
+	return nil
+}
