@@ -123,7 +123,7 @@ func ValidateTimeScale(s float64) error {
 // Errors unwrap to result.ErrBadInput; callers prefix the flag.
 func (rs Rules) CheckAimable() error {
 	if len(rs) == 0 {
-		return badInput(`persistence is off (no save rules: Valkey never snapshots and a restart comes back empty), so there is no rule to aim the write rates at: pass rules such as %q, or test running without persistence deliberately with --persistence none and the worth-it scenario`, Default)
+		return badInput(`persistence is off (no save rules: Valkey never snapshots and a restart comes back empty): to measure snapshots pass rules such as %q, or test running without persistence deliberately with --persistence none and the worth-it scenario`, Default)
 	}
 	for i, r := range rs {
 		if rate, ok := ExerciseRate(rs, i); r.Changes == 0 && ok && rate == 0 {

@@ -96,47 +96,29 @@ no load, no fault, no result file.`,
 
 func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	ctx := cmd.Context()
-	rules, err := savepolicy.Parse(o.save)
-	if err != nil {
-		return fmt.Errorf("%w: --save: %w", result.ErrBadInput, err)
-	}
-	if err := savepolicy.ValidateTimeScale(o.timeScale); err != nil {
-		return fmt.Errorf("%w: --time-scale: %w", result.ErrBadInput, err)
-	}
-	var rate float64
-	if o.rate != "" {
-		if rate, err = savepolicy.ParseRate(o.rate); err != nil {
-			return fmt.Errorf("%w: --rate: %w", result.ErrBadInput, err)
-		}
-	}
-	scens, err := scenarios.Resolve(args)
+	in, err := validateRun(cmd.Flags(), args, o)
 	if err != nil {
 		return err
 	}
-	var namespace string
-	if o.publish != "" {
-		if namespace, err = ecs.ParsePublish(o.publish); err != nil {
-			return err
-		}
-		if o.targetKind != "ecs" {
-			return fmt.Errorf("%w: --publish needs --target ecs (metrics go to the AWS account of the service)", result.ErrBadInput)
-		}
-	}
+	rules, rate, scens, namespace := in.rules, in.rate, in.scens, in.namespace
 	if o.runID == "" {
 		o.runID = newRunID()
 	}
 	outDir := filepath.Join(o.out, o.runID)
-	if !o.ecs.DryRun { // a dry run writes no result
-		if err := scenarios.PrepareOutDir(outDir); err != nil {
-			return err
-		}
-	}
 	w := cmd.OutOrStdout()
 	tgt, info, err := openTarget(cmd, o, outDir)
 	if err != nil {
 		return err
 	}
 	defer tgt.Close()
+	if !o.ecs.DryRun { // a dry run writes no result
+		// Created only now that every input and the target checked out, and
+		// removed again if the run is refused before it writes a result.
+		defer removeIfUnused(outDir, dirExists(outDir))
+		if err := scenarios.PrepareOutDir(outDir); err != nil {
+			return err
+		}
+	}
 	where := tgt.Version()
 	if info.Kind == "ecs" {
 		where = fmt.Sprintf("ECS service %s in cluster %s", info.Service, info.Cluster)

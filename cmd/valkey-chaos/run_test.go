@@ -59,11 +59,27 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 		{"publish somewhere unknown", []string{"run", "--publish", "prometheus"}, []string{"--publish", "cloudwatch"}},
 		{"unknown flag", []string{"run", "--bogus"}, []string{"--bogus", "--help"}},
 		{"SLO typo, refused before any trial", []string{"run", "--slo", "rto<=banana", "crash"}, []string{"--slo", "rto<=banana"}},
+		{"negative keys", []string{"run", "--keys", "-5", "crash"}, []string{"--keys -5", "0 or more", "omit --keys"}},
+		{"the keys sentinel given", []string{"run", "--keys", "-1", "crash"}, []string{"--keys -1", "omit --keys"}},
+		{"no trials", []string{"run", "--trials", "0", "crash"}, []string{"--trials 0", "1 or more"}},
+		{"negative stop timeout", []string{"run", "--stop-timeout", "-5s", "stop"}, []string{"--stop-timeout -5s", "more than 0"}},
+		{"zero stop timeout", []string{"run", "--stop-timeout", "0s", "stop"}, []string{"--stop-timeout 0s", "crash fault"}},
+		{"negative restart delay", []string{"run", "--restart-delay", "-1s", "crash"}, []string{"--restart-delay -1s", "0 or more"}},
+		{"port out of range", []string{"run", "--port", "70000", "crash"}, []string{"--port 70000", "1-65535"}},
+		{"negative port", []string{"run", "--port", "-1", "crash"}, []string{"--port -1", "1-65535"}},
+		{"server binary that is no server", []string{"run", "--server-bin", "/bin/true", "crash"}, []string{"--server-bin /bin/true", "not a valkey-server or redis-server", `printed "true`, "path of valkey-server"}},
+		{"server binary that prints another version", []string{"run", "--server-bin", "valkey-cli", "crash"}, []string{"--server-bin valkey-cli", `printed "valkey-cli`}},
+		{"save rule with 0 changes", []string{"run", "--save", "900 0"}, []string{`--save "900 0"`, "whether or not anything changed", `"900 1"`, "--rate"}},
+		{"save rule with 0 changes, each rule", []string{"run", "--save", "60 0 900 1", "thresholds"}, []string{`--save "60 0 900 1"`, `"60 0"`}},
+		{"persistence off", []string{"run", "--save", ""}, []string{`--save ""`, "persistence is off", "--persistence none", "worth-it"}},
+		{"persistence off, fixed-rate scenario", []string{"run", "--save", "", "crash"}, []string{`--save ""`, "persistence is off"}},
+		{"poll interval", []string{"run", "--target", "ecs", "--poll-every", "0s"}, []string{"--poll-every 0s"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
 			args := append([]string{}, tc.args...)
-			args = append(args[:1], append([]string{"--out", t.TempDir()}, args[1:]...)...)
+			args = append(args[:1], append([]string{"--out", out}, args[1:]...)...)
 			if tc.name == "unwritable --out" {
 				args = tc.args
 			}
@@ -79,6 +95,9 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 				if !strings.Contains(msg, w) {
 					t.Errorf("message %q does not name %q", msg, w)
 				}
+			}
+			if left, _ := os.ReadDir(out); len(left) != 0 && tc.name != "unwritable --out" {
+				t.Errorf("refused before anything started, but --out holds %s", left[0].Name())
 			}
 			if left := leakcheck.ChildServers(); len(left) != 0 {
 				t.Errorf("server processes left running: %v", left)

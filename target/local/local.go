@@ -92,8 +92,22 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 		return nil, err
 	}
 	version, err := ServerVersion(ctx, bin)
+	if errors.Is(err, errSignaled) {
+		// Ctrl-C reaches the child first; the context follows at once.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, interrupted(ctx, "checking the server binary "+bin)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a usable valkey-server/redis-server: %w", result.ErrBadInput, bin, err)
+		shown := cfg.ServerBin
+		if shown == "" || shown != bin {
+			shown = strings.TrimSpace(cfg.ServerBin + " (" + bin + ")")
+		}
+		return nil, fmt.Errorf("%w: --server-bin %s is not a valkey-server or redis-server (%w): pass the path of valkey-server", result.ErrBadInput, shown, err)
 	}
 	if cfg.Port != 0 {
 		if err := CheckPortFree(cfg.Host, cfg.Port); err != nil {
