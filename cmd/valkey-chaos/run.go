@@ -53,7 +53,10 @@ on the same data, and measures what was lost, the loss window and the warm-up.
 
 Exit codes: 0 all trials passed; 2 bad input; 3 a trial, SLO or invariant failed;
 4 inconclusive (a trial's own preconditions did not hold: rerun; or a --alarm stop
-condition was in ALARM, so the run stopped before a fault); 1 harness error.
+condition was in ALARM, so the run stopped before a fault); 5 interrupted (Ctrl-C,
+SIGTERM as from ECS StopTask, SIGHUP or a closed output pipe ended the run early:
+servers stopped, result.json partial with "complete": false and the trial cut
+short named: rerun); 1 harness error.
 
 --dry-run (--target ecs) checks the guardrails and the service, prints what each trial
 would write and the exact state-changing AWS calls it would make, and changes nothing:
