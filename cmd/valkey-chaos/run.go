@@ -38,6 +38,7 @@ type runOpts struct {
 	slos         []string
 	targetKind   string
 	noReport     bool
+	keepData     bool
 	ecs          ecs.Config
 	publish      string
 }
@@ -81,6 +82,7 @@ no load, no fault, no result file.`,
 	f.StringArrayVar(&o.slos, "slo", nil, "SLO applied to every trial, e.g. loss_window<=65s, rto<=30s (repeatable)")
 	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local (a valkey-server this command starts) or ecs (a running ECS service)")
 	f.BoolVar(&o.noReport, "no-report", false, "write result.json only")
+	f.BoolVar(&o.keepData, "keep-data", false, "keep each trial's data directory in <run-id>/data/<trial>/ (and <trial>.at-fault/: what the replacement loaded), every dump checked by valkey-check-rdb when on PATH (local)")
 
 	// ECS target; see docs/ecs.md.
 	f.StringVar(&o.ecs.Cluster, "cluster", "", "ECS cluster name or ARN (--target ecs)")
@@ -194,20 +196,24 @@ func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result
 		if o.ecs.DryRun || o.ecs.AllowUntagged || len(o.ecs.AlarmNames) > 0 {
 			return nil, result.Target{}, fmt.Errorf("%w: --dry-run, --allow-untagged and --alarm are for --target ecs; the local target starts its own servers", result.ErrBadInput)
 		}
-		tgt, err := local.New(ctx, local.Config{
+		cfg := local.Config{
 			ServerBin:    o.serverBin,
 			Port:         o.port,
 			LogDir:       filepath.Join(outDir, "logs"),
 			StopTimeout:  o.stopTimeout,
 			RestartDelay: o.restartDelay,
-		})
+		}
+		if o.keepData {
+			cfg.WorkDir, cfg.KeepData = filepath.Join(outDir, "data"), true
+		}
+		tgt, err := local.New(ctx, cfg)
 		if err != nil {
 			return nil, result.Target{}, err
 		}
 		return tgt, result.Target{Kind: "local", ServerVersion: tgt.Version(), ServerBin: tgt.Bin(), Storage: "local-disk"}, nil
 	case "ecs":
-		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") {
-			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --port and --restart-delay are for --target local; ECS runs the task definition", result.ErrBadInput)
+		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") || o.keepData {
+			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --port, --restart-delay and --keep-data are for --target local; ECS runs the task definition on EFS", result.ErrBadInput)
 		}
 		cfg := o.ecs
 		cfg.Out = cmd.ErrOrStderr()

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/trigpointing/valkey-chaos/internal/leakcheck"
+	"github.com/trigpointing/valkey-chaos/target/local"
 )
 
 // execute runs the root command in-process and returns its error.
@@ -73,6 +76,7 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 		{"save rule with 0 changes, each rule", []string{"run", "--save", "60 0 900 1", "thresholds"}, []string{`--save "60 0 900 1"`, `"60 0"`}},
 		{"persistence off", []string{"run", "--save", ""}, []string{`--save ""`, "persistence is off", "--persistence none", "worth-it"}},
 		{"persistence off, fixed-rate scenario", []string{"run", "--save", "", "crash"}, []string{`--save ""`, "persistence is off"}},
+		{"keep-data on ECS", []string{"run", "--target", "ecs", "--cluster", "c", "--service", "s", "--keep-data"}, []string{"--keep-data", "--target local"}},
 		{"poll interval", []string{"run", "--target", "ecs", "--poll-every", "0s"}, []string{"--poll-every 0s"}},
 	}
 	for _, tc := range tests {
@@ -103,5 +107,48 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 				t.Errorf("server processes left running: %v", left)
 			}
 		})
+	}
+}
+
+// --keep-data keeps the trial's data directory with the run, and the checker
+// confirms the dump the replacement started on holds the keys the
+// replacement's own log says it loaded.
+func TestRunKeepDataKeepsCheckedDumps(t *testing.T) {
+	if local.FindRDBChecker() == "" {
+		t.Fatal("valkey-check-rdb not on PATH (scripts/setup.sh installs valkey-tools)")
+	}
+	out := t.TempDir()
+	err := execute(t, "run", "crash", "--save", "60 1", "--time-scale", "0.05", "--rate", "10/s", "--keys", "500",
+		"--out", out, "--run-id", "keep", "--keep-data", "--no-report")
+	if code := exitCode(err); code != exitOK {
+		t.Fatalf("run: exit %d (%v)", code, err)
+	}
+	runDir := filepath.Join(out, "keep")
+	atFault, err := filepath.Glob(filepath.Join(runDir, "data", "*.at-fault", "check-rdb.txt"))
+	if err != nil || len(atFault) != 1 {
+		t.Fatalf("kept at-fault verdicts %v, %v; want one trial's", atFault, err)
+	}
+	verdict, err := os.ReadFile(atFault[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := filepath.Glob(filepath.Join(runDir, "logs", "*-server-2.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("replacement logs %v, %v", logs, err)
+	}
+	log, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`keys loaded: (\d+)`).FindSubmatch(log)
+	if m == nil {
+		t.Fatalf("replacement log has no keys-loaded line:\n%s", log)
+	}
+	if want := fmt.Sprintf("dump.rdb: ok, %s keys", m[1]); !strings.Contains(string(verdict), want) {
+		t.Errorf("at-fault verdict %q, want %q (the replacement loaded %s keys)", verdict, want, m[1])
+	}
+	trialDir := strings.TrimSuffix(filepath.Dir(atFault[0]), ".at-fault")
+	if _, err := os.Stat(filepath.Join(trialDir, "dump.rdb")); err != nil {
+		t.Errorf("the trial's data directory was not kept: %v", err)
 	}
 }

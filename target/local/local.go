@@ -53,6 +53,10 @@ type Config struct {
 	TaskMemory int64
 	// Cgroups is where the memory cgroups are created; zero: detected.
 	Cgroups memlimit.Hierarchy
+	// KeepData keeps every trial's data directory under WorkDir, named by
+	// the trial's label, with <label>.at-fault beside it holding the files
+	// the replacement started on; every dump in them is checked (KeptData).
+	KeepData bool
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -74,6 +78,8 @@ type Target struct {
 	all       []*Server
 	logFiles  []string
 	tempFiles map[string]bool
+	atFault   string           // the kept copy of the data dir at the fault (KeepData)
+	kept      *target.KeptData // what the last finished trial kept
 }
 
 // New checks the binary and the port once, before any trial runs.
@@ -169,6 +175,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		t.label = fmt.Sprintf("trial-%d", t.trial)
 	}
 	t.all, t.logFiles, t.tempFiles = nil, nil, map[string]bool{}
+	t.atFault, t.kept = "", nil
 	mode, efsCfg, err := parseStorage(spec.Storage)
 	if err != nil {
 		return target.Instance{}, err
@@ -177,6 +184,9 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		t.dataDir, t.ownedDir = t.cfg.DataDir, ""
 	} else {
 		dir, err := os.MkdirTemp(t.cfg.WorkDir, result.SafeName(t.label)+"-")
+		if t.cfg.KeepData {
+			dir, err = t.keptDataDir()
+		}
 		if err != nil {
 			return target.Instance{}, fmt.Errorf("create data dir: %w", err)
 		}
@@ -331,6 +341,9 @@ func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
 			return rec, ctx.Err()
 		}
 	}
+	if err := t.keepAtFault(); err != nil {
+		return rec, err
+	}
 	files, bytes, err := staleTempFiles(t.dataDir)
 	if err != nil {
 		return rec, err
@@ -469,12 +482,17 @@ func (t *Target) Finish(ctx context.Context) error {
 		}
 	}
 	t.store = nil
-	if t.ownedDir != "" {
+	switch {
+	case t.ownedDir != "" && t.cfg.KeepData:
+		if err := t.keep(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("check the kept dumps: %w", err))
+		}
+	case t.ownedDir != "":
 		if err := os.RemoveAll(t.ownedDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
 		}
 	}
-	t.dataDir, t.ownedDir = "", ""
+	t.dataDir, t.ownedDir, t.atFault = "", "", ""
 	return errors.Join(errs...)
 }
 
