@@ -8,6 +8,7 @@ package savepolicy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,8 +126,9 @@ func (rs Rules) CheckAimable() error {
 	if len(rs) == 0 {
 		return badInput(`persistence is off (no save rules: Valkey never snapshots and a restart comes back empty): to measure snapshots pass rules such as %q, or test running without persistence deliberately with --persistence none and the worth-it scenario`, Default)
 	}
-	for i, r := range rs {
-		if rate, ok := ExerciseRate(rs, i); r.Changes == 0 && ok && rate == 0 {
+	for _, r := range rs {
+		preempted := slices.ContainsFunc(rs, func(o Rule) bool { return o.Seconds < r.Seconds })
+		if r.Changes == 0 && !preempted {
 			return badInput(`rule %q saves every %d s whether or not anything changed (Valkey accepts it as a timer), so no write rate makes it the rule that fires and its trial would write nothing: give it a change count (e.g. "%d 1") or pass --rate to write at a rate of your choice`, r, r.Seconds, r.Seconds)
 		}
 	}
