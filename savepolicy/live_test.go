@@ -127,3 +127,14 @@ func TestZeroChangeRuleIsATimerOnTheServer(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// An interrupted read is an interruption, not a server missing at --addr.
+func TestFromServerInterrupted(t *testing.T) {
+	addr := startValkey(t, "--save", "60 1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := FromServer(ctx, addr)
+	if err == nil || errors.Is(err, result.ErrBadInput) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("FromServer with a cancelled context: %v, want context.Canceled and not bad input", err)
+	}
+}

@@ -317,10 +317,14 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 func waitGone(ctx context.Context, srv *Server, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	if err := srv.Wait(ctx); err != nil {
+	err := srv.Wait(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("server pid %d still running %v after the fault: %w", srv.PID(), limit, err)
 	}
-	return nil
+	return interrupted(ctx, fmt.Sprintf("waiting for server pid %d to exit", srv.PID()))
 }
 
 // Recover spawns the replacement on the same directory and port after the
