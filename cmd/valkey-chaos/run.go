@@ -119,7 +119,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	if !o.ecs.DryRun { // a dry run writes no result
 		// Created only now that every input and the target checked out, and
 		// removed again if the run is refused before it writes a result.
-		defer removeIfUnused(outDir, dirExists(outDir))
+		defer removeIfUnused(outDir, preexisting(outDir))
 		if err := scenarios.PrepareOutDir(outDir); err != nil {
 			return err
 		}

@@ -128,8 +128,9 @@ func removeIfUnused(dir string, existed bool) {
 	_ = os.RemoveAll(dir)
 }
 
-// dirExists reports whether path is an existing directory.
-func dirExists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir() || err != nil && !errors.Is(err, os.ErrNotExist)
+// preexisting reports whether something is at path already, or it cannot
+// tell (then the directory is never removed).
+func preexisting(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
 }
