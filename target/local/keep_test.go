@@ -15,6 +15,12 @@ import (
 	"github.com/trigpointing/valkey-chaos/target"
 )
 
+// The runner reads a kept trial through this method (scenarios declares the
+// interface it consumes).
+var _ interface {
+	KeptData() (target.KeptData, bool)
+} = (*Target)(nil)
+
 // writeKeys pipelines n SETs of 100-byte values (every third with a TTL)
 // and reads every reply.
 func writeKeys(t *testing.T, addr, prefix string, n int) {
