@@ -146,7 +146,14 @@ func TestSIGTERMMidTrialExitsInterrupted(t *testing.T) {
 	if run.Complete {
 		t.Error("result.json says complete after SIGTERM mid-trial")
 	}
-	if !strings.Contains(run.Interrupted, "SIGTERM") || !strings.Contains(run.Interrupted, label) {
-		t.Errorf("interrupted = %q: want it to name SIGTERM and the trial cut short, %s", run.Interrupted, label)
+	if len(run.Trials) != 1 {
+		t.Fatalf("%d trials in result.json, want the one cut short (%s)", len(run.Trials), label)
+	}
+	cut := run.Trials[0]
+	if cut.Interrupted == "" || cut.Verdict == result.Pass {
+		t.Errorf("trial %s: interrupted %q, verdict %s; want it marked as cut short and not passed", label, cut.Interrupted, cut.Verdict)
+	}
+	if !strings.Contains(run.Interrupted, "SIGTERM") || !strings.Contains(run.Interrupted, cut.Label()) {
+		t.Errorf("interrupted = %q: want it to name SIGTERM and the trial cut short, %s", run.Interrupted, cut.Label())
 	}
 }
