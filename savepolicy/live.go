@@ -34,6 +34,9 @@ func FromServer(ctx context.Context, addr string) (Rules, error) {
 	c := liveClient(addr)
 	defer c.Close()
 	got, err := c.ConfigGet(ctx, "save").Result()
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("read save rules from %s: %w", addr, ctx.Err()) // interrupted: not the user's mistake
+	}
 	if err != nil {
 		return nil, unreachable(addr, err)
 	}

@@ -89,3 +89,52 @@ func TestSampleRate(t *testing.T) {
 		t.Errorf("the sampled profile replays %.1f changes/s", mean)
 	}
 }
+
+// The parser agrees with the server on what a save rule may be, and a rule
+// with 0 changes is a timer there: it saves with nothing changed (the reason
+// CheckAimable refuses to aim a write rate at it).
+func TestZeroChangeRuleIsATimerOnTheServer(t *testing.T) {
+	addr := startValkey(t, "--save", "")
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	defer rdb.Close()
+	ctx := context.Background()
+	for _, rules := range []string{"900 0", "1 0", "0 1", "900 -1", "900"} {
+		_, perr := Parse(rules)
+		serr := rdb.ConfigSet(ctx, "save", rules).Err()
+		if (perr == nil) != (serr == nil) {
+			t.Errorf("save %q: Parse says %v, the server says %v", rules, perr, serr)
+		}
+	}
+	if err := rdb.ConfigSet(ctx, "save", "1 0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := rdb.InfoMap(ctx, "persistence").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := info["Persistence"]
+		if p["rdb_saves"] != "0" {
+			if p["rdb_changes_since_last_save"] != "0" {
+				t.Errorf("changes since last save %s, want 0: nothing was written", p["rdb_changes_since_last_save"])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf(`save "1 0" made no snapshot within 30 s: %v`, p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// An interrupted read is an interruption, not a server missing at --addr.
+func TestFromServerInterrupted(t *testing.T) {
+	addr := startValkey(t, "--save", "60 1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := FromServer(ctx, addr)
+	if err == nil || errors.Is(err, result.ErrBadInput) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("FromServer with a cancelled context: %v, want context.Canceled and not bad input", err)
+	}
+}

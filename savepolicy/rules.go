@@ -8,6 +8,7 @@ package savepolicy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -109,6 +110,27 @@ func (rs Rules) Scale(s float64) Rules {
 func ValidateTimeScale(s float64) error {
 	if math.IsNaN(s) || s <= 0 || s > 1 {
 		return fmt.Errorf("time scale %v: must be in (0, 1], e.g. --time-scale 0.01 turns 900 s into 9 s", s)
+	}
+	return nil
+}
+
+// CheckAimable checks rules a run picks its write rates from (load.rule:
+// each, sweep or an index). Valkey accepts both cases refused here, but
+// neither gives a rate to aim at: empty rules turn persistence off (no
+// snapshot, a restart comes back empty), and a rule with 0 changes that no
+// shorter rule pre-empts saves every Seconds whether or not anything changed
+// (the server logs "0 changes in 900 seconds. Saving..."), so the rate
+// planned for it is 0 writes/s and its trial would measure nothing.
+// Errors unwrap to result.ErrBadInput; callers prefix the flag.
+func (rs Rules) CheckAimable() error {
+	if len(rs) == 0 {
+		return badInput(`persistence is off (no save rules: Valkey never snapshots and a restart comes back empty): to measure snapshots pass rules such as %q, or test running without persistence deliberately with --persistence none and the worth-it scenario`, Default)
+	}
+	for _, r := range rs {
+		preempted := slices.ContainsFunc(rs, func(o Rule) bool { return o.Seconds < r.Seconds })
+		if r.Changes == 0 && !preempted {
+			return badInput(`rule %q saves every %d s whether or not anything changed (Valkey accepts it as a timer), so no write rate makes it the rule that fires and its trial would write nothing: give it a change count (e.g. "%d 1") or pass --rate to write at a rate of your choice`, r, r.Seconds, r.Seconds)
+		}
 	}
 	return nil
 }

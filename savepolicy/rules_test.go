@@ -59,3 +59,29 @@ func TestScaleKeepsChangesAndWholeSeconds(t *testing.T) {
 		t.Fatalf("scale 0.01 of %q = %q, want 9 1 3 10 1 10000 (60 s becomes 0.6, floored at 1)", rules, got)
 	}
 }
+
+func TestCheckAimable(t *testing.T) {
+	tests := []struct {
+		rules string
+		want  string // "" for no error, else a word the message must hold
+	}{
+		{Default, ""},
+		{"900 0 60 10000", ""}, // below 10000/900 writes/s the timer fires first: a rate exists
+		{"", "persistence is off"},
+		{"900 0", `"900 0" saves every 900 s`},
+		{"60 0 900 1", `"60 0" saves every 60 s`},
+	}
+	for _, tc := range tests {
+		rules, err := Parse(tc.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = rules.CheckAimable()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v, want no error", tc.rules, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, result.ErrBadInput)):
+			t.Errorf("%q: %v, want a bad-input error naming %q", tc.rules, err, tc.want)
+		}
+	}
+}

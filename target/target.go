@@ -238,3 +238,31 @@ type LogLine struct {
 	// event timestamp, epoch ms); zero where there is none (local files).
 	EventTime time.Time
 }
+
+// RDBCheck is an RDB checker's verdict on one dump file (valkey-check-rdb,
+// a program apart from the server that wrote the file and the one that
+// loaded it): an independent oracle for what survived.
+type RDBCheck struct {
+	File    string // path checked
+	Checker string // the checker binary that ran
+	OK      bool   // the checker printed "RDB looks OK"
+	Verdict string // "ok", or "error: " and the checker's reason
+	Keys    int64  // "[info] N keys read" (before the error, when there is one)
+	Expires int64  // "[info] N expires"
+}
+
+// KeptData is a trial's data directory kept with the run (--keep-data).
+type KeptData struct {
+	// Dir is the data directory as the trial left it: after the runner's
+	// clean-up and the last server's shutdown save, so its dump is not the
+	// evidence; AtFault's is.
+	Dir string
+	// AtFault holds the files as they were when the replacement started:
+	// the dump it loaded and any temp-*.rdb the fault left. Empty when
+	// the trial never got that far.
+	AtFault string
+	// Checks has a verdict for every *.rdb in Dir and AtFault; nil when no
+	// checker is on PATH (CheckerMissing says so).
+	Checks         []RDBCheck
+	CheckerMissing bool
+}

@@ -24,6 +24,7 @@ const (
 	exitBadInput     = 2
 	exitFailed       = 3 // an SLO, invariant or regression failed
 	exitInvalid      = 4 // no failure, but some trial's preconditions did not hold: rerun
+	exitInterrupted  = 5 // a signal (Ctrl-C, ECS StopTask's SIGTERM) ended the run early: rerun
 )
 
 func main() {
@@ -31,11 +32,57 @@ func main() {
 	// pipe (SIGPIPE, e.g. `| head`) all end the run the same way: servers
 	// stopped, keys removed, a valid partial result. Without SIGPIPE here Go
 	// would exit on the first write and leave the servers running.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	ctx, stop := signalContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer stop()
 	root := newRootCmd()
 	err := root.ExecuteContext(ctx)
-	os.Exit(exitCode(err))
+	os.Exit(exitCode(asInterruption(ctx, err)))
+}
+
+// errInterrupted is the cause of the command's context when a signal ended
+// it, so an error that follows (context.Canceled from deep inside a trial)
+// is reported as the interruption it is, with an exit code of its own.
+var errInterrupted = errors.New("interrupted")
+
+// signalContext is signal.NotifyContext with the signal as the cause. The
+// signals stay caught until stop: a second Ctrl-C or a closed pipe must not
+// kill the harness while it stops its servers and writes the partial result.
+func signalContext(parent context.Context, sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(fmt.Errorf("%w by %s", errInterrupted, signalName(sig)))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM (e.g. ECS StopTask)"
+	case syscall.SIGHUP:
+		return "SIGHUP (terminal closed)"
+	case syscall.SIGPIPE:
+		return "SIGPIPE (output closed)"
+	}
+	return sig.String()
+}
+
+// asInterruption names the signal in an error the command returned after
+// ctx was interrupted; other errors pass through unchanged.
+func asInterruption(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if err == nil || !errors.Is(cause, errInterrupted) || errors.Is(err, errInterrupted) {
+		return err
+	}
+	return fmt.Errorf("%w: the run stopped early and result.json holds what it measured (%w)", cause, err)
 }
 
 func newRootCmd() *cobra.Command {
@@ -71,7 +118,9 @@ func exitCode(err error) int {
 	case errors.Is(err, result.ErrBadInput):
 		return exitBadInput
 	case errors.Is(err, result.ErrFailed):
-		return exitFailed
+		return exitFailed // a failure found before an interruption still stands
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
 	case errors.Is(err, result.ErrInconclusive), errors.Is(err, target.ErrStopCondition):
 		// A stop-condition alarm aborted the run before a fault: no
 		// evidence either way, like an inconclusive trial.

@@ -38,6 +38,7 @@ type runOpts struct {
 	slos         []string
 	targetKind   string
 	noReport     bool
+	keepData     bool
 	ecs          ecs.Config
 	publish      string
 }
@@ -53,7 +54,10 @@ on the same data, and measures what was lost, the loss window and the warm-up.
 
 Exit codes: 0 all trials passed; 2 bad input; 3 a trial, SLO or invariant failed;
 4 inconclusive (a trial's own preconditions did not hold: rerun; or a --alarm stop
-condition was in ALARM, so the run stopped before a fault); 1 harness error.
+condition was in ALARM, so the run stopped before a fault); 5 interrupted (Ctrl-C,
+SIGTERM as from ECS StopTask, SIGHUP or a closed output pipe ended the run early:
+servers stopped, result.json partial with "complete": false and the trial cut
+short named: rerun); 1 harness error.
 
 --dry-run (--target ecs) checks the guardrails and the service, prints what each trial
 would write and the exact state-changing AWS calls it would make, and changes nothing:
@@ -78,6 +82,7 @@ no load, no fault, no result file.`,
 	f.StringArrayVar(&o.slos, "slo", nil, "SLO applied to every trial, e.g. loss_window<=65s, rto<=30s (repeatable)")
 	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local (a valkey-server this command starts) or ecs (a running ECS service)")
 	f.BoolVar(&o.noReport, "no-report", false, "write result.json only")
+	f.BoolVar(&o.keepData, "keep-data", false, "keep each trial's data directory in <run-id>/data/<trial>/ (and <trial>.at-fault/: what the replacement loaded), every dump checked by valkey-check-rdb when on PATH (local)")
 
 	// ECS target; see docs/ecs.md.
 	f.StringVar(&o.ecs.Cluster, "cluster", "", "ECS cluster name or ARN (--target ecs)")
@@ -96,47 +101,29 @@ no load, no fault, no result file.`,
 
 func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	ctx := cmd.Context()
-	rules, err := savepolicy.Parse(o.save)
-	if err != nil {
-		return fmt.Errorf("%w: --save: %w", result.ErrBadInput, err)
-	}
-	if err := savepolicy.ValidateTimeScale(o.timeScale); err != nil {
-		return fmt.Errorf("%w: --time-scale: %w", result.ErrBadInput, err)
-	}
-	var rate float64
-	if o.rate != "" {
-		if rate, err = savepolicy.ParseRate(o.rate); err != nil {
-			return fmt.Errorf("%w: --rate: %w", result.ErrBadInput, err)
-		}
-	}
-	scens, err := scenarios.Resolve(args)
+	in, err := validateRun(cmd.Flags(), args, o)
 	if err != nil {
 		return err
 	}
-	var namespace string
-	if o.publish != "" {
-		if namespace, err = ecs.ParsePublish(o.publish); err != nil {
-			return err
-		}
-		if o.targetKind != "ecs" {
-			return fmt.Errorf("%w: --publish needs --target ecs (metrics go to the AWS account of the service)", result.ErrBadInput)
-		}
-	}
+	rules, rate, scens, namespace := in.rules, in.rate, in.scens, in.namespace
 	if o.runID == "" {
 		o.runID = newRunID()
 	}
 	outDir := filepath.Join(o.out, o.runID)
-	if !o.ecs.DryRun { // a dry run writes no result
-		if err := scenarios.PrepareOutDir(outDir); err != nil {
-			return err
-		}
-	}
 	w := cmd.OutOrStdout()
 	tgt, info, err := openTarget(cmd, o, outDir)
 	if err != nil {
 		return err
 	}
 	defer tgt.Close()
+	if !o.ecs.DryRun { // a dry run writes no result
+		// Created only now that every input and the target checked out, and
+		// removed again if the run is refused before it writes a result.
+		defer removeIfUnused(outDir, preexisting(outDir))
+		if err := scenarios.PrepareOutDir(outDir); err != nil {
+			return err
+		}
+	}
 	where := tgt.Version()
 	if info.Kind == "ecs" {
 		where = fmt.Sprintf("ECS service %s in cluster %s", info.Service, info.Cluster)
@@ -209,20 +196,24 @@ func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result
 		if o.ecs.DryRun || o.ecs.AllowUntagged || len(o.ecs.AlarmNames) > 0 {
 			return nil, result.Target{}, fmt.Errorf("%w: --dry-run, --allow-untagged and --alarm are for --target ecs; the local target starts its own servers", result.ErrBadInput)
 		}
-		tgt, err := local.New(ctx, local.Config{
+		cfg := local.Config{
 			ServerBin:    o.serverBin,
 			Port:         o.port,
 			LogDir:       filepath.Join(outDir, "logs"),
 			StopTimeout:  o.stopTimeout,
 			RestartDelay: o.restartDelay,
-		})
+		}
+		if o.keepData {
+			cfg.WorkDir, cfg.KeepData = filepath.Join(outDir, "data"), true
+		}
+		tgt, err := local.New(ctx, cfg)
 		if err != nil {
 			return nil, result.Target{}, err
 		}
 		return tgt, result.Target{Kind: "local", ServerVersion: tgt.Version(), ServerBin: tgt.Bin(), Storage: "local-disk"}, nil
 	case "ecs":
-		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") {
-			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --port and --restart-delay are for --target local; ECS runs the task definition", result.ErrBadInput)
+		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") || o.keepData {
+			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --port, --restart-delay and --keep-data are for --target local; ECS runs the task definition on EFS", result.ErrBadInput)
 		}
 		cfg := o.ecs
 		cfg.Out = cmd.ErrOrStderr()

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/trigpointing/valkey-chaos/internal/leakcheck"
+	"github.com/trigpointing/valkey-chaos/target/local"
 )
 
 // execute runs the root command in-process and returns its error.
@@ -59,11 +62,28 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 		{"publish somewhere unknown", []string{"run", "--publish", "prometheus"}, []string{"--publish", "cloudwatch"}},
 		{"unknown flag", []string{"run", "--bogus"}, []string{"--bogus", "--help"}},
 		{"SLO typo, refused before any trial", []string{"run", "--slo", "rto<=banana", "crash"}, []string{"--slo", "rto<=banana"}},
+		{"negative keys", []string{"run", "--keys", "-5", "crash"}, []string{"--keys -5", "0 or more", "omit --keys"}},
+		{"the keys sentinel given", []string{"run", "--keys", "-1", "crash"}, []string{"--keys -1", "omit --keys"}},
+		{"no trials", []string{"run", "--trials", "0", "crash"}, []string{"--trials 0", "1 or more"}},
+		{"negative stop timeout", []string{"run", "--stop-timeout", "-5s", "stop"}, []string{"--stop-timeout -5s", "more than 0"}},
+		{"zero stop timeout", []string{"run", "--stop-timeout", "0s", "stop"}, []string{"--stop-timeout 0s", "crash fault"}},
+		{"negative restart delay", []string{"run", "--restart-delay", "-1s", "crash"}, []string{"--restart-delay -1s", "0 or more"}},
+		{"port out of range", []string{"run", "--port", "70000", "crash"}, []string{"--port 70000", "1-65535"}},
+		{"negative port", []string{"run", "--port", "-1", "crash"}, []string{"--port -1", "1-65535"}},
+		{"server binary that is no server", []string{"run", "--server-bin", "/bin/true", "crash"}, []string{"--server-bin /bin/true", "not a valkey-server or redis-server", `printed "true`, "path of valkey-server"}},
+		{"server binary that prints another version", []string{"run", "--server-bin", "valkey-cli", "crash"}, []string{"--server-bin valkey-cli", `printed "valkey-cli`}},
+		{"save rule with 0 changes", []string{"run", "--save", "900 0"}, []string{`--save "900 0"`, "whether or not anything changed", `"900 1"`, "--rate"}},
+		{"save rule with 0 changes, each rule", []string{"run", "--save", "60 0 900 1", "thresholds"}, []string{`--save "60 0 900 1"`, `"60 0"`}},
+		{"persistence off", []string{"run", "--save", ""}, []string{`--save ""`, "persistence is off", "--persistence none", "worth-it"}},
+		{"persistence off, fixed-rate scenario", []string{"run", "--save", "", "crash"}, []string{`--save ""`, "persistence is off"}},
+		{"keep-data on ECS", []string{"run", "--target", "ecs", "--cluster", "c", "--service", "s", "--keep-data"}, []string{"--keep-data", "--target local"}},
+		{"poll interval", []string{"run", "--target", "ecs", "--poll-every", "0s"}, []string{"--poll-every 0s"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
 			args := append([]string{}, tc.args...)
-			args = append(args[:1], append([]string{"--out", t.TempDir()}, args[1:]...)...)
+			args = append(args[:1], append([]string{"--out", out}, args[1:]...)...)
 			if tc.name == "unwritable --out" {
 				args = tc.args
 			}
@@ -80,9 +100,55 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 					t.Errorf("message %q does not name %q", msg, w)
 				}
 			}
+			if left, _ := os.ReadDir(out); len(left) != 0 && tc.name != "unwritable --out" {
+				t.Errorf("refused before anything started, but --out holds %s", left[0].Name())
+			}
 			if left := leakcheck.ChildServers(); len(left) != 0 {
 				t.Errorf("server processes left running: %v", left)
 			}
 		})
+	}
+}
+
+// --keep-data keeps the trial's data directory with the run, and the checker
+// confirms the dump the replacement started on holds the keys the
+// replacement's own log says it loaded.
+func TestRunKeepDataKeepsCheckedDumps(t *testing.T) {
+	if local.FindRDBChecker() == "" {
+		t.Fatal("valkey-check-rdb not on PATH (scripts/setup.sh installs valkey-tools)")
+	}
+	out := t.TempDir()
+	err := execute(t, "run", "crash", "--save", "60 1", "--time-scale", "0.05", "--rate", "10/s", "--keys", "500",
+		"--out", out, "--run-id", "keep", "--keep-data", "--no-report")
+	if code := exitCode(err); code != exitOK {
+		t.Fatalf("run: exit %d (%v)", code, err)
+	}
+	runDir := filepath.Join(out, "keep")
+	atFault, err := filepath.Glob(filepath.Join(runDir, "data", "*.at-fault", "check-rdb.txt"))
+	if err != nil || len(atFault) != 1 {
+		t.Fatalf("kept at-fault verdicts %v, %v; want one trial's", atFault, err)
+	}
+	verdict, err := os.ReadFile(atFault[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := filepath.Glob(filepath.Join(runDir, "logs", "*-server-2.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("replacement logs %v, %v", logs, err)
+	}
+	log, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`keys loaded: (\d+)`).FindSubmatch(log)
+	if m == nil {
+		t.Fatalf("replacement log has no keys-loaded line:\n%s", log)
+	}
+	if want := fmt.Sprintf("dump.rdb: ok, %s keys", m[1]); !strings.Contains(string(verdict), want) {
+		t.Errorf("at-fault verdict %q, want %q (the replacement loaded %s keys)", verdict, want, m[1])
+	}
+	trialDir := strings.TrimSuffix(filepath.Dir(atFault[0]), ".at-fault")
+	if _, err := os.Stat(filepath.Join(trialDir, "dump.rdb")); err != nil {
+		t.Errorf("the trial's data directory was not kept: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target/local"
 )
 
@@ -22,10 +24,7 @@ func TestClosedOutputPipeStopsTheRunCleanly(t *testing.T) {
 	if _, err := local.ResolveBin(""); err != nil {
 		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "valkey-chaos")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildHarness(t)
 	outDir := t.TempDir()
 	cmd := exec.Command(bin, "run", "crash", "--save", "60 1", "--rate", "10/s", "--keys", "1000", "--out", outDir, "--run-id", "pipe")
 	stdout, err := cmd.StdoutPipe()
@@ -76,5 +75,85 @@ func TestClosedOutputPipeStopsTheRunCleanly(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(outDir, "pipe", "result.json"))
 	if err != nil || !strings.Contains(string(data), `"interrupted"`) {
 		t.Errorf("no partial result naming the interruption: %v\n%.300s", err, data)
+	}
+}
+
+// buildHarness builds the command into a temp dir, to run it as a user does.
+func buildHarness(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "valkey-chaos")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// SIGTERM (ECS StopTask on the scheduled harness) in the middle of a trial:
+// exit 5, not a harness error, and result.json on disk says the run is
+// partial and which trial was cut short.
+func TestSIGTERMMidTrialExitsInterrupted(t *testing.T) {
+	if _, err := local.ResolveBin(""); err != nil {
+		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
+	}
+	bin := buildHarness(t)
+	outDir := t.TempDir()
+	cmd := exec.Command(bin, "run", "crash", "--save", "60 1", "--rate", "10/s", "--keys", "1000", "--out", outDir, "--run-id", "term")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	labelRE := regexp.MustCompile(`^\[\d+/\d+\] (\S+): `)
+	var label string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := labelRE.FindStringSubmatch(sc.Text()); m != nil {
+			label = m[1]
+		}
+		if strings.Contains(sc.Text(), "server pid") && strings.Contains(sc.Text(), " up") {
+			break // mid-trial: the server runs, the load has not finished
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the run did not end within 90 s of SIGTERM")
+	}
+	if label == "" {
+		t.Fatal("never saw the trial start")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit %d, want %d (interrupted); stderr: %s", code, exitInterrupted, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted by SIGTERM") {
+		t.Errorf("stderr does not name the interruption: %q", stderr.String())
+	}
+	run, err := result.Load(filepath.Join(outDir, "term"))
+	if err != nil {
+		t.Fatalf("result.json after SIGTERM: %v", err)
+	}
+	if run.Complete {
+		t.Error("result.json says complete after SIGTERM mid-trial")
+	}
+	if len(run.Trials) != 1 {
+		t.Fatalf("%d trials in result.json, want the one cut short (%s)", len(run.Trials), label)
+	}
+	cut := run.Trials[0]
+	if cut.Interrupted == "" || cut.Verdict == result.Pass {
+		t.Errorf("trial %s: interrupted %q, verdict %s; want it marked as cut short and not passed", label, cut.Interrupted, cut.Verdict)
+	}
+	if !strings.Contains(run.Interrupted, "SIGTERM") || !strings.Contains(run.Interrupted, cut.Label()) {
+		t.Errorf("interrupted = %q: want it to name SIGTERM and the trial cut short, %s", run.Interrupted, cut.Label())
 	}
 }

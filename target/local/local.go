@@ -53,6 +53,10 @@ type Config struct {
 	TaskMemory int64
 	// Cgroups is where the memory cgroups are created; zero: detected.
 	Cgroups memlimit.Hierarchy
+	// KeepData keeps every trial's data directory under WorkDir, named by
+	// the trial's label, with <label>.at-fault beside it holding the files
+	// the replacement started on; every dump in them is checked (KeptData).
+	KeepData bool
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -74,6 +78,8 @@ type Target struct {
 	all       []*Server
 	logFiles  []string
 	tempFiles map[string]bool
+	atFault   string           // the kept copy of the data dir at the fault (KeepData)
+	kept      *target.KeptData // what the last finished trial kept
 }
 
 // New checks the binary and the port once, before any trial runs.
@@ -92,8 +98,22 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 		return nil, err
 	}
 	version, err := ServerVersion(ctx, bin)
+	if errors.Is(err, errSignaled) {
+		// Ctrl-C reaches the child first; the context follows at once.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, interrupted(ctx, "checking the server binary "+bin)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a usable valkey-server/redis-server: %w", result.ErrBadInput, bin, err)
+		shown := cfg.ServerBin
+		if shown == "" || shown != bin {
+			shown = strings.TrimSpace(cfg.ServerBin + " (" + bin + ")")
+		}
+		return nil, fmt.Errorf("%w: --server-bin %s is not a valkey-server or redis-server (%w): pass the path of valkey-server", result.ErrBadInput, shown, err)
 	}
 	if cfg.Port != 0 {
 		if err := CheckPortFree(cfg.Host, cfg.Port); err != nil {
@@ -155,6 +175,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		t.label = fmt.Sprintf("trial-%d", t.trial)
 	}
 	t.all, t.logFiles, t.tempFiles = nil, nil, map[string]bool{}
+	t.atFault, t.kept = "", nil
 	mode, efsCfg, err := parseStorage(spec.Storage)
 	if err != nil {
 		return target.Instance{}, err
@@ -163,6 +184,9 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		t.dataDir, t.ownedDir = t.cfg.DataDir, ""
 	} else {
 		dir, err := os.MkdirTemp(t.cfg.WorkDir, result.SafeName(t.label)+"-")
+		if t.cfg.KeepData {
+			dir, err = t.keptDataDir()
+		}
 		if err != nil {
 			return target.Instance{}, fmt.Errorf("create data dir: %w", err)
 		}
@@ -293,10 +317,14 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 func waitGone(ctx context.Context, srv *Server, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	if err := srv.Wait(ctx); err != nil {
+	err := srv.Wait(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("server pid %d still running %v after the fault: %w", srv.PID(), limit, err)
 	}
-	return nil
+	return interrupted(ctx, fmt.Sprintf("waiting for server pid %d to exit", srv.PID()))
 }
 
 // Recover spawns the replacement on the same directory and port after the
@@ -316,6 +344,9 @@ func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
 		case <-ctx.Done():
 			return rec, ctx.Err()
 		}
+	}
+	if err := t.keepAtFault(); err != nil {
+		return rec, err
 	}
 	files, bytes, err := staleTempFiles(t.dataDir)
 	if err != nil {
@@ -455,12 +486,17 @@ func (t *Target) Finish(ctx context.Context) error {
 		}
 	}
 	t.store = nil
-	if t.ownedDir != "" {
+	switch {
+	case t.ownedDir != "" && t.cfg.KeepData:
+		if err := t.keep(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("check the kept dumps: %w", err))
+		}
+	case t.ownedDir != "":
 		if err := os.RemoveAll(t.ownedDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
 		}
 	}
-	t.dataDir, t.ownedDir = "", ""
+	t.dataDir, t.ownedDir, t.atFault = "", "", ""
 	return errors.Join(errs...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,25 +89,57 @@ func ResolveBin(bin string) (string, error) {
 	return path, nil
 }
 
-// ServerVersion asks the binary for its version ("valkey 8.0.1").
+// versionTimeout bounds `BIN --version`: a binary that is not a server may
+// wait for input instead of printing a version.
+const versionTimeout = 10 * time.Second
+
+// versionLine is the first line of a server's --version: "Valkey server
+// v=8.0.1 sha=..." or "Redis server v=7.0.15 sha=...".
+var versionLine = regexp.MustCompile(`(?m)^(Valkey|Redis) server v=(\S+)`)
+
+// ServerVersion asks the binary for its version ("valkey 8.0.1") and fails
+// unless it answers as a Valkey or Redis server does. A child killed by a
+// signal is reported as such (errSignaled): Ctrl-C reaches it too, and is
+// an interruption, not a broken binary.
 func ServerVersion(ctx context.Context, bin string) (string, error) {
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s --version: %w", bin, err)
-	}
-	// "Valkey server v=8.0.1 sha=..." or "Redis server v=7.0.15 sha=..."
-	fields := strings.Fields(string(out))
-	name := "server"
-	if len(fields) > 0 {
-		name = strings.ToLower(fields[0])
-	}
-	for _, f := range fields {
-		if v, ok := strings.CutPrefix(f, "v="); ok {
-			return name + " " + v, nil
+	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--version")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "", fmt.Errorf("%s --version died of %v: %w", bin, ws.Signal(), errSignaled)
 		}
 	}
-	return strings.TrimSpace(string(out)), nil
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "", fmt.Errorf("its --version printed no version within %v", versionTimeout)
+	}
+	if m := versionLine.FindStringSubmatch(out.String()); m != nil && err == nil {
+		return strings.ToLower(m[1]) + " " + m[2], nil
+	}
+	printed := strings.TrimSpace(out.String())
+	if i := strings.IndexByte(printed, '\n'); i >= 0 {
+		printed = printed[:i]
+	}
+	if len(printed) > 80 {
+		printed = printed[:80] + "..."
+	}
+	if printed == "" {
+		printed = "nothing"
+	} else {
+		printed = strconv.Quote(printed)
+	}
+	if err != nil {
+		return "", fmt.Errorf("its --version failed (%v) and printed %s", err, printed)
+	}
+	return "", fmt.Errorf("its --version printed %s", printed)
 }
+
+// errSignaled marks a child process that a signal ended.
+var errSignaled = errors.New("killed by a signal")
 
 // FreePort returns a loopback port nobody listens on right now.
 func FreePort(host string) (int, error) {
@@ -120,6 +153,9 @@ func FreePort(host string) (int, error) {
 
 // CheckPortFree fails with a fix-it message when a chosen port is taken.
 func CheckPortFree(host string, port int) error {
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("%w: port %d: a TCP port is 1-65535 (omit --port to get a free one)", result.ErrBadInput, port)
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("%w: port %d on %s is in use: pick a free one with --port, or omit --port to get one", result.ErrBadInput, port, host)
@@ -344,7 +380,7 @@ func (s *Server) Wait(ctx context.Context) error {
 func (s *Server) WaitAccepting(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for {
+	for ctx.Err() == nil { // a cancelled wait never reports a server up
 		conn, err := net.DialTimeout("tcp", s.addr, 100*time.Millisecond)
 		if err == nil {
 			conn.SetDeadline(time.Now().Add(time.Second))
@@ -359,10 +395,17 @@ func (s *Server) WaitAccepting(ctx context.Context, timeout time.Duration) error
 		case <-s.exited:
 			return fmt.Errorf("server on %s exited during start-up (%s): %s", s.addr, s.ExitDetail(), s.failureHint())
 		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return interrupted(ctx, "waiting for the server on "+s.addr+" to accept connections")
+			}
 			return fmt.Errorf("server on %s did not accept connections within %v: %s", s.addr, timeout, s.failureHint())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return interrupted(ctx, "waiting for the server on "+s.addr+" to accept connections")
+	}
+	return fmt.Errorf("server on %s did not accept connections within %v: %s", s.addr, timeout, s.failureHint())
 }
 
 // failureHint returns the last meaningful lines the server wrote.
@@ -386,4 +429,14 @@ func (s *Server) failureHint() string {
 		return "no output (log " + filepath.Base(s.cfg.LogFile) + ")"
 	}
 	return strings.Join(keep, " | ")
+}
+
+// interrupted describes work cut short by ctx's cancellation (Ctrl-C,
+// SIGTERM) as that, with the cause, so it is never blamed on the server; it
+// unwraps to ctx.Err() (context.Canceled) and to the cause.
+func interrupted(ctx context.Context, doing string) error {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return fmt.Errorf("interrupted while %s: %w (%w)", doing, cause, ctx.Err())
+	}
+	return fmt.Errorf("interrupted while %s: %w", doing, ctx.Err())
 }
