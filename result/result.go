@@ -154,6 +154,9 @@ type Trial struct {
 	// ActualFault is the fault that really ended the old server when it
 	// was not the planned one (oom-kill: the kernel killed it first).
 	ActualFault string `json:"actual_fault,omitempty"`
+	// KeptData is the trial's data directory kept with the run
+	// (--keep-data), each dump checked by valkey-check-rdb.
+	KeptData *KeptData `json:"kept_data,omitempty"`
 	// Reader is what a cache-aside application saw through the fault.
 	Reader *ReadSummary `json:"reader,omitempty"`
 	// Interrupted is set on the trial a signal cut short.
@@ -271,6 +274,25 @@ type Memory struct {
 	OOMKilled   string `json:"oom_killed,omitempty"`
 	EvictedKeys int64  `json:"evicted_keys"` // INFO evicted_keys over the trial
 	ExpiredKeys int64  `json:"expired_keys"`
+}
+
+// KeptData is a trial's data kept with the run: as the trial left it, and
+// as the replacement found it at the fault (the dump it loaded).
+type KeptData struct {
+	Dir            string     `json:"dir"`
+	AtFault        string     `json:"at_fault,omitempty"`
+	Checks         []RDBCheck `json:"checks,omitempty"`
+	CheckerMissing bool       `json:"checker_missing,omitempty"`
+}
+
+// RDBCheck is valkey-check-rdb's (or redis-check-rdb's) word on one dump:
+// an oracle independent of the harness for what survived.
+type RDBCheck struct {
+	File    string `json:"file"`
+	OK      bool   `json:"ok"`
+	Verdict string `json:"verdict"`
+	Keys    int64  `json:"keys"`
+	Expires int64  `json:"expires"`
 }
 
 // AllowedLoss is the loss a correct server may show: everything, or the

@@ -182,3 +182,41 @@ func dedupe(in []string) []string {
 	}
 	return out
 }
+
+// DataKeeper is a target that keeps each trial's data directory with the
+// run and checks its dumps (target/local with --keep-data).
+type DataKeeper interface {
+	KeptData() (target.KeptData, bool)
+}
+
+// keptData records the kept directory (relative to the run) and the
+// checker's verdicts; a damaged dump the replacement started on is a
+// failure reason, and its key count is held against what it loaded.
+func keptData(env *trialEnv, t *result.Trial) {
+	dk, ok := env.cfg.Target.(DataKeeper)
+	if !ok {
+		return
+	}
+	kd, ok := dk.KeptData()
+	if !ok {
+		return
+	}
+	rel := func(p string) string {
+		if r, err := filepath.Rel(env.cfg.OutDir, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+		return p
+	}
+	out := &result.KeptData{Dir: rel(kd.Dir), AtFault: rel(kd.AtFault), CheckerMissing: kd.CheckerMissing}
+	for _, c := range kd.Checks {
+		out.Checks = append(out.Checks, result.RDBCheck{File: rel(c.File), OK: c.OK, Verdict: c.Verdict, Keys: c.Keys, Expires: c.Expires})
+		atFault := kd.AtFault != "" && strings.HasPrefix(c.File, kd.AtFault) && filepath.Base(c.File) == "dump.rdb"
+		if atFault && !c.OK {
+			t.Problems = append(t.Problems, fmt.Sprintf("the dump the replacement started on is damaged (%s: %s)", c.Checker, c.Verdict))
+		}
+		if atFault && c.OK && t.Classified != nil && t.Classified.KeysLoaded >= 0 && c.Keys != t.Classified.KeysLoaded {
+			t.Notes = append(t.Notes, fmt.Sprintf("valkey-check-rdb counts %d keys in the dump the replacement started on, the server says it loaded %d", c.Keys, t.Classified.KeysLoaded))
+		}
+	}
+	t.KeptData = out
+}

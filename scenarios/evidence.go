@@ -79,6 +79,7 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 			runErr = err
 		}
 	}
+	keptData(env, t)
 	t.Assumptions = ev.assumptions(env, t, runErr)
 	if ctx.Err() != nil {
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))

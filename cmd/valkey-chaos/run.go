@@ -41,6 +41,8 @@ type runOpts struct {
 	keepData     bool
 	ecs          ecs.Config
 	publish      string
+	persistence  string
+	taskMemory   string
 }
 
 func newRunCmd() *cobra.Command {
@@ -82,6 +84,8 @@ no load, no fault, no result file.`,
 	f.StringArrayVar(&o.slos, "slo", nil, "SLO applied to every trial, e.g. loss_window<=65s, rto<=30s (repeatable)")
 	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local (a valkey-server this command starts) or ecs (a running ECS service)")
 	f.BoolVar(&o.noReport, "no-report", false, "write result.json only")
+	f.StringVar(&o.persistence, "persistence", "", "run every trial under this persistence strategy: rdb, none, aof-everysec, aof-always or rdb+aof (default: the scenario's, else rdb)")
+	f.StringVar(&o.taskMemory, "task-memory", "", "hard memory limit of the server, as a task's (local: a memory cgroup), e.g. 512MiB")
 	f.BoolVar(&o.keepData, "keep-data", false, "keep each trial's data directory in <run-id>/data/<trial>/ (and <trial>.at-fault/: what the replacement loaded), every dump checked by valkey-check-rdb when on PATH (local)")
 
 	// ECS target; see docs/ecs.md.
@@ -139,6 +143,8 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		Keys:        o.keys,
 		StopTimeout: o.stopTimeout,
 		Rate:        rate,
+		Persistence: in.persistence,
+		TaskMemory:  in.taskMemory,
 		SLOs:        o.slos,
 		Target:      tgt,
 		TargetInfo:  info,
@@ -153,6 +159,14 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		return scenarios.DryRun(ctx, cfg, scens)
 	}
 	run, runErr := scenarios.Run(ctx, cfg, scens)
+	return afterRun(cmd, o, tgt, outDir, namespace, run, runErr)
+}
+
+// afterRun renders the report and publishes the metrics of a run (the
+// sinks only read it) and returns what the exit code is made of: a failure
+// found before a signal still exits 3.
+func afterRun(cmd *cobra.Command, o runOpts, tgt runTarget, outDir, namespace string, run *result.Run, runErr error) error {
+	ctx, w := cmd.Context(), cmd.OutOrStdout()
 	if run != nil && len(run.Trials) > 0 {
 		_ = report.WriteSummary(w, run) // for the terminal; result.json is the record
 		if !o.noReport {
@@ -174,7 +188,10 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 		fmt.Fprintf(w, "result: %s\n", filepath.Join(outDir, result.FileName))
 	}
 	if runErr != nil {
-		return runErr
+		if run == nil {
+			return runErr
+		}
+		return errors.Join(judge.Outcome(run), runErr)
 	}
 	return judge.Outcome(run)
 }

@@ -19,8 +19,10 @@ import (
 type runInput struct {
 	rules     savepolicy.Rules
 	rate      float64 // writes/s at time scale 1; 0: the scenarios'
-	scens     []*scenarios.Scenario
-	namespace string // --publish cloudwatch namespace; "" for none
+	scens       []*scenarios.Scenario
+	namespace   string // --publish cloudwatch namespace; "" for none
+	persistence savepolicy.Strategy
+	taskMemory  int64
 }
 
 // validateRun checks every flag and argument of `run`: each mistake is one
@@ -42,7 +44,17 @@ func validateRun(f *pflag.FlagSet, args []string, o runOpts) (runInput, error) {
 	if in.scens, err = scenarios.Resolve(args); err != nil {
 		return in, err
 	}
-	if err := validateRulesFor(in.rules, in.scens, in.rate); err != nil {
+	if o.persistence != "" {
+		if in.persistence, err = savepolicy.ParseStrategy(o.persistence); err != nil {
+			return in, fmt.Errorf("--persistence: %w", err)
+		}
+	}
+	if o.taskMemory != "" {
+		if in.taskMemory, err = savepolicy.ParseSize(o.taskMemory); err != nil || in.taskMemory < 16<<20 {
+			return in, fmt.Errorf("%w: --task-memory %q: a size of at least 16MiB, e.g. 512MiB", result.ErrBadInput, o.taskMemory)
+		}
+	}
+	if err := validateRulesFor(in.rules, in.scens, in.rate, in.persistence); err != nil {
 		return in, fmt.Errorf("%w: --save %q: %w", result.ErrBadInput, o.save, err)
 	}
 	if o.publish != "" {
@@ -87,7 +99,10 @@ func validateNumbers(f *pflag.FlagSet, o runOpts) error {
 // validateRulesFor checks the save rules against what the scenarios do with
 // them. Persistence off is refused whatever the scenario: a run without
 // snapshots is a deliberate experiment with its own strategy.
-func validateRulesFor(rules savepolicy.Rules, scens []*scenarios.Scenario, rate float64) error {
+func validateRulesFor(rules savepolicy.Rules, scens []*scenarios.Scenario, rate float64, persistence savepolicy.Strategy) error {
+	if len(rules) == 0 && persistence != "" && !persistence.Snapshots() {
+		return nil // no snapshots asked for, and none wanted: --persistence says so
+	}
 	if len(rules) == 0 {
 		return rules.CheckAimable()
 	}
