@@ -29,6 +29,11 @@ func (ev *evidence) pacing(env *trialEnv, t *result.Trial) (bool, string) {
 	if first := ev.storage.first; !first.IsZero() && first.Sub(env.base) < end {
 		end = first.Sub(env.base)
 	}
+	// A server the kernel OOM-killed stalled under memory pressure first:
+	// the rate is judged up to the save its overwrites doomed.
+	if ev.fault.rep.OOMKilled == target.OOMParent && !ev.placement.cycle.Ended.IsZero() {
+		end = min(end, ev.placement.cycle.Ended.Sub(env.base))
+	}
 	start := ev.load.start.Sub(env.base)
 	achieved := h.AchievedRate(start, end)
 	t.AchievedRatePerS = achieved

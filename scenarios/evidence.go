@@ -285,7 +285,11 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.floorF(env),
 		CompletedSaves: ev.completedSaves(env, lossTo),
 	}
-	t.Classified = classifiedInput(in, ev.dataset.Keys, ev.log.keysLoaded)
+	keysLoaded := ev.log.keysLoaded
+	if ev.memory.summary.EvictedKeys > 0 || ev.memory.summary.ExpiredKeys > 0 {
+		keysLoaded = -1 // the dataset shrank on its own: its key count says nothing about staleness
+	}
+	t.Classified = classifiedInput(in, ev.dataset.Keys, keysLoaded)
 	for seq := range skip {
 		t.Classified.Excluded = append(t.Classified.Excluded, seq)
 	}

@@ -22,6 +22,11 @@ type OverwriteSpec struct {
 	Dist  string  `yaml:"dist"` // uniform | zipf
 	Zipf  float64 `yaml:"zipf"`
 	Conns int     `yaml:"conns"`
+	// SaveDelayUs stretches every save from then on (CONFIG SET
+	// rdb-key-save-delay, microseconds per key), so the copy-on-write of
+	// the next fork has time to grow on a busy machine, while the saves
+	// before stay as fast as they are.
+	SaveDelayUs int `yaml:"save_delay_us"`
 
 	ratePerS float64
 	dist     loadgen.KeyDist
@@ -91,6 +96,11 @@ func (m *memoryRun) startOverwrite(ctx context.Context, env *trialEnv) error {
 	o := env.plan.Scenario.Overwrite
 	if m == nil || o == nil {
 		return nil
+	}
+	if o.SaveDelayUs > 0 {
+		if r, err := probe.Do(ctx, env.currentAddr(), 5*time.Second, "CONFIG", "SET", "rdb-key-save-delay", fmt.Sprint(o.SaveDelayUs)); err != nil || r.IsError() {
+			return fmt.Errorf("stretch the saves (CONFIG SET rdb-key-save-delay): %v %s", err, r.Str)
+		}
 	}
 	rate := o.ratePerS / env.plan.TimeScale
 	bound := 10 * time.Minute

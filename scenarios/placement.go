@@ -71,7 +71,7 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	pl.planned, pl.byFaultAt = faultMoment(env.plan, ev.Ended, pl.nextFork)
 	env.logf("save ended (took %.2fs); next fork due %.2fs after it; %s", bgsave.Seconds(), pl.nextFork.Sub(ev.Ended).Seconds(), faultWhen(env.plan))
 	doneWaiting = env.waiting(ctx, "waiting for the fault's moment", time.Until(pl.planned))
-	err = sleepUntil(ctx, pl.planned)
+	err = sleepUntilOrExit(ctx, env.cfg.Target, pl.planned)
 	doneWaiting("fault now")
 	if err != nil {
 		return pl, err
@@ -100,9 +100,29 @@ func placeWithoutCycle(ctx context.Context, env *trialEnv, load *loadRun, storag
 	storage.phase("save")
 	env.logf("persistence %s: no snapshot cycle; fault %v after the load began", env.plan.Strategy, wait)
 	done := env.waiting(ctx, "waiting for the fault's moment", time.Until(pl.planned))
-	err := sleepUntil(ctx, pl.planned)
+	err := sleepUntilOrExit(ctx, env.cfg.Target, pl.planned)
 	done("fault now")
 	return pl, err
+}
+
+// sleepUntilOrExit waits for the fault's moment, or until the server died
+// on its own first (an OOM kill): then the fault that happened is the one
+// to record, and the replacement starts as a scheduler would start it.
+func sleepUntilOrExit(ctx context.Context, tgt Target, t time.Time) error {
+	w, ok := tgt.(ServerWatcher)
+	if !ok {
+		return sleepUntil(ctx, t)
+	}
+	for time.Now().Before(t) {
+		if exited, _ := w.ServerExited(); exited {
+			return nil
+		}
+		step := min(time.Until(t), 20*time.Millisecond)
+		if err := sleepUntil(ctx, time.Now().Add(step)); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // faultMoment is when the fault lands: fault_after is a fixed delay after
