@@ -17,8 +17,8 @@ import (
 // runInput is what `run` understood from its flags and arguments, checked
 // before any directory, process or AWS call exists.
 type runInput struct {
-	rules     savepolicy.Rules
-	rate      float64 // writes/s at time scale 1; 0: the scenarios'
+	rules       savepolicy.Rules
+	rate        float64 // writes/s at time scale 1; 0: the scenarios'
 	scens       []*scenarios.Scenario
 	namespace   string // --publish cloudwatch namespace; "" for none
 	persistence savepolicy.Strategy
