@@ -308,7 +308,7 @@ func (tw *Twin) describeTaskDefinition(body []byte) (any, *apiError) {
 		RequiresCompatibilities: []string{"FARGATE"},
 		Compatibilities:         []string{"EC2", "FARGATE"},
 		Cpu:                     "512",
-		Memory:                  "1024",
+		Memory:                  tw.taskMemory(),
 		RegisteredAt:            epochSeconds(tw.created),
 		ContainerDefinitions: []wireContainerDefinition{{
 			Name:         tw.cfg.Container,
@@ -400,7 +400,7 @@ func (tw *Twin) wireTaskLocked(t *task) wireTask {
 		PlatformVersion:    "1.4.0",
 		AvailabilityZone:   tw.cfg.Region + "a",
 		Cpu:                "512",
-		Memory:             "1024",
+		Memory:             tw.taskMemory(),
 		LastStatus:         t.lastStatus,
 		DesiredStatus:      t.desiredStatus,
 		HealthStatus:       health,
@@ -433,6 +433,7 @@ func (tw *Twin) wireTaskLocked(t *task) wireTask {
 		Image:        "valkey/valkey:8.0.1",
 		LastStatus:   containerStatus,
 		ExitCode:     t.exitCode,
+		Reason:       t.containerReason,
 		HealthStatus: health,
 		NetworkInterfaces: []wireNetworkInterface{{
 			AttachmentID: t.eniID, PrivateIpv4Address: t.ip,

@@ -66,7 +66,9 @@ type task struct {
 	stopCode      string
 	stoppedReason string
 	exitCode      *int
-	everHealthy   bool
+	// containerReason is the container's own reason (an OOM kill).
+	containerReason string
+	everHealthy     bool
 
 	srv     *local.Server
 	health  *healthcheck.Checker
@@ -271,6 +273,9 @@ func (tw *Twin) startLocked(t *task) {
 		TZ:        "UTC",
 		LockWait:  tw.cfg.LockWait,
 	}
+	if tw.cfg.TaskMemory > 0 {
+		cfg.MemoryLimit = tw.cfg.TaskMemory << 20
+	}
 	if tw.cfg.HostPortBinding {
 		cfg.Port = 0
 	}
@@ -391,6 +396,10 @@ func (tw *Twin) watchExit(t *task, srv *local.Server) {
 		t.executionStoppedAt = at.Truncate(time.Second)
 	}
 	t.exitCode = exitCode(srv.ExitDetail())
+	if mem, ok, _ := srv.Memory(); ok && mem.ParentKilled {
+		// As ECS reports a container the kernel killed at the task's limit.
+		t.containerReason = "OutOfMemoryError: Container killed due to memory usage"
+	}
 	t.lastStatus = statusDeprovisioning
 	t.version++
 	tw.mu.Unlock()
@@ -415,4 +424,12 @@ func exitCode(detail string) *int {
 		}
 	}
 	return nil
+}
+
+// taskMemory is the task definition's memory as ECS describes it (MiB).
+func (tw *Twin) taskMemory() string {
+	if tw.cfg.TaskMemory > 0 {
+		return strconv.FormatInt(tw.cfg.TaskMemory, 10)
+	}
+	return "1024"
 }

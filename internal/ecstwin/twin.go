@@ -54,6 +54,11 @@ type Config struct {
 	Region  string // default us-east-1
 	Account string // default 123456789012
 
+	// TaskMemory is the task definition's memory (MiB): each task's server
+	// runs under that hard limit (a memory cgroup), as Fargate enforces it,
+	// and an OOM kill is reported as ECS reports one. 0: no limit.
+	TaskMemory int64
+
 	Cluster   string // default "chaos"
 	Service   string // default "valkey"
 	Family    string // task definition family; default Service

@@ -22,6 +22,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin/ecstwintest"
+	"github.com/trigpointing/valkey-chaos/memlimit"
 	"github.com/trigpointing/valkey-chaos/probe"
 )
 
@@ -410,5 +411,38 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 	if conn, err := net.DialTimeout("tcp", a, time.Second); err == nil {
 		conn.Close()
 		t.Errorf("something still listens on %s after Close", a)
+	}
+}
+
+// The task definition's memory is enforced (a memory cgroup) and an OOM
+// kill is described as ECS describes one: the container's exit code 137
+// and reason OutOfMemoryError, the task's EssentialContainerExited.
+func TestTaskMemoryOOMKillIsDescribedAsECSDoes(t *testing.T) {
+	if _, err := memlimit.Detect(); err != nil {
+		t.Skipf("no usable memory cgroup on this machine: %v", err)
+	}
+	_, c := startTwin(t, ecstwin.Config{TaskMemory: 64})
+	ctx := ctxT(t)
+	first := runningTask(t, ctx, c, "")
+	if m := aws.ToString(first.Memory); m != "64" {
+		t.Errorf("task memory %q, want the task definition's 64", m)
+	}
+	// 100 values of 1 MiB: well over the 64 MiB the task may use.
+	big := strings.Repeat("x", 1<<20)
+	for i := 0; i < 100; i++ {
+		if _, err := probe.Do(ctx, addr(first), 5*time.Second, "SET", fmt.Sprintf("big:%d", i), big); err != nil {
+			break // the kernel killed it
+		}
+	}
+	old := waitStopped(t, ctx, c, aws.ToString(first.TaskArn))
+	if old.StopCode != types.TaskStopCodeEssentialContainerExited || aws.ToString(old.StoppedReason) != "Essential container in task exited" {
+		t.Errorf("stop code %q reason %q, want EssentialContainerExited / Essential container in task exited", old.StopCode, aws.ToString(old.StoppedReason))
+	}
+	if len(old.Containers) == 0 {
+		t.Fatal("no container described")
+	}
+	ct := old.Containers[0]
+	if ct.ExitCode == nil || *ct.ExitCode != 137 || aws.ToString(ct.Reason) != "OutOfMemoryError: Container killed due to memory usage" {
+		t.Errorf("container exit %v reason %q, want 137 and OutOfMemoryError: Container killed due to memory usage", ct.ExitCode, aws.ToString(ct.Reason))
 	}
 }

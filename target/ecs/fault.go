@@ -75,8 +75,12 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 	}
 	t.old, t.gone = old, rep
 	rep.Confirmed = true
-	// SIGKILL after SIGTERM shows as exit code 137.
-	rep.Escalated = kind != target.Crash && kind != target.ShutdownNoSave && old.exitCode != nil && *old.exitCode == 137
+	// SIGKILL after SIGTERM shows as exit code 137; so does an OOM kill,
+	// which the container's reason tells apart.
+	if old.oomKilled() {
+		rep.OOMKilled = target.OOMParent
+	}
+	rep.Escalated = kind != target.Crash && kind != target.ShutdownNoSave && old.exitCode != nil && *old.exitCode == 137 && !old.oomKilled()
 	if news, err := t.serviceTasks(ctx, types.DesiredStatusRunning); err == nil {
 		for _, n := range news {
 			if from, to, ok := overlap(old, n); ok && n.arn != old.arn {

@@ -26,6 +26,7 @@ type taskView struct {
 	stoppingAt, stoppedAt      time.Time
 	executionStoppedAt         time.Time
 	exitCode                   *int32
+	containerReason            string // the Valkey container's reason ("OutOfMemoryError: ...")
 	containerStatus            string // the Valkey container's lastStatus
 	privateIP                  string
 	bindings                   map[int32]int32 // containerPort -> hostPort of the Valkey container
@@ -63,8 +64,14 @@ func (v taskView) exitDetail() string {
 	if v.exitCode != nil {
 		s += fmt.Sprintf(" (container exit code %d)", *v.exitCode)
 	}
+	if v.containerReason != "" {
+		s += " (" + v.containerReason + ")"
+	}
 	return s
 }
+
+// oomKilled: ECS says the container was killed at the task's memory limit.
+func (v taskView) oomKilled() bool { return strings.HasPrefix(v.containerReason, "OutOfMemoryError") }
 
 func viewOf(t types.Task, container string) taskView {
 	v := taskView{
@@ -101,6 +108,7 @@ func viewOf(t types.Task, container string) taskView {
 			continue
 		}
 		v.exitCode = c.ExitCode
+		v.containerReason = aws.ToString(c.Reason)
 		v.containerStatus = aws.ToString(c.LastStatus)
 		for _, ni := range c.NetworkInterfaces {
 			if v.privateIP == "" {
