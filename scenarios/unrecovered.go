@@ -47,6 +47,10 @@ func unrecoveredReason(lines []target.LogLine, detail string) string {
 			"Remedy: move the bad dump.rdb aside on the volume (or restore a good copy) so the next task starts, empty or from the copy; find why it was cut short (a torn write or rename on the storage, a full volume)",
 			exitOnly(detail), corrupt)
 	}
+	if strings.Contains(detail, "health check") {
+		return fmt.Sprintf("the replacement was killed by its health check while it loaded the dataset (%s): a crash loop, the cache never serves again: RTO unbounded. "+
+			"Remedy: a health-check budget (startPeriod + retries x interval) longer than the load, e.g. a larger health_check_start_period, or a check that accepts LOADING during start-up (health_check_loading_grace in terraform/modules/valkey); or a smaller dataset, or faster storage", detail)
+	}
 	return fmt.Sprintf("the replacement exited while starting (%s): on ECS the task would crash-loop: RTO unbounded. Remedy: read the server log of the replacement, fix its cause, then restart the service", detail)
 }
 

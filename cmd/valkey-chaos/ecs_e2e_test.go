@@ -27,6 +27,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin/ecstwintest"
+	"github.com/trigpointing/valkey-chaos/internal/ecstwin/healthcheck"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target/ecs"
@@ -559,5 +560,39 @@ func TestECSAWSErrorsAreOneClearLine(t *testing.T) {
 	})
 	if ops := mutating(tw); len(ops) > 0 {
 		t.Errorf("state-changing calls %v, want none", ops)
+	}
+}
+
+// Issue 12's healthcheck-vs-load: the module's health check (PONG only)
+// against a replacement whose load outlasts the health-check budget is a
+// crash loop (RTO unbounded, fail, the remedy named); with a budget that
+// fits the load, a clean recovery.
+func TestECSHealthCheckAgainstTheLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		startPeriod time.Duration
+		wantFail    bool
+	}{
+		{"load outlasts the budget: a crash loop", 500 * time.Millisecond, true},
+		{"the budget fits the load: recovers", 30 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := healthcheck.ModuleSpec(tc.startPeriod)
+			hc.Interval, hc.Timeout, hc.Retries = 300*time.Millisecond, 300*time.Millisecond, 1
+			// key-load-delay stretches the replacement's load to seconds.
+			startE2ETwin(t, ecstwin.Config{HealthCheck: &hc, ExtraArgs: []string{"--key-load-delay", "200"}})
+			r := runECS(t, "e2e-health", "--no-report", "crash")
+			tr := r.trial(t, "crash")
+			why := strings.Join(tr.Reasons, "; ")
+			if tc.wantFail {
+				if r.code != exitFailed || tr.RTOS != nil || !strings.Contains(why, "health check") || !strings.Contains(why, "health_check_loading_grace") {
+					t.Errorf("exit %d, RTO %v, reasons %q: want exit 3, RTO unbounded and the health check named with its remedy", r.code, tr.RTOS, why)
+				}
+				return
+			}
+			if r.code != exitOK || tr.RTOS == nil {
+				t.Errorf("exit %d, RTO %v, reasons %q: want a clean recovery", r.code, tr.RTOS, why)
+			}
+		})
 	}
 }
