@@ -596,3 +596,26 @@ func TestECSHealthCheckAgainstTheLoad(t *testing.T) {
 		})
 	}
 }
+
+// Issue 10 item 3: the twin's tasks log in UTC like Fargate's; a harness in
+// a zone east (a half-hour one) or west of UTC still pins the snapshot with
+// the server log and reports the server's own load time.
+func TestECSFromAnyTimeZonePinsTheSnapshotWithTheServerLog(t *testing.T) {
+	for _, zone := range []string{"Asia/Kolkata", "America/Los_Angeles"} {
+		t.Run(zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Skipf("no zone data for %s on this machine: %v", zone, err)
+			}
+			saved := time.Local
+			time.Local = loc
+			t.Cleanup(func() { time.Local = saved })
+			startE2ETwin(t, ecstwin.Config{})
+			r := runECS(t, "e2e-tz", "--no-report", "crash")
+			tr := r.trial(t, "crash")
+			if tr.SnapshotSource != "server-log" || tr.ServerLoadS == nil {
+				t.Errorf("harness in %s: snapshot from %q, server load %v: want the server log's fork and load time (reasons %q)", zone, tr.SnapshotSource, tr.ServerLoadS, tr.Reasons)
+			}
+		})
+	}
+}
