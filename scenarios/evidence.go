@@ -212,8 +212,12 @@ func (ev *evidence) floorF(env *trialEnv) time.Duration {
 // tasks may overlap while a single-writer lock kept the servers apart),
 // else from the tasks' instants.
 func (ev *evidence) overlap(env *trialEnv) *result.Span {
-	if w := ev.log.writers; w != nil && w.Decided {
-		if !w.Overlapped {
+	if w := ev.log.writers; w != nil {
+		if !w.Decided || !w.Overlapped {
+			// Undecided: the new server's start line lies inside the old
+			// exit's bracket (a lock hands over at once). The tasks'
+			// overlap is then no evidence that two servers wrote; lost
+			// writes and anomalies still say so if they did.
 			return nil
 		}
 		to := w.OldGoneBy
@@ -404,8 +408,14 @@ func staleLoad(c check.Classification, datasetKeys, keysLoaded int64) *result.St
 // recordTimeline turns the recovery instants into warm-up, RTO and steps.
 func (ev *evidence) recordTimeline(env *trialEnv, t *result.Trial) {
 	rec, ready, sum := ev.recovery.rec, ev.recovery.ready, ev.log.summary
+	newStarted := rec.Instance.StartedAt
+	locked := false // the task started before the old server was gone, but its server waited for it
+	if w := ev.log.writers; w != nil && !(w.Decided && w.Overlapped) && !w.NewServerStarted.IsZero() && w.NewServerStarted.After(newStarted) {
+		newStarted, locked = w.NewServerStarted, true
+		addStep(env, t, "server_started", w.NewServerStarted, "server-log")
+	}
 	tl := check.Recovery(check.Instants{
-		Fault: ev.fault.tFault, OldGone: ev.fault.rep.GoneAt, NewStarted: rec.Instance.StartedAt,
+		Fault: ev.fault.tFault, OldGone: ev.fault.rep.GoneAt, NewStarted: newStarted,
 		PortAccepts: ready.Accepted, FirstReply: ready.FirstReply, Ready: ready.Ready, Serving: ev.recovery.serving,
 		ServerLoadSeconds: sum.loadSeconds, HasServerLoad: sum.hasLoad,
 	})
@@ -423,8 +433,8 @@ func (ev *evidence) recordTimeline(env *trialEnv, t *result.Trial) {
 		addStep(env, t, "loaded", sum.loadedAt, "server-log")
 	}
 	for _, p := range tl.Problems {
-		if t.OverlapS != nil && strings.Contains(p, "comes before old_gone") {
-			continue // two servers overlapped: reported as the overlap it is
+		if (t.OverlapS != nil || locked) && strings.Contains(p, "comes before old_gone") {
+			continue // two servers overlapped (reported as the overlap it is), or a lock kept them apart
 		}
 		t.Problems = append(t.Problems, "timeline: "+p)
 	}

@@ -64,6 +64,7 @@ func observe(ctx context.Context, env *trialEnv, rcv recovered) serverLog {
 	if wo, ok := env.cfg.Target.(WriterOverlapper); ok && rcv.exited == "" {
 		if o, err := wo.WriterOverlap(ctx); err == nil {
 			sl.writers = &o
+			env.logf("servers on the data: %s", o.Detail)
 		} else {
 			env.logf("whether two servers wrote at once is unknown: %v", err)
 		}

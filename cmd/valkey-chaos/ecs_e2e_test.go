@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -615,6 +616,23 @@ func TestECSFromAnyTimeZonePinsTheSnapshotWithTheServerLog(t *testing.T) {
 			tr := r.trial(t, "crash")
 			if tr.SnapshotSource != "server-log" || tr.ServerLoadS == nil {
 				t.Errorf("harness in %s: snapshot from %q, server load %v: want the server log's fork and load time (reasons %q)", zone, tr.SnapshotSource, tr.ServerLoadS, tr.Reasons)
+			}
+		})
+	}
+}
+
+// Issue 17: the single-writer guard (the module's start-up lock on the
+// volume) removes the overlap whatever the deployment percentages: the
+// replacement's server waits for the old one's final save and exit.
+func TestECSRollingDeployWriterLockRemovesTheOverlap(t *testing.T) {
+	for _, deploy := range []ecstwin.DeploymentConfig{{MinimumHealthyPercent: 0, MaximumPercent: 100}, {MinimumHealthyPercent: 100, MaximumPercent: 200}} {
+		t.Run(fmt.Sprintf("%d-%d", deploy.MinimumHealthyPercent, deploy.MaximumPercent), func(t *testing.T) {
+			startE2ETwin(t, ecstwin.Config{Deployment: deploy, WriterLock: true, LockWait: 30 * time.Second, HealthyAfter: 500 * time.Millisecond})
+			r := runECS(t, "e2e-lock", "--no-report", "rolling-deploy")
+			tr := r.trial(t, "rolling-deploy")
+			if tr.OverlapS != nil || tr.Anomalies != 0 || tr.Lost != 0 || tr.Verdict != "pass" {
+				t.Errorf("with the writer lock: exit %d, verdict %s, overlap %+v, lost %d, anomalies %d; reasons %q: want no overlap and nothing lost\n%s",
+					r.code, tr.Verdict, tr.OverlapS, tr.Lost, tr.Anomalies, tr.Reasons, r.out)
 			}
 		})
 	}
