@@ -182,7 +182,8 @@ func capacityNotes(in envelope.Input) []string {
 	h := in.HealthCheck
 	return []string{
 		fmt.Sprintf("task: %d cpu, %s memory, stop timeout %s", in.CPU, savepolicy.FormatBytes(float64(in.MemoryBytes)), savepolicy.FormatDuration(in.StopTimeout)),
-		fmt.Sprintf("health check: startPeriod %s + %d x %s", savepolicy.FormatDuration(h.StartPeriod), h.Retries, savepolicy.FormatDuration(h.Interval)),
+		fmt.Sprintf("health check: max(startPeriod %s, LOADING grace %s) + %d x %s = %s of loading", savepolicy.FormatDuration(h.StartPeriod),
+			savepolicy.FormatDuration(h.LoadingGrace), h.Retries, savepolicy.FormatDuration(h.Interval), savepolicy.FormatDuration(h.Budget())),
 		fmt.Sprintf("storage: %s, saves at %.0f MiB/s%s", in.Storage.Mode, in.Storage.WriteMiBps(), burstNote(in)),
 		"writes: overwrites " + orDefault(in.Dist, "uniform"),
 	}
