@@ -54,7 +54,9 @@ func TestEachLimitBindsWhereItShould(t *testing.T) {
 		// 10 s + 3 x 30 s = 100 s of loading at 20 MiB/s.
 		{"health check", func(in *Input) { in.HealthCheck.StartPeriod = 10 * time.Second }, HealthCheckLimit, bytesOf(100 * 20 * mib / 0.7)},
 		// The module's LOADING grace outlasts the start period: 40 s + 3 x 30 s.
-		{"health check, LOADING grace", func(in *Input) { in.HealthCheck.StartPeriod, in.HealthCheck.LoadingGrace = 10*time.Second, 40*time.Second }, HealthCheckLimit, bytesOf(130 * 20 * mib / 0.7)},
+		{"health check, LOADING grace", func(in *Input) {
+			in.HealthCheck.StartPeriod, in.HealthCheck.LoadingGrace = 10*time.Second, 40*time.Second
+		}, HealthCheckLimit, bytesOf(130 * 20 * mib / 0.7)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

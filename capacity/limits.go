@@ -173,7 +173,7 @@ func maxRate(fits func(float64) bool) float64 {
 		}
 		lo, hi = hi, hi*2
 	}
-	for hi-lo > math.Max(hi*1e-4, 1e-3) {
+	for hi-lo > math.Max(hi*1e-4, 1e-9) { // save rules matter down to 1/900 s and below
 		mid := (lo + hi) / 2
 		if fits(mid) {
 			lo = mid

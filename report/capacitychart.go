@@ -145,6 +145,8 @@ func contains(xs []string, s string) bool {
 func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 	var ok, failed plotter.XYs
 	var labels plotter.XYLabels
+	// Repetitions land on one spot: label it once, with how many more.
+	at, more := map[string]int{}, map[int]int{}
 	for _, m := range ms {
 		xy := plotter.XY{X: m.WritesPerS, Y: float64(m.DatasetBytes) / 1e6}
 		if xy.X < p.X.Min || xy.X > p.X.Max || xy.Y <= 0 {
@@ -155,8 +157,17 @@ func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 		} else {
 			ok = append(ok, xy)
 		}
+		spot := fmt.Sprintf("%.2g|%.2g|%v", xy.X, xy.Y, m.Failed)
+		if i, seen := at[spot]; seen {
+			more[i]++
+			continue
+		}
+		at[spot] = len(labels.Labels)
 		labels.XYs = append(labels.XYs, xy)
 		labels.Labels = append(labels.Labels, " "+m.Label)
+	}
+	for i, n := range more {
+		labels.Labels[i] += fmt.Sprintf(" (+%d more)", n)
 	}
 	var legend []legendItem
 	add := func(pts plotter.XYs, g draw.GlyphStyle, label string) {
@@ -181,7 +192,7 @@ func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 func capacityNotes(in envelope.Input) []string {
 	h := in.HealthCheck
 	return []string{
-		fmt.Sprintf("task: %d cpu, %s memory, stop timeout %s", in.CPU, savepolicy.FormatBytes(float64(in.MemoryBytes)), savepolicy.FormatDuration(in.StopTimeout)),
+		fmt.Sprintf("task: %d cpu, %d MiB memory, stop timeout %s", in.CPU, in.MemoryBytes>>20, savepolicy.FormatDuration(in.StopTimeout)),
 		fmt.Sprintf("health check: max(startPeriod %s, LOADING grace %s) + %d x %s = %s of loading", savepolicy.FormatDuration(h.StartPeriod),
 			savepolicy.FormatDuration(h.LoadingGrace), h.Retries, savepolicy.FormatDuration(h.Interval), savepolicy.FormatDuration(h.Budget())),
 		fmt.Sprintf("storage: %s, saves at %.0f MiB/s%s", in.Storage.Mode, in.Storage.WriteMiBps(), burstNote(in)),
