@@ -114,6 +114,7 @@ func CapacityPNG(c CapacityChart) ([]byte, error) {
 		legend = append(legend, legendItem{label, []plot.Thumbnailer{boxThumb{fill: faded(limitColours[n])}, lineThumb(sty)}})
 	}
 	legend = append(legend, measuredPoints(p, c.Measured)...)
+	legend = append(legend, workloadPoint(p, c.Input)...)
 	f := figure{height: 6 * vg.Inch, panels: []panel{{p: p, weight: 1}}, legend: legend, notes: capacityNotes(c.Input)}
 	return f.render()
 }
@@ -180,13 +181,29 @@ func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 		legend = append(legend, legendItem{label, []plot.Thumbnailer{glyphThumb(g)}})
 	}
 	add(ok, draw.GlyphStyle{Color: colSaveOK, Radius: vg.Points(4), Shape: draw.CircleGlyph{}}, "measured trial: passed")
-	add(failed, draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}, "measured trial: failed")
+	add(failed, draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}, "measured trial: failed")
 	if len(labels.XYs) > 0 {
 		if l, err := plotter.NewLabels(labels); err == nil {
 			p.Add(l)
 		}
 	}
 	return legend
+}
+
+// workloadPoint marks the dataset and rate the limits were read at.
+func workloadPoint(p *plot.Plot, in envelope.Input) []legendItem {
+	xy := plotter.XY{X: in.WritesPerS, Y: float64(in.DatasetBytes) / 1e6}
+	if xy.X < p.X.Min || xy.X > p.X.Max || xy.Y < p.Y.Min || xy.Y > p.Y.Max {
+		return nil
+	}
+	sc, err := plotter.NewScatter(plotter.XYs{xy})
+	if err != nil {
+		return nil
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(6), Shape: draw.RingGlyph{}}
+	p.Add(sc)
+	label := fmt.Sprintf("the table's workload: %s at %s", savepolicy.FormatBytes(float64(in.DatasetBytes)), savepolicy.FormatRate(in.WritesPerS))
+	return []legendItem{{label, []plot.Thumbnailer{glyphThumb(sc.GlyphStyle)}}}
 }
 
 func capacityNotes(in envelope.Input) []string {
