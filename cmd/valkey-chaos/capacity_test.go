@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/capacity"
+	"github.com/trigpointing/valkey-chaos/report"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/tfmodule"
 )
@@ -190,5 +191,38 @@ func TestCapacityBadInputExit2(t *testing.T) {
 				t.Errorf("err %v, want one line naming %q, exit 2 (bad input)", err, tc.mention)
 			}
 		})
+	}
+}
+
+func TestMeasuredTrials(t *testing.T) {
+	dir := t.TempDir()
+	load, save := 3.5, 1.25
+	run := &result.Run{Schema: result.Schema, RunID: "r", Complete: true,
+		Target: result.Target{Dataset: result.Dataset{Keys: 1_000_000, ValueBytes: 100}},
+		Trials: []result.Trial{
+			{Scenario: "stop", RatePerS: 200, AchievedRatePerS: 199, Verdict: result.Pass, FinalSaveS: &save, ServerLoadS: &load},
+			{Scenario: "fork-oom", RatePerS: 20_000, Verdict: result.Fail, Memory: &result.Memory{UsedBytes: 160e6, OOMKilled: "parent"},
+				Dataset: &result.Dataset{Keys: 950_000, ValueBytes: 100}},
+		}}
+	if err := result.Write(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	got, err := measuredTrials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []report.CapacityPoint{
+		// No memory measured: 1M keys at the model's 170 bytes per 100-byte key.
+		{DatasetBytes: 170e6, WritesPerS: 199, Label: "stop: pass, final save 1.2 s, load 3.5 s"},
+		// INFO used_memory wins over the estimate.
+		{DatasetBytes: 160e6, WritesPerS: 20_000, Label: "fork-oom: fail, OOM-killed parent", Failed: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("trial %d: %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }

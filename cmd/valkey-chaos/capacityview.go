@@ -99,7 +99,7 @@ func (o capacityOpts) chart(in capacity.Input) (string, int, error) {
 	}
 	var points []report.CapacityPoint
 	for _, dir := range o.measured {
-		ps, err := measuredTrials(dir, in)
+		ps, err := measuredTrials(dir)
 		if err != nil {
 			return "", 0, err
 		}
@@ -120,7 +120,7 @@ func (o capacityOpts) chart(in capacity.Input) (string, int, error) {
 // measuredTrials reads the trials of one run as chart points: the dataset
 // is INFO used_memory when the trial measured it, else the preloaded keys
 // at the model's heap per key.
-func measuredTrials(dir string, in capacity.Input) ([]report.CapacityPoint, error) {
+func measuredTrials(dir string) ([]report.CapacityPoint, error) {
 	run, err := result.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("--measured: %w", err)
