@@ -19,13 +19,18 @@ import (
 type HealthCheck struct {
 	Interval, Timeout, StartPeriod time.Duration
 	Retries                        int
+	// LoadingGrace is how long after start the check itself passes on a
+	// LOADING reply (terraform/modules/valkey's health_check_loading_grace;
+	// 0: LOADING fails the check).
+	LoadingGrace time.Duration
 }
 
-// Budget is how long a starting task may fail its health check before ECS
-// replaces it: failures during StartPeriod do not count, then Retries
-// consecutive failures, one per Interval, mark it unhealthy.
+// Budget is how long a starting task may stay LOADING before ECS replaces
+// it: failures during StartPeriod do not count and LOADING passes during
+// LoadingGrace, then Retries consecutive failures, one per Interval, mark
+// it unhealthy.
 func (h HealthCheck) Budget() time.Duration {
-	return h.StartPeriod + time.Duration(h.Retries)*h.Interval
+	return max(h.StartPeriod, h.LoadingGrace) + time.Duration(h.Retries)*h.Interval
 }
 
 // Input is a task, its storage and rules, and the workload to judge.

@@ -53,6 +53,10 @@ func TestEachLimitBindsWhereItShould(t *testing.T) {
 		{"stop timeout, half a vCPU", func(in *Input) { in.StopTimeout, in.CPU = 30*time.Second, 512 }, StopTimeoutLimit, bytesOf(0.9 * 30 * 12.5 * mib / 0.7)},
 		// 10 s + 3 x 30 s = 100 s of loading at 20 MiB/s.
 		{"health check", func(in *Input) { in.HealthCheck.StartPeriod = 10 * time.Second }, HealthCheckLimit, bytesOf(100 * 20 * mib / 0.7)},
+		// The module's LOADING grace outlasts the start period: 40 s + 3 x 30 s.
+		{"health check, LOADING grace", func(in *Input) {
+			in.HealthCheck.StartPeriod, in.HealthCheck.LoadingGrace = 10*time.Second, 40*time.Second
+		}, HealthCheckLimit, bytesOf(130 * 20 * mib / 0.7)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,8 +35,12 @@ func (in Input) constraints() []constraint {
 			return in.loadTime(d) <= in.HealthCheck.Budget()
 		}, func(d int64, _ float64) string {
 			h := in.HealthCheck
-			return fmt.Sprintf("load of %s takes %s against startPeriod %s + %d retries x %s interval = %s",
-				fmtBytes(in.rdbBytes(d)), savepolicy.FormatDuration(in.loadTime(d)), savepolicy.FormatDuration(h.StartPeriod),
+			grace := "startPeriod " + savepolicy.FormatDuration(h.StartPeriod)
+			if h.LoadingGrace > h.StartPeriod {
+				grace = "LOADING grace " + savepolicy.FormatDuration(h.LoadingGrace)
+			}
+			return fmt.Sprintf("load of %s takes %s against %s + %d retries x %s interval = %s",
+				fmtBytes(in.rdbBytes(d)), savepolicy.FormatDuration(in.loadTime(d)), grace,
 				h.Retries, savepolicy.FormatDuration(h.Interval), savepolicy.FormatDuration(h.Budget()))
 		}},
 		{MemoryLimit, func(d int64, r float64) bool {
@@ -169,7 +173,7 @@ func maxRate(fits func(float64) bool) float64 {
 		}
 		lo, hi = hi, hi*2
 	}
-	for hi-lo > math.Max(hi*1e-4, 1e-3) {
+	for hi-lo > math.Max(hi*1e-4, 1e-9) { // save rules matter down to 1/900 s and below
 		mid := (lo + hi) / 2
 		if fits(mid) {
 			lo = mid

@@ -114,6 +114,7 @@ func CapacityPNG(c CapacityChart) ([]byte, error) {
 		legend = append(legend, legendItem{label, []plot.Thumbnailer{boxThumb{fill: faded(limitColours[n])}, lineThumb(sty)}})
 	}
 	legend = append(legend, measuredPoints(p, c.Measured)...)
+	legend = append(legend, workloadPoint(p, c.Input)...)
 	f := figure{height: 6 * vg.Inch, panels: []panel{{p: p, weight: 1}}, legend: legend, notes: capacityNotes(c.Input)}
 	return f.render()
 }
@@ -145,6 +146,8 @@ func contains(xs []string, s string) bool {
 func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 	var ok, failed plotter.XYs
 	var labels plotter.XYLabels
+	// Repetitions land on one spot: label it once, with how many more.
+	at, more := map[string]int{}, map[int]int{}
 	for _, m := range ms {
 		xy := plotter.XY{X: m.WritesPerS, Y: float64(m.DatasetBytes) / 1e6}
 		if xy.X < p.X.Min || xy.X > p.X.Max || xy.Y <= 0 {
@@ -155,8 +158,17 @@ func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 		} else {
 			ok = append(ok, xy)
 		}
+		spot := fmt.Sprintf("%.2g|%.2g|%v", xy.X, xy.Y, m.Failed)
+		if i, seen := at[spot]; seen {
+			more[i]++
+			continue
+		}
+		at[spot] = len(labels.Labels)
 		labels.XYs = append(labels.XYs, xy)
 		labels.Labels = append(labels.Labels, " "+m.Label)
+	}
+	for i, n := range more {
+		labels.Labels[i] += fmt.Sprintf(" (+%d more)", n)
 	}
 	var legend []legendItem
 	add := func(pts plotter.XYs, g draw.GlyphStyle, label string) {
@@ -169,7 +181,7 @@ func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 		legend = append(legend, legendItem{label, []plot.Thumbnailer{glyphThumb(g)}})
 	}
 	add(ok, draw.GlyphStyle{Color: colSaveOK, Radius: vg.Points(4), Shape: draw.CircleGlyph{}}, "measured trial: passed")
-	add(failed, draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}, "measured trial: failed")
+	add(failed, draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}, "measured trial: failed")
 	if len(labels.XYs) > 0 {
 		if l, err := plotter.NewLabels(labels); err == nil {
 			p.Add(l)
@@ -178,11 +190,28 @@ func measuredPoints(p *plot.Plot, ms []CapacityPoint) []legendItem {
 	return legend
 }
 
+// workloadPoint marks the dataset and rate the limits were read at.
+func workloadPoint(p *plot.Plot, in envelope.Input) []legendItem {
+	xy := plotter.XY{X: in.WritesPerS, Y: float64(in.DatasetBytes) / 1e6}
+	if xy.X < p.X.Min || xy.X > p.X.Max || xy.Y < p.Y.Min || xy.Y > p.Y.Max {
+		return nil
+	}
+	sc, err := plotter.NewScatter(plotter.XYs{xy})
+	if err != nil {
+		return nil
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(6), Shape: draw.RingGlyph{}}
+	p.Add(sc)
+	label := fmt.Sprintf("the table's workload: %s at %s", savepolicy.FormatBytes(float64(in.DatasetBytes)), savepolicy.FormatRate(in.WritesPerS))
+	return []legendItem{{label, []plot.Thumbnailer{glyphThumb(sc.GlyphStyle)}}}
+}
+
 func capacityNotes(in envelope.Input) []string {
 	h := in.HealthCheck
 	return []string{
-		fmt.Sprintf("task: %d cpu, %s memory, stop timeout %s", in.CPU, savepolicy.FormatBytes(float64(in.MemoryBytes)), savepolicy.FormatDuration(in.StopTimeout)),
-		fmt.Sprintf("health check: startPeriod %s + %d x %s", savepolicy.FormatDuration(h.StartPeriod), h.Retries, savepolicy.FormatDuration(h.Interval)),
+		fmt.Sprintf("task: %d cpu, %d MiB memory, stop timeout %s", in.CPU, in.MemoryBytes>>20, savepolicy.FormatDuration(in.StopTimeout)),
+		fmt.Sprintf("health check: max(startPeriod %s, LOADING grace %s) + %d x %s = %s of loading", savepolicy.FormatDuration(h.StartPeriod),
+			savepolicy.FormatDuration(h.LoadingGrace), h.Retries, savepolicy.FormatDuration(h.Interval), savepolicy.FormatDuration(h.Budget())),
 		fmt.Sprintf("storage: %s, saves at %.0f MiB/s%s", in.Storage.Mode, in.Storage.WriteMiBps(), burstNote(in)),
 		"writes: overwrites " + orDefault(in.Dist, "uniform"),
 	}

@@ -48,3 +48,39 @@ func TestCapacityChart(t *testing.T) {
 		t.Error("an empty rate range must fail")
 	}
 }
+
+// TestCapacityChartDeterministic: the same input renders the same bytes
+// (a committed chart does not churn), and zeros, which a log axis cannot
+// show (an idle trial, an empty dataset), are left off instead of panicking.
+func TestCapacityChartDeterministic(t *testing.T) {
+	rules, _ := savepolicy.Parse("900 1 300 10 60 10000")
+	in := envelope.Input{
+		CPU: 256, MemoryBytes: 512 << 20, StopTimeout: 120 * time.Second,
+		HealthCheck: envelope.HealthCheck{Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 120 * time.Second, LoadingGrace: 600 * time.Second},
+		Storage:     savepolicy.Storage{Mode: savepolicy.Bursting, SaveMiBps: 25}, Rules: rules,
+	}
+	c := CapacityChart{Title: "capacity", Input: in, RateLo: 1, RateHi: 1e5, Measured: []CapacityPoint{
+		{DatasetBytes: 85e6, WritesPerS: 100, Label: "a: pass"}, {DatasetBytes: 85e6, WritesPerS: 100, Label: "a: pass"},
+		{DatasetBytes: 0, WritesPerS: 100, Label: "empty"}, {DatasetBytes: 50e6, WritesPerS: 0, Label: "idle"},
+		{DatasetBytes: 400e6, WritesPerS: 20_000, Label: "b: fail", Failed: true},
+	}}
+	first, err := CapacityPNG(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := CapacityPNG(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) < 10_000 || !bytes.Equal(first, second) {
+		t.Errorf("renders of %d and %d bytes differ (or are nearly empty)", len(first), len(second))
+	}
+	if _, err := png.Decode(bytes.NewReader(first)); err != nil {
+		t.Error(err)
+	}
+	c.Measured = c.Measured[:1]
+	fewer, _ := CapacityPNG(c)
+	if bytes.Equal(first, fewer) {
+		t.Error("the measured trials are not drawn")
+	}
+}

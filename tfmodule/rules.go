@@ -13,14 +13,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
-	"github.com/zclconf/go-cty/cty/function"
-	"github.com/zclconf/go-cty/cty/function/stdlib"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -104,57 +99,75 @@ func readTFVars(dir string) (map[string]cty.Value, error) {
 }
 
 func readModule(dir string, inputs map[string]cty.Value, depth int) (savepolicy.Rules, bool, error) {
+	hits, err := findInModules(dir, inputs, depth, (*tfModule).saveRules)
+	if err != nil || len(hits) == 0 {
+		return nil, false, err
+	}
+	// All modules that deploy Valkey must agree.
+	var from []string
+	for _, h := range hits {
+		from = append(from, fmt.Sprintf("%s: %q", h.from, h.value))
+	}
+	for _, h := range hits[1:] {
+		if h.value.String() != hits[0].value.String() {
+			return nil, false, badInput("terraform %s: modules deploy different save rules (%s): point --terraform at one of them", dir, strings.Join(from, ", "))
+		}
+	}
+	return hits[0].value, true, nil
+}
+
+// hit is what a search of modules found, and in which module call.
+type hit[T any] struct {
+	from  string // "" for dir itself, else `module "name"`
+	value T
+}
+
+// findInModules parses the module in dir and asks find; when find finds
+// nothing there it follows calls to local modules (source "./..." or
+// "../..."), passing their arguments, and returns every hit.
+func findInModules[T any](dir string, inputs map[string]cty.Value, depth int, find func(*tfModule, map[string]cty.Value) (T, bool, error)) ([]hit[T], error) {
 	if depth > maxModuleDepth {
-		return nil, false, badInput("terraform %s: modules nest deeper than %d", dir, maxModuleDepth)
+		return nil, badInput("terraform %s: modules nest deeper than %d", dir, maxModuleDepth)
 	}
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, false, badInput("terraform directory %s not found: pass the module directory (e.g. terraform/modules/valkey)", dir)
+			return nil, badInput("terraform directory %s not found: pass the module directory (e.g. terraform/modules/valkey)", dir)
 		}
-		return nil, false, badInput("terraform %s: not a directory of .tf files", dir)
+		return nil, badInput("terraform %s: not a directory of .tf files", dir)
 	}
 	files, err := readTFFiles(dir, "*.tf")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, false, badInput("terraform %s: no .tf files there", dir)
+		return nil, badInput("terraform %s: no .tf files there", dir)
 	}
 	m, err := parseModule(files)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	rules, found, err := m.saveRules(inputs)
-	if err != nil || found {
-		return rules, found, err
+	v, found, err := find(m, inputs)
+	if err != nil {
+		return nil, err
 	}
-	// Follow local module calls; all that deploy Valkey must agree.
-	var results []savepolicy.Rules
-	var from []string
+	if found {
+		return []hit[T]{{value: v}}, nil
+	}
+	var hits []hit[T]
 	for _, call := range m.calls {
 		if !strings.HasPrefix(call.source, "./") && !strings.HasPrefix(call.source, "../") {
 			continue
 		}
-		args := m.evalArgs(call, inputs)
-		rules, found, err := readModule(filepath.Join(dir, call.source), args, depth+1)
+		sub, err := findInModules(filepath.Join(dir, call.source), m.evalArgs(call, inputs), depth+1, find)
 		if err != nil {
-			return nil, false, fmt.Errorf("module %q: %w", call.name, err)
+			return nil, fmt.Errorf("module %q: %w", call.name, err)
 		}
-		if found {
-			results = append(results, rules)
-			from = append(from, fmt.Sprintf("module %q: %q", call.name, rules))
-		}
-	}
-	for _, r := range results[min(1, len(results)):] {
-		if r.String() != results[0].String() {
-			return nil, false, badInput("terraform %s: modules deploy different save rules (%s): point --terraform at one of them", dir, strings.Join(from, ", "))
+		for _, h := range sub {
+			hits = append(hits, hit[T]{from: fmt.Sprintf("module %q", call.name), value: h.value})
 		}
 	}
-	if len(results) == 0 {
-		return nil, false, nil
-	}
-	return results[0], true, nil
+	return hits, nil
 }
 
 type tfVariable struct {
@@ -173,14 +186,15 @@ type tfModule struct {
 	locals    map[string]hcl.Expression
 	taskDefs  []hcl.Expression // container_definitions of aws_ecs_task_definition
 	calls     []tfModuleCall
-	exprs     []hcl.Expression // everything evaluated, for roots and functions
-	names     []string         // file names, for messages
+	outputs   map[string]hcl.Expression // output values by name
+	exprs     []hcl.Expression          // everything evaluated, for roots and functions
+	names     []string                  // file names, for messages
 }
 
 // parseModule reads variables, locals, task definitions and module calls
 // from the files of one module.
 func parseModule(files []tfFile) (*tfModule, error) {
-	m := &tfModule{variables: map[string]tfVariable{}, locals: map[string]hcl.Expression{}}
+	m := &tfModule{variables: map[string]tfVariable{}, locals: map[string]hcl.Expression{}, outputs: map[string]hcl.Expression{}}
 	for _, f := range files {
 		m.names = append(m.names, f.name)
 		file, diags := hclsyntax.ParseConfig(f.src, f.name, hcl.InitialPos)
@@ -208,6 +222,11 @@ func parseModule(files []tfFile) (*tfModule, error) {
 			case b.Type == "resource" && len(b.Labels) == 2 && b.Labels[0] == "aws_ecs_task_definition":
 				if a, ok := b.Body.Attributes["container_definitions"]; ok {
 					m.taskDefs = append(m.taskDefs, a.Expr)
+					m.exprs = append(m.exprs, a.Expr)
+				}
+			case b.Type == "output" && len(b.Labels) == 1:
+				if a, ok := b.Body.Attributes["value"]; ok {
+					m.outputs[b.Labels[0]] = a.Expr
 					m.exprs = append(m.exprs, a.Expr)
 				}
 			case b.Type == "module" && len(b.Labels) == 1:
@@ -440,146 +459,4 @@ func findContainers(v cty.Value, out *[]container, depth int) {
 		_, e := it.Element()
 		findContainers(e, out, depth+1)
 	}
-}
-
-func attr(v cty.Value, name string) (cty.Value, bool) {
-	ty := v.Type()
-	switch {
-	case ty.IsObjectType() && ty.HasAttribute(name):
-		return v.GetAttr(name), true
-	case ty.IsMapType():
-		k := cty.StringVal(name)
-		if v.HasIndex(k).True() {
-			return v.Index(k), true
-		}
-	}
-	return cty.DynamicVal, false
-}
-
-func asString(v cty.Value) string {
-	if !v.IsKnown() || v.IsNull() {
-		return ""
-	}
-	s, err := convert.Convert(v, cty.String)
-	if err != nil || !s.IsKnown() || s.IsNull() {
-		return ""
-	}
-	return s.AsString()
-}
-
-func asStrings(v cty.Value) []string {
-	if !v.IsKnown() || v.IsNull() {
-		return []string{savepolicy.UnknownArg}
-	}
-	if !v.CanIterateElements() {
-		if s := asString(v); s != "" {
-			return []string{s}
-		}
-		return []string{savepolicy.UnknownArg}
-	}
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if !e.IsKnown() {
-			out = append(out, savepolicy.UnknownArg)
-			continue
-		}
-		out = append(out, asString(e))
-	}
-	return out
-}
-
-// safeValue evaluates expr, turning a panic inside a function into an
-// error: unknown inputs reach cty functions in shapes Terraform would have
-// rejected earlier.
-func safeValue(expr hcl.Expression, ctx *hcl.EvalContext) (v cty.Value, diags hcl.Diagnostics) {
-	defer func() {
-		if r := recover(); r != nil {
-			v, diags = cty.DynamicVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("cannot evaluate: %v", r)}}
-		}
-	}()
-	return expr.Value(ctx)
-}
-
-var unknownFunc = function.New(&function.Spec{
-	VarParam: &function.Parameter{
-		Name: "args", Type: cty.DynamicPseudoType,
-		AllowNull: true, AllowUnknown: true, AllowDynamicType: true, AllowMarked: true,
-	},
-	Type: function.StaticReturnType(cty.DynamicPseudoType),
-	Impl: func([]cty.Value, cty.Type) (cty.Value, error) { return cty.DynamicVal, nil },
-})
-
-// tfFunctions are the Terraform functions with a cty implementation.
-func tfFunctions() map[string]function.Function {
-	return map[string]function.Function{
-		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
-		"chunklist": stdlib.ChunklistFunc, "coalesce": stdlib.CoalesceFunc,
-		"coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
-		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc,
-		"csvdecode": stdlib.CSVDecodeFunc, "distinct": stdlib.DistinctFunc,
-		"element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc, "floor": stdlib.FloorFunc,
-		"format": stdlib.FormatFunc, "formatdate": stdlib.FormatDateFunc,
-		"formatlist": stdlib.FormatListFunc, "indent": stdlib.IndentFunc, "join": stdlib.JoinFunc,
-		"jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
-		"keys": stdlib.KeysFunc, "length": stdlib.LengthFunc, "log": stdlib.LogFunc,
-		"lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc,
-		"merge": stdlib.MergeFunc, "min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc,
-		"pow": stdlib.PowFunc, "range": stdlib.RangeFunc, "regex": stdlib.RegexFunc,
-		"regexall": stdlib.RegexAllFunc, "replace": stdlib.ReplaceFunc,
-		"reverse": stdlib.ReverseListFunc, "setintersection": stdlib.SetIntersectionFunc,
-		"setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc,
-		"setunion": stdlib.SetUnionFunc, "signum": stdlib.SignumFunc, "slice": stdlib.SliceFunc,
-		"sort": stdlib.SortFunc, "split": stdlib.SplitFunc, "strrev": stdlib.ReverseFunc,
-		"substr": stdlib.SubstrFunc, "title": stdlib.TitleFunc, "trim": stdlib.TrimFunc,
-		"trimprefix": stdlib.TrimPrefixFunc, "trimsuffix": stdlib.TrimSuffixFunc,
-		"trimspace": stdlib.TrimSpaceFunc, "upper": stdlib.UpperFunc, "values": stdlib.ValuesFunc,
-		"zipmap":   stdlib.ZipmapFunc,
-		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
-		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
-	}
-}
-
-func objectOrEmpty(m map[string]cty.Value) cty.Value {
-	if len(m) == 0 {
-		return cty.EmptyObjectVal
-	}
-	return cty.ObjectVal(m)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// oneLine renders diagnostics on one line, first error first.
-func oneLine(diags hcl.Diagnostics) string {
-	var parts []string
-	for _, d := range diags {
-		if d.Severity != hcl.DiagError {
-			continue
-		}
-		msg := d.Summary
-		if d.Detail != "" {
-			msg += ": " + d.Detail
-		}
-		if d.Subject != nil {
-			msg = fmt.Sprintf("line %d: %s", d.Subject.Start.Line, msg)
-		}
-		parts = append(parts, strings.ReplaceAll(msg, "\n", " "))
-		if len(parts) == 2 {
-			break
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", result.ErrBadInput, fmt.Sprintf(format, args...))
 }

@@ -100,6 +100,7 @@ func newRootCmd() *cobra.Command {
 		newScenariosCmd(),
 		newPlanCmd(),
 		newTuneCmd(),
+		newCapacityCmd(),
 		newReportCmd(),
 		newCheckCmd(),
 		newCompareCmd(),
