@@ -25,8 +25,8 @@ type worthItView struct {
 // strategyCells is one formatted row: the strategy (linked), the numbers,
 // the verdict.
 type strategyCells struct {
-	Anchor, Verdict, Name string
-	Numbers               []string
+	Anchor, Verdict, Name, Fault string
+	Numbers                      []string
 }
 
 // strategyOf names a trial's persistence strategy; empty is rdb.
@@ -99,7 +99,7 @@ func worthItViews(run *result.Run, names []string, problems *[]string) []worthIt
 					row.Anchor = "trial-" + names[i]
 					v.Rows = append(v.Rows, row)
 					c := row.cells()
-					v.Cells = append(v.Cells, strategyCells{Anchor: row.Anchor, Verdict: row.Verdict, Name: c[0], Numbers: c[1 : len(c)-1]})
+					v.Cells = append(v.Cells, strategyCells{Anchor: row.Anchor, Verdict: row.Verdict, Name: c[0], Fault: c[1], Numbers: c[2 : len(c)-1]})
 					if c, ok := readerCurve(t, st); ok {
 						curves = append(curves, c)
 					}
