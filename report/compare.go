@@ -211,12 +211,17 @@ type Comparison struct {
 	Notes       []string
 }
 
-// trialKey identifies "the same trial" across runs: scenario, fault and the
-// rule its rate exercises (thresholds runs one per rule).
+// trialKey identifies "the same trial" across runs: scenario, fault, the
+// rule its rate exercises (thresholds runs one per rule) and the
+// persistence strategy (one row per strategy per fault; rdb trials record
+// none, so older runs keep their keys).
 func trialKey(t *result.Trial) string {
 	k := t.Scenario + " " + t.Fault
 	if t.Rule != "" {
 		k += " " + t.Rule
+	}
+	if t.Persistence != "" {
+		k += " " + t.Persistence
 	}
 	return k
 }

@@ -39,6 +39,8 @@ func Findings(run *result.Run) []Finding {
 		out = append(out, trialFindings(run, &run.Trials[i])...)
 	}
 	out = append(out, warmupFindings(run)...)
+	out = append(out, worthItFindings(run)...)
+	out = append(out, costFinding(run)...)
 	sort.SliceStable(out, func(i, j int) bool { return levelOrder[out[i].Level] < levelOrder[out[j].Level] })
 	return out
 }
@@ -79,7 +81,7 @@ func rpoFindings(run *result.Run) []Finding {
 			ar = &atRate{rate: t.RatePerS}
 			rates = append(rates, ar)
 		}
-		if t.Fault != "stop" && t.Verdict != "invalid" && t.LossWindowS != nil && t.Lost > 0 {
+		if t.Fault != "stop" && t.Verdict != "invalid" && t.LossWindowS != nil && t.Lost > 0 && strategyOf(t) == string(savepolicy.StrategyRDB) {
 			ar.crashes = append(ar.crashes, t)
 		}
 	}
@@ -145,7 +147,9 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 		return out
 	}
 	timeout := run.Target.StopTimeoutS
-	if t.Fault == "stop" {
+	if a := t.AllowedLoss; a != nil && a.Everything {
+		add("info", "%s lost %d acknowledged writes, as persistence %s allows: %s.", label, t.Lost, strategyOf(t), a.Why)
+	} else if t.Fault == "stop" {
 		switch {
 		case t.StopEscalated:
 			add("fail", "%s: the final save did not finish within the %s stop timeout; SIGKILL came and %d acknowledged writes were lost: a StopTask loses data. Raise stop_timeout (120 s is the Fargate maximum), shrink the dataset or give the save faster storage.",
@@ -164,7 +168,7 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 			add("ok", "%s lost nothing.", label)
 		}
 	}
-	if w := t.LossWindowS; w != nil && t.PredictedLossWindowS > 0 && w.High > t.PredictedLossWindowS {
+	if w := t.LossWindowS; w != nil && strategyOf(t) == string(savepolicy.StrategyRDB) && t.PredictedLossWindowS > 0 && w.High > t.PredictedLossWindowS {
 		add("fail", "%s: the loss window reached %s, beyond the %s the save rules allow. Look for a failed or slow BGSAVE, or a second writer of dump.rdb.",
 			label, fmtSeconds(w.High), fmtSeconds(t.PredictedLossWindowS))
 	}

@@ -136,8 +136,15 @@ func phasesChart(run *result.Run) ([]byte, bool, error) {
 	return png, err == nil, err
 }
 
-// trialLabel names a trial in charts and tables: "thresholds crash 300 10".
-func trialLabel(t *result.Trial) string { return t.Label() }
+// trialLabel is the trial's label, with its persistence strategy when the
+// trial records one or has a reader (whose scenario weighs persistence;
+// rdb trials record none).
+func trialLabel(t *result.Trial) string {
+	if t.Persistence != "" || t.Reader != nil {
+		return t.Label() + " (" + strategyOf(t) + ")"
+	}
+	return t.Label()
+}
 
 func joinWords(ws []string) string {
 	switch len(ws) {

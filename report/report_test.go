@@ -25,12 +25,18 @@ var update = flag.Bool("update", false, "rewrite testdata/report.md.golden from 
 // render where they may write.
 func copyFixture(t *testing.T) (string, *result.Run) {
 	t.Helper()
+	return copyFixtureFrom(t, fixtureDir)
+}
+
+// copyFixtureFrom copies the run directory src into a temp dir and loads it.
+func copyFixtureFrom(t *testing.T, src string) (string, *result.Run) {
+	t.Helper()
 	dir := t.TempDir()
-	err := filepath.WalkDir(fixtureDir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(fixtureDir, p)
+		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
 			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
 		}

@@ -68,18 +68,22 @@ func TestWriteStrategyTable(t *testing.T) {
 	n := func(v int64) *int64 { return &v }
 	var b strings.Builder
 	err := WriteStrategyTable(&b, []StrategyRow{
-		{Strategy: "none", Fault: "crash", Lost: n(12000), To99S: f(6.2), OriginDuringRecovery: n(31000), USDPerDay: f(0), USDPerMonth: f(0)},
-		{Strategy: "aof-everysec", Fault: "crash", Lost: n(0), LossWindowS: f(0.96), WriteP99Ms: f(1.234), WarmupS: f(0.4), USDPerDay: f(0.33), USDPerMonth: f(10.11)},
+		{Strategy: "none", Fault: "crash", Verdict: "pass", Anchor: "trial-x", Lost: n(12000), LossEverything: true, OldestLostS: f(4.02),
+			To99S: f(6.2), OriginDuringRecovery: n(31000), ExtraOrigin: f(1234.4), USDPerDay: f(0), USDPerMonth: f(0)},
+		{Strategy: "aof-everysec", Fault: "crash", Verdict: "invalid", Lost: n(0), LossWindowS: f(0.96), WriteP99Ms: f(1.234), WarmupS: f(0.4),
+			ServerLoadS: f(0.25), To99S: f(0.3), To99Reached: true, USDPerDay: f(0.33), USDPerMonth: f(10.11)},
+		{Strategy: "rdb", Fault: "crash + host", Verdict: "pass", Lost: n(1335), LossWindowS: f(2.6678), OldestLostS: f(2.6674), USDPerDay: f(0.004), USDPerMonth: f(0.1217)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
-		"| none | crash | 12,000 | - | - | - | 6.2 s | 31,000 | $0.00 | $0.00 |",
-		"| aof-everysec | crash | 0 | 1.0 s | 1.23 ms | 0.40 s | - | - | $0.33 | $10.11 |",
+		"| [none](#trial-x) | crash | 12,000 (allowed) | oldest 4.02 s | - | - | not within 6.2 s | 31,000 (+1234) | $0 | $0 | **pass** |",
+		"| aof-everysec | crash | 0 | nothing lost | 1.23 ms | 0.400 s (load 0.250 s) | 0.3 s | - | $0.330 | $10.11 | **invalid** |",
+		"| rdb | crash + host | 1,335 | 2.67 s window | - | - | - | - | $0.00400 | $0.122 | **pass** |",
 	}
-	if len(lines) != 4 || lines[2] != want[0] || lines[3] != want[1] {
+	if len(lines) != 5 || lines[2] != want[0] || lines[3] != want[1] || lines[4] != want[2] {
 		t.Errorf("table:\n%s\nwant rows:\n%s", b.String(), strings.Join(want, "\n"))
 	}
 }

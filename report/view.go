@@ -21,6 +21,7 @@ type view struct {
 	Config      []kv
 	RunCharts   []chart
 	Capacity    *capacityView // a capacity sweep's table; nil without one
+	WorthIt     []worthItView // "Is persistence worth it?", per scenario
 	Scenarios   []scenarioView
 	Problems    []string // charts that could not be drawn
 }
@@ -67,6 +68,9 @@ type stepRow struct {
 
 func (v *view) allCharts() []chart {
 	out := append([]chart{}, v.RunCharts...)
+	for _, w := range v.WorthIt {
+		out = append(out, w.Charts...)
+	}
 	for _, s := range v.Scenarios {
 		for _, t := range s.Trials {
 			out = append(out, t.Charts...)
@@ -155,6 +159,7 @@ func buildView(dir string, run *result.Run) *view {
 	v.Capacity = capacity(run)
 
 	names := uniqueNames(run)
+	v.WorthIt = worthItViews(run, names, &v.Problems)
 	byScenario := map[string]*scenarioView{}
 	var order []string
 	for i := range run.Trials {
@@ -179,6 +184,7 @@ func buildView(dir string, run *result.Run) *view {
 				return png, err == nil, err
 			}},
 			{"Latency over time", plots[1], func() ([]byte, bool, error) { return latencyChart(run, t) }},
+			{"What the reader saw", readerPlotFile(name), func() ([]byte, bool, error) { return readerChart(t) }},
 		} {
 			png, ok, err := renderSafely(c.title+" of "+tv.Label, c.draw)
 			if err != nil {
@@ -294,6 +300,10 @@ func lossWindowText(t *result.Trial) string {
 		return "unknown: the replacement never started, nothing could be read back"
 	case t.Lost == 0:
 		return "nothing lost"
+	case w == nil && t.AllowedLoss != nil && t.AllowedLoss.Everything:
+		return fmt.Sprintf("everything (persistence %s)", strategyOf(t))
+	case w == nil && t.OldestLostS != nil:
+		return "oldest lost write " + fmtSeconds(*t.OldestLostS)
 	case w == nil:
 		return "not measured"
 	}
@@ -339,6 +349,7 @@ func trialNumbers(t *result.Trial) []kv {
 	if l := t.Latency; l != nil && l.Count > 0 {
 		out = append(out, kv{"Latency (acknowledged)", fmt.Sprintf("p50 %.3g ms, p90 %.3g ms, p99 %.3g ms, p99.9 %.3g ms, max %.3g ms over %d writes", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)})
 	}
+	out = append(out, readerNumbers(t)...)
 	if o := t.OverlapS; o != nil {
 		out = append(out, kv{"Overlap (two servers on one dump.rdb)", fmt.Sprintf("%s, from +%.3fs to +%.3fs; %d acknowledged writes lost, %d during the overlap", fmtSeconds(o.To-o.From), o.From, o.To, t.Lost, t.Anomalies)})
 	}
