@@ -22,8 +22,11 @@ const DefaultStopTimeout = 30 * time.Second
 // Config configures the local target.
 type Config struct {
 	ServerBin string // valkey-server (default) or redis-server, name or path
-	Host      string // default 127.0.0.1
-	Port      int    // 0: a free port per trial
+	// ReplacementBin is the binary of every replacement after a fault (an
+	// upgrade or rollback drill); a scenario's replacement_bin wins. Empty: ServerBin.
+	ReplacementBin string
+	Host           string // default 127.0.0.1
+	Port           int    // 0: a free port per trial
 	// WorkDir holds the per-trial data directories; default a temp dir.
 	WorkDir string
 	// DataDir, when set, is used as the data directory of every trial and
@@ -78,8 +81,9 @@ type Target struct {
 	all       []*Server
 	logFiles  []string
 	tempFiles map[string]bool
-	atFault   string           // the kept copy of the data dir at the fault (KeepData)
-	kept      *target.KeptData // what the last finished trial kept
+	atFault   string            // the kept copy of the data dir at the fault (KeepData)
+	kept      *target.KeptData  // what the last finished trial kept
+	versions  map[string]string // resolved binary -> its --version, for drills
 }
 
 // New checks the binary and the port once, before any trial runs.
@@ -176,6 +180,9 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 	}
 	t.all, t.logFiles, t.tempFiles = nil, nil, map[string]bool{}
 	t.atFault, t.kept = "", nil
+	if err := t.checkDrill(ctx); err != nil {
+		return target.Instance{}, err
+	}
 	mode, efsCfg, err := parseStorage(spec.Storage)
 	if err != nil {
 		return target.Instance{}, err
@@ -216,7 +223,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 func (t *Target) spawn() (*Server, error) {
 	logFile := filepath.Join(t.cfg.LogDir, fmt.Sprintf("%s-server-%d.log", result.SafeName(t.label), len(t.all)+1))
 	cfg := ServerConfig{
-		Bin:       t.bin,
+		Bin:       t.binFor(len(t.all) > 0),
 		Host:      t.cfg.Host,
 		Port:      t.port,
 		Dir:       t.dataDir,
@@ -230,6 +237,9 @@ func (t *Target) spawn() (*Server, error) {
 	}
 	if t.cfg.WriterLock {
 		cfg.WriterLock = filepath.Join(t.dataDir, WriterLockFile)
+	}
+	if err := t.applyOwnership(&cfg, len(t.all) == 0); err != nil {
+		return nil, err
 	}
 	srv, err := Spawn(cfg)
 	if err != nil {
@@ -247,7 +257,8 @@ func (t *Target) instance(srv *Server) target.Instance {
 		Addr:          srv.Addr(),
 		ID:            fmt.Sprintf("pid %d", srv.PID()),
 		StartedAt:     srv.StartedAt(),
-		ServerVersion: t.version,
+		ServerVersion: t.versionOf(srv.cfg.Bin),
+		Bin:           srv.cfg.Bin,
 		DataDir:       t.dataDir,
 	}
 }
