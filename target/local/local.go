@@ -22,11 +22,8 @@ const DefaultStopTimeout = 30 * time.Second
 // Config configures the local target.
 type Config struct {
 	ServerBin string // valkey-server (default) or redis-server, name or path
-	// ReplacementBin is the binary of every replacement after a fault (an
-	// upgrade or rollback drill); a scenario's replacement_bin wins. Empty: ServerBin.
-	ReplacementBin string
-	Host           string // default 127.0.0.1
-	Port           int    // 0: a free port per trial
+	Host      string // default 127.0.0.1
+	Port      int    // 0: a free port per trial
 	// WorkDir holds the per-trial data directories; default a temp dir.
 	WorkDir string
 	// DataDir, when set, is used as the data directory of every trial and
@@ -60,6 +57,10 @@ type Config struct {
 	// the trial's label, with <label>.at-fault beside it holding the files
 	// the replacement started on; every dump in them is checked (KeptData).
 	KeepData bool
+
+	// ReplacementBin is the binary of every replacement after a fault (an
+	// upgrade or rollback drill); a scenario's replacement_bin wins. Empty: ServerBin.
+	ReplacementBin string
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
