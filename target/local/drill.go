@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/trigpointing/valkey-chaos/result"
@@ -118,4 +119,19 @@ func searchable(dir string) error {
 			return nil
 		}
 	}
+}
+
+// checkReplacementBin checks --replacement-bin once, before any trial.
+func checkReplacementBin(ctx context.Context, bin string) error {
+	if bin == "" {
+		return nil
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return fmt.Errorf("%w: replacement binary %q not found: pass --replacement-bin a valkey-server or redis-server path (scripts/setup.sh installs both)", result.ErrBadInput, bin)
+	}
+	if _, err := ServerVersion(ctx, path); err != nil {
+		return fmt.Errorf("%w: replacement binary %s is not a usable valkey-server/redis-server: %w", result.ErrBadInput, path, err)
+	}
+	return nil
 }

@@ -120,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 		}
 		return nil, fmt.Errorf("%w: --server-bin %s is not a valkey-server or redis-server (%w): pass the path of valkey-server", result.ErrBadInput, shown, err)
 	}
+	if err := checkReplacementBin(ctx, cfg.ReplacementBin); err != nil {
+		return nil, err
+	}
 	if cfg.Port != 0 {
 		if err := CheckPortFree(cfg.Host, cfg.Port); err != nil {
 			return nil, err
