@@ -61,3 +61,18 @@ func saveFailureReason(d drillSpec, t *result.Trial, lines []target.LogLine) str
 		"or run the container as the directory's owner (the task definition's \"user\": \"1000:1000\", set from the same variables)",
 		why, refused, who)
 }
+
+// restoredBackupReason says what restoring the volume from an old backup
+// cost and what to do instead; "" when no stale load was found.
+func restoredBackupReason(s *Scenario, t *result.Trial) string {
+	if s.Restore == "" || t.StaleLoad == nil {
+		return ""
+	}
+	back := "further back than the last completed save"
+	if w := t.LossWindowS; w != nil {
+		back = fmt.Sprintf("at least %.2fs back from the fault", w.Low)
+	}
+	return fmt.Sprintf("the volume was restored from a backup older than the replacement's own dump.rdb: the cache went %s; %d acknowledged writes lost, %d of them held by the last completed save. "+
+		"Remedy: do not restore a cache volume whose dump.rdb is intact (the newest save is what the replacement should load); when a restore is needed, pick the newest recovery point (AWS Backup / EFS backups) and compare the restored dump.rdb's mtime with the one it replaces before starting the service",
+		back, t.Lost, t.StaleLoad.LostBefore)
+}

@@ -130,6 +130,9 @@ func (ev *evidence) recordDrill(env *trialEnv, t *result.Trial) {
 	t.Servers = ev.serverRuns()
 	t.Dumps = ev.drill.dumps
 	t.Client = clientView(ev.load.history, ev.faultOffset(env))
+	if r := restoredBackupReason(env.plan.Scenario, t); r != "" {
+		t.Problems = append(t.Problems, r)
+	}
 	if ev.drill.saveFailed != "" {
 		t.SaveFailed = ev.drill.saveFailed
 		t.Problems = append(t.Problems, saveFailureReason(env.plan.Scenario.drillSpec, t, ev.log.lines))

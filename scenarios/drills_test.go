@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trigpointing/valkey-chaos/internal/leakcheck"
 	"github.com/trigpointing/valkey-chaos/result"
 )
 
@@ -117,5 +118,48 @@ func TestAccessPointUIDMismatchFailsTheFirstSave(t *testing.T) {
 	}
 	if len(tr.Dumps) != 0 {
 		t.Errorf("dumps %+v: the server could not write any", tr.Dumps)
+	}
+}
+
+// On the EFS emulator the caller's permissions are checked as NFS checks
+// them, so the mismatch fails the same way; an access point that enforces
+// the directory owner's user (posix_user, storage access_point_uid) maps
+// the server's requests to uid 1000, and the same drill passes.
+func TestAccessPointUIDOnTheEmulator(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("run_as_uid starts the server as uid 999, which needs root")
+	}
+	leakcheck.RequireFUSE(t)
+	for _, c := range []struct {
+		name    string
+		storage map[string]string
+		verdict result.Verdict
+	}{
+		{"no access point: the save fails", map[string]string{"mode": "efs-elastic"}, result.Fail},
+		{"access point enforces uid 1000: the drill passes", map[string]string{"mode": "efs-elastic", "access_point_uid": "1000"}, result.Pass},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := catalogScenario(t, "access-point-uid")
+			s.Storage = c.storage
+			run, err := runTrials(t, context.Background(), runSetup{save: "1 1000", keys: -1}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := run.Trials[0]
+			if tr.Verdict != c.verdict {
+				t.Fatalf("verdict %s (%s), want %s", tr.Verdict, reasons(tr), c.verdict)
+			}
+			if c.verdict == result.Fail {
+				if tr.SaveFailed == "" || !strings.Contains(reasons(tr), "Permission denied") || tr.Client == nil || tr.Client.Errors["misconf"] != tr.Writes {
+					t.Errorf("save failed %q, client %+v (%s): want Permission denied and every write refused with MISCONF", tr.SaveFailed, tr.Client, reasons(tr))
+				}
+				return
+			}
+			// The oracle: the server, as uid 999, saved dumps the access
+			// point gave to uid 1000, and its replacement loaded one.
+			if d, ok := dumpOf(tr, "dump.rdb"); !ok || d.RDBVersion != 11 || tr.RTOS == nil || tr.SaveFailed != "" {
+				t.Errorf("dumps %+v, rto %v, save failed %q: want a saved dump.rdb and a recovery", tr.Dumps, tr.RTOS, tr.SaveFailed)
+			}
+		})
 	}
 }
