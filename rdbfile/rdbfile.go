@@ -17,7 +17,7 @@ type Header struct {
 	// own format numbers, from 80 on).
 	Magic string
 	// Version is the RDB format version: 10 (Redis 7.0), 11 (Redis 7.2,
-	// Valkey 7.2/8.0), 12 (Valkey 8.1), 80 (Valkey 9).
+	// Valkey 7.2 to 8.1), 12 (Redis 7.4), 80 (Valkey 9, "VALKEY080").
 	Version int
 }
 

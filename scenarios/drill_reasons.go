@@ -31,7 +31,7 @@ func versionSkewReason(lines []target.LogLine, detail string) string {
 	}
 	version := rdbFormatRefused.FindStringSubmatch(line)[1]
 	return fmt.Sprintf("the replacement cannot read dump.rdb: it runs an older server than the one that wrote it (RDB format version %s; log: %q) and exited (%s): on ECS the task would crash-loop and the cache never serves again: RTO unbounded. "+
-		"Remedy: roll forward to a server that reads format %s (the one that wrote the dump; Redis 7.0 reads up to 10, Redis 7.2 and Valkey 7.2/8.0 write and read 11, Valkey 8.1 12). "+
+		"Remedy: roll forward to a server that reads format %s (the one that wrote the dump; Redis 7.0 reads up to 10, Redis 7.2 and Valkey 7.2 to 8.1 write 11, Redis 7.4 12, Valkey 9 VALKEY080; Valkey 8.1 and later may try a newer format with rdb-version-check relaxed, Redis 7.0 has no such option). "+
 		"To stay on the older server, give it data it can read: restore an older dump.rdb written by the older server (a backup from before the upgrade; later writes are lost), "+
 		"or start the newer server on this dump and copy the keys into the older one by data structure (SCAN and per-type reads and writes, e.g. RIOT-X `replicate --struct`): "+
 		"DUMP/RESTORE, MIGRATE and replication carry the newer format and are refused too, and redis-check-rdb/valkey-check-rdb only check a dump, they do not convert it",
