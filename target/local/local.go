@@ -82,9 +82,10 @@ type Target struct {
 	all       []*Server
 	logFiles  []string
 	tempFiles map[string]bool
-	atFault   string            // the kept copy of the data dir at the fault (KeepData)
-	kept      *target.KeptData  // what the last finished trial kept
-	versions  map[string]string // resolved binary -> its --version, for drills
+	atFault   string           // the kept copy of the data dir at the fault (KeepData)
+	kept      *target.KeptData // what the last finished trial kept
+
+	versions map[string]string // resolved binary -> its --version, for drills
 }
 
 // New checks the binary and the port once, before any trial runs.
