@@ -88,6 +88,11 @@ type Config struct {
 	ReadLatency, WriteLatency time.Duration
 	// Jitter spreads each latency uniformly by ± this fraction (0 to 1).
 	Jitter float64
+
+	// AccessPointUID, when set, enforces an access point's POSIX user
+	// (access.go): every request acts as this uid and gid. Nil: requests
+	// act as their callers, whose permissions are checked (NFS AUTH_SYS).
+	AccessPointUID *int
 }
 
 // DefaultConfig returns the EFS figures for mode: a new file system's full
@@ -196,6 +201,8 @@ func ParseConfig(params map[string]string) (Config, error) {
 			c.WriteLatency, err = parseLatency(v)
 		case "jitter":
 			c.Jitter, err = parseFraction(v)
+		case "access_point_uid":
+			c.AccessPointUID, err = parseUID(v)
 		default:
 			return Config{}, fmt.Errorf("unknown storage parameter %q: use one of %s", k, strings.Join(ConfigKeys(), "; "))
 		}

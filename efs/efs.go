@@ -134,6 +134,7 @@ func Mount(ctx context.Context, src, mnt string, cfg Config) (*FS, error) {
 			ExtraCapabilities: fuse.CAP_WRITEBACK_CACHE,
 			AllowOther:        os.Geteuid() == 0,
 			DirectMount:       os.Geteuid() == 0,
+			Options:           permissionOptions(cfg),
 			Logger:            log.New(io.Discard, "", 0),
 		},
 	}

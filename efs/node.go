@@ -124,6 +124,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
+	n.fsys.ownByAccessPoint(n.childPath(name), &out.Attr)
 	out.Attr.Blksize = nfsBlockSize
 	childNode, _ := child.Operations().(*node)
 	if childNode == nil {
@@ -181,7 +182,11 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if errno := n.fsys.metaLatency(ctx, true); errno != 0 {
 		return nil, errno
 	}
-	return n.LoopbackNode.Mkdir(ctx, name, mode, out)
+	child, errno := n.LoopbackNode.Mkdir(ctx, name, mode, out)
+	if errno == 0 {
+		n.fsys.ownByAccessPoint(n.childPath(name), &out.Attr)
+	}
+	return child, errno
 }
 
 // CopyFileRange is refused so copies fall back to reads and writes, which

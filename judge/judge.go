@@ -97,7 +97,7 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 		f, u := lossWindow(t)
 		fails, unsure = append(fails, f...), append(unsure, u...)
 	}
-	if t.RTOS == nil && t.ReplacementExited == "" && t.Interrupted == "" { // an exited replacement has its own problem line
+	if t.RTOS == nil && t.ReplacementExited == "" && t.Interrupted == "" && t.SaveFailed == "" { // an exited replacement or a drill's failed save has its own problem line
 		fails = append(fails, "the cache never served again: RTO unbounded")
 	}
 	fails = append(fails, t.Problems...)

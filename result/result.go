@@ -209,6 +209,12 @@ type Trial struct {
 	// ReplacementExited is set when the replacement server exited during
 	// start-up (e.g. a corrupt dump.rdb): on ECS it would crash-loop.
 	ReplacementExited string `json:"replacement_exited,omitempty"`
+	// Deployment drills (drill.go): the servers that ran, the dumps left,
+	// the writer's view, and a save failure the drill expected.
+	Servers    []ServerRun `json:"servers,omitempty"`
+	Dumps      []Dump      `json:"dumps,omitempty"`
+	Client     *ClientView `json:"client,omitempty"`
+	SaveFailed string      `json:"save_failed,omitempty"`
 }
 
 // Label names a trial in one line: scenario, fault, rule, repetition.

@@ -22,8 +22,8 @@ func (ev *evidence) assumptions(env *trialEnv, t *result.Trial, runErr error) []
 	if errs := ev.storage.errs; len(errs) > 0 {
 		add("storage_faults", false, errs[0])
 	}
-	if ev.load.history == nil {
-		return out
+	if ev.load.history == nil || ev.drill.saveFailed != "" {
+		return out // no load, or a drill whose failed save is its outcome
 	}
 	pl := ev.placement
 	if env.plan.Strategy.Snapshots() {

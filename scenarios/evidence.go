@@ -35,6 +35,7 @@ type evidence struct {
 	reads     readsDone
 	hostLoss  *result.HostLoss
 	memory    memoryDone
+	drill     drillDone
 }
 
 // readBackDone is what the read-back phase found.
@@ -80,6 +81,7 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 		}
 	}
 	keptData(env, t)
+	ev.recordDrill(env, t)
 	t.Assumptions = ev.assumptions(env, t, runErr)
 	if ctx.Err() != nil {
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))

@@ -51,6 +51,7 @@ func (p TrialPlan) startSpec() target.StartSpec {
 		Storage:       s.Storage,
 		KeepTempFiles: s.KeepTempFiles,
 		TaskMemory:    p.TaskMemory,
+		Drill:         s.drill(),
 	}
 }
 

@@ -71,6 +71,8 @@ type Scenario struct {
 	Reader *ReaderSpec `yaml:"reader"`
 	// Storage faults, where the fault lands, capacity sweeps (storage.go).
 	storageSpec `yaml:",inline"`
+	// Deployment drills: other servers, another volume owner (drills.go).
+	drillSpec `yaml:",inline"`
 	// Source is where the scenario came from ("catalog" or a file path).
 	Source string `yaml:"-"`
 
@@ -212,6 +214,9 @@ func (s *Scenario) validate() error {
 	}
 	if s.Dataset.Keys < 0 {
 		return fmt.Errorf("dataset.keys %d: must be zero or more", s.Dataset.Keys)
+	}
+	if err := s.validateDrill(); err != nil {
+		return err
 	}
 	return s.validateStorage()
 }

@@ -75,6 +75,7 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 		return done, err
 	}
 	defer finishTarget(ctx, env, &err)
+	defer func() { ev.drill.dumps = readDumps(ev.server.inst.DataDir) }() // before Finish removes the directory
 	storage := startStorage(env)
 	defer func() { ev.storage = storage.end() }() // before Finish: the note needs the mount
 	defer cleanupKeys(ctx, env, ev)
@@ -84,7 +85,7 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	}
 	if plan.Strategy.Snapshots() { // with none or AOF alone the trial takes no snapshot
 		if ev.snapshot, err = snapshotDataset(ctx, env); err != nil {
-			return done, err
+			return done, expectedSaveFailure(ctx, env, ev, err)
 		}
 	}
 	if err = keepOldest(env); err != nil {

@@ -28,8 +28,8 @@ func TestStaleLoadIsNamedAndFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := run.Trials[0]
-	if tr.Verdict != result.Fail || !strings.Contains(reasons(tr), "older than the last completed save") {
-		t.Fatalf("verdict %s (%s), want fail naming the stale load", tr.Verdict, reasons(tr))
+	if tr.Verdict != result.Fail || !strings.Contains(reasons(tr), "older than the last completed save") || !strings.Contains(reasons(tr), "Remedy: do not restore a cache volume") {
+		t.Fatalf("verdict %s (%s), want fail naming the stale load and the remedy", tr.Verdict, reasons(tr))
 	}
 	if tr.StaleLoad == nil || tr.StaleLoad.LostBefore == 0 {
 		t.Fatalf("stale load %+v, want lost writes acknowledged before the last save's fork", tr.StaleLoad)

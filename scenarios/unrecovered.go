@@ -27,6 +27,9 @@ func (ev *evidence) recordUnrecovered(env *trialEnv, t *result.Trial) {
 
 // unrecoveredReason names why the replacement exited and the remedy.
 func unrecoveredReason(lines []target.LogLine, detail string) string {
+	if skew := versionSkewReason(lines, detail); skew != "" {
+		return skew
+	}
 	corrupt := ""
 	for _, l := range lines {
 		for _, marker := range corruptRDBLines {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time machine set-up for valkey-chaos: valkey-server 8.0.x from Debian
-# bookworm-backports, the Go modules, and (with --tools) tflint/tfsec built into
+# bookworm-backports, redis-server 7.0 from bookworm (drills), the Go modules, and (with --tools) tflint/tfsec built into
 # .tools/. Idempotent: every step checks first and does nothing when satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +49,15 @@ SRC
   # The package starts a system service on 6379; the harness runs its own servers.
   (systemctl disable --now valkey-server >/dev/null 2>&1 || service valkey-server stop >/dev/null 2>&1 || true)
   pkill -x valkey-server 2>/dev/null || true
+fi
+
+# redis-server 7.0 (bookworm) is the other server of the upgrade and rollback drills.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "setup: installing redis-server (the upgrade and rollback drills' other server)"
+  apt_install redis-server
+  # Like valkey's, the package starts a system service on 6379.
+  (systemctl disable --now redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true)
+  pkill -x redis-server 2>/dev/null || true
 fi
 
 # The Liberation fonts back gonum/plot's sans face; fuse2 gives go-fuse fusermount.

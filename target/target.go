@@ -80,6 +80,8 @@ type StartSpec struct {
 	// together with its save child, as a task's memory is enforced (local
 	// runs: a memory cgroup per process). Zero: no limit.
 	TaskMemory int64
+	// Drill is a deployment drill's server choice and volume ownership (drill.go).
+	Drill
 }
 
 // Which process the kernel OOM-killed for exceeding the task memory.
@@ -146,6 +148,7 @@ type Instance struct {
 	ID            string    // pid or task ARN
 	StartedAt     time.Time // process spawned / task startedAt
 	ServerVersion string
+	Bin           string // the binary (local) or image (ECS) it runs, when known
 	DataDir       string // where dump.rdb lives, when the target can see it
 }
 

@@ -34,6 +34,7 @@ type runOpts struct {
 	stopTimeout  time.Duration
 	restartDelay time.Duration
 	serverBin    string
+	replacement  string // --replacement-bin
 	port         int
 	slos         []string
 	targetKind   string
@@ -80,6 +81,7 @@ no load, no fault, no result file.`,
 	f.DurationVar(&o.stopTimeout, "stop-timeout", 0, "SIGTERM-to-SIGKILL grace of the stop fault (default: the scenario's, else 30s)")
 	f.DurationVar(&o.restartDelay, "restart-delay", 0, "wait before starting the replacement (local)")
 	f.StringVar(&o.serverBin, "server-bin", "valkey-server", "server binary (valkey-server or redis-server)")
+	f.StringVar(&o.replacement, "replacement-bin", "", "binary the replacement runs after the fault, on the same data: an upgrade or rollback drill (default: --server-bin)")
 	f.IntVar(&o.port, "port", 0, "port for the local server (default: a free one)")
 	f.StringArrayVar(&o.slos, "slo", nil, "SLO applied to every trial, e.g. loss_window<=65s, rto<=30s (repeatable)")
 	f.StringVar(&o.targetKind, "target", "local", "where Valkey runs: local (a valkey-server this command starts) or ecs (a running ECS service)")
@@ -223,14 +225,15 @@ func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result
 		if o.keepData {
 			cfg.WorkDir, cfg.KeepData = filepath.Join(outDir, "data"), true
 		}
+		cfg.ReplacementBin = o.replacement
 		tgt, err := local.New(ctx, cfg)
 		if err != nil {
 			return nil, result.Target{}, err
 		}
 		return tgt, result.Target{Kind: "local", ServerVersion: tgt.Version(), ServerBin: tgt.Bin(), Storage: "local-disk"}, nil
 	case "ecs":
-		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") || o.keepData {
-			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --port, --restart-delay and --keep-data are for --target local; ECS runs the task definition on EFS", result.ErrBadInput)
+		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("replacement-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") || o.keepData {
+			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --replacement-bin, --port, --restart-delay and --keep-data are for --target local; ECS runs the task definition on EFS", result.ErrBadInput)
 		}
 		cfg := o.ecs
 		cfg.Out = cmd.ErrOrStderr()

@@ -54,6 +54,7 @@ func TestRunBadInputIsOneLineAndExitCode2(t *testing.T) {
 		{"save rule without its count", []string{"run", "--save", "60"}, []string{"--save", "60"}},
 		{"unknown YAML field", []string{"run", badYAML}, []string{"bad.yaml", "fualt_at", "line 4"}},
 		{"server binary not found", []string{"run", "--server-bin", "/nonexistent/valkey-server", "crash"}, []string{"/nonexistent/valkey-server", "--server-bin"}},
+		{"replacement binary not found", []string{"run", "--replacement-bin", "/nonexistent/redis-server", "crash"}, []string{"/nonexistent/redis-server", "--replacement-bin"}},
 		{"port taken", []string{"run", "--port", takenPort, "crash"}, []string{takenPort, "--port"}},
 		{"unwritable --out", []string{"run", "--out", filepath.Join(readOnly, "sub"), "crash"}, []string{readOnly, "--out"}},
 		{"time scale out of range", []string{"run", "--time-scale", "2"}, []string{"--time-scale"}},

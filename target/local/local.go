@@ -57,6 +57,10 @@ type Config struct {
 	// the trial's label, with <label>.at-fault beside it holding the files
 	// the replacement started on; every dump in them is checked (KeptData).
 	KeepData bool
+
+	// ReplacementBin is the binary of every replacement after a fault (an
+	// upgrade or rollback drill); a scenario's replacement_bin wins. Empty: ServerBin.
+	ReplacementBin string
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -80,6 +84,8 @@ type Target struct {
 	tempFiles map[string]bool
 	atFault   string           // the kept copy of the data dir at the fault (KeepData)
 	kept      *target.KeptData // what the last finished trial kept
+
+	versions map[string]string // resolved binary -> its --version, for drills
 }
 
 // New checks the binary and the port once, before any trial runs.
@@ -114,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 			shown = strings.TrimSpace(cfg.ServerBin + " (" + bin + ")")
 		}
 		return nil, fmt.Errorf("%w: --server-bin %s is not a valkey-server or redis-server (%w): pass the path of valkey-server", result.ErrBadInput, shown, err)
+	}
+	if err := checkReplacementBin(ctx, cfg.ReplacementBin); err != nil {
+		return nil, err
 	}
 	if cfg.Port != 0 {
 		if err := CheckPortFree(cfg.Host, cfg.Port); err != nil {
@@ -176,6 +185,9 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 	}
 	t.all, t.logFiles, t.tempFiles = nil, nil, map[string]bool{}
 	t.atFault, t.kept = "", nil
+	if err := t.checkDrill(ctx); err != nil {
+		return target.Instance{}, err
+	}
 	mode, efsCfg, err := parseStorage(spec.Storage)
 	if err != nil {
 		return target.Instance{}, err
@@ -216,7 +228,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 func (t *Target) spawn() (*Server, error) {
 	logFile := filepath.Join(t.cfg.LogDir, fmt.Sprintf("%s-server-%d.log", result.SafeName(t.label), len(t.all)+1))
 	cfg := ServerConfig{
-		Bin:       t.bin,
+		Bin:       t.binFor(len(t.all) > 0),
 		Host:      t.cfg.Host,
 		Port:      t.port,
 		Dir:       t.dataDir,
@@ -230,6 +242,9 @@ func (t *Target) spawn() (*Server, error) {
 	}
 	if t.cfg.WriterLock {
 		cfg.WriterLock = filepath.Join(t.dataDir, WriterLockFile)
+	}
+	if err := t.applyOwnership(&cfg, len(t.all) == 0); err != nil {
+		return nil, err
 	}
 	srv, err := Spawn(cfg)
 	if err != nil {
@@ -247,7 +262,8 @@ func (t *Target) instance(srv *Server) target.Instance {
 		Addr:          srv.Addr(),
 		ID:            fmt.Sprintf("pid %d", srv.PID()),
 		StartedAt:     srv.StartedAt(),
-		ServerVersion: t.version,
+		ServerVersion: t.versionOf(srv.cfg.Bin),
+		Bin:           srv.cfg.Bin,
 		DataDir:       t.dataDir,
 	}
 }

@@ -49,6 +49,8 @@ type ServerConfig struct {
 	MemoryLimit int64
 	// Cgroups is where that cgroup is created; zero: memlimit.Detect.
 	Cgroups memlimit.Hierarchy
+	// RunAsUID runs the server as this uid and gid (needs root); nil: as the harness.
+	RunAsUID *int
 }
 
 // writerLockScript is the module's container start-up guard (the terraform
@@ -210,6 +212,9 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cfg.RunAsUID != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(*cfg.RunAsUID), Gid: uint32(*cfg.RunAsUID)}
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr // logs go to --logfile; anything here is a start-up failure
