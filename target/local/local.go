@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -78,6 +79,7 @@ type Target struct {
 	ownedDir  string // the directory the target created, removed by Finish
 	store     *storage
 	port      int
+	curMu     sync.Mutex // guards cur: watchers read it from their goroutines
 	cur       *Server
 	all       []*Server
 	logFiles  []string
@@ -174,7 +176,7 @@ func (t *Target) stopTimeout() time.Duration {
 // Start spawns a fresh server on a fresh data directory and waits until it
 // accepts connections.
 func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
-	if t.cur != nil {
+	if t.current() != nil {
 		return target.Instance{}, errors.New("local target: Start called while a trial is running; call Finish first")
 	}
 	t.trial++
@@ -251,7 +253,7 @@ func (t *Target) spawn() (*Server, error) {
 		return nil, err
 	}
 	t.port = portOf(srv.Addr())
-	t.cur = srv
+	t.setCurrent(srv)
 	t.all = append(t.all, srv)
 	t.logFiles = append(t.logFiles, logFile)
 	return srv, nil
@@ -271,7 +273,7 @@ func (t *Target) instance(srv *Server) target.Instance {
 // Inject takes the current server down the way production would and waits
 // until the process is gone.
 func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
-	srv := t.cur
+	srv := t.current()
 	if srv == nil || !srv.Running() {
 		return target.FaultReport{}, errors.New("local target: no running server to fault")
 	}
@@ -346,7 +348,7 @@ func waitGone(ctx context.Context, srv *Server, limit time.Duration) error {
 // Recover spawns the replacement on the same directory and port after the
 // restart delay, reporting temp-*.rdb files the old process left behind.
 func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
-	if t.cur != nil && t.cur.Running() {
+	if t.current() != nil && t.current().Running() {
 		return target.Recovery{}, errors.New("local target: the old server is still running; inject a fault first")
 	}
 	var rec target.Recovery
@@ -439,7 +441,7 @@ func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
 // how, with the last lines it logged: a replacement that dies while
 // starting (a corrupt dump.rdb) would crash-loop under a scheduler.
 func (t *Target) ServerExited() (bool, string) {
-	srv := t.cur
+	srv := t.current()
 	if srv == nil || srv.Running() {
 		return false, ""
 	}
@@ -456,7 +458,7 @@ func (t *Target) Memory() (rep target.MemoryReport, ok bool, err error) {
 	if t.cur == nil {
 		return target.MemoryReport{}, false, nil
 	}
-	return t.cur.Memory()
+	return t.current().Memory()
 }
 
 // MemoryStats reads the current server's raw cgroup figures (for a sampler
@@ -465,7 +467,7 @@ func (t *Target) MemoryStats() (memlimit.Stats, error) {
 	if t.cur == nil {
 		return memlimit.Stats{}, errors.New("local target: no server")
 	}
-	return t.cur.MemoryStats()
+	return t.current().MemoryStats()
 }
 
 func (t *Target) taskMemory() int64 {
@@ -485,7 +487,7 @@ func (t *Target) DataDir() string { return t.dataDir }
 // and removes the data directory the target created.
 func (t *Target) Finish(ctx context.Context) error {
 	var errs []error
-	if srv := t.cur; srv != nil && srv.Running() {
+	if srv := t.current(); srv != nil && srv.Running() {
 		_ = srv.Signal(syscall.SIGTERM)
 		ctx2, cancel := context.WithTimeout(ctx, t.stopTimeout())
 		if srv.Wait(ctx2) != nil {
@@ -494,7 +496,7 @@ func (t *Target) Finish(ctx context.Context) error {
 		cancel()
 	}
 	t.killAll()
-	t.cur = nil
+	t.setCurrent(nil)
 	t.dropBackups()
 	if t.store != nil {
 		if err := t.store.release(); err != nil {

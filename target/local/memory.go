@@ -101,8 +101,23 @@ func (m *memoryGroup) close() {
 
 // ExitedAt is when the current server exited (zero while it runs).
 func (t *Target) ExitedAt() time.Time {
-	if t.cur == nil {
+	if t.current() == nil {
 		return time.Time{}
 	}
-	return t.cur.ExitedAt()
+	return t.current().ExitedAt()
+}
+
+// current is the server of the trial's current phase. The runner's
+// watchers (memory, the replacement's exit) read it from their own
+// goroutines while Recover replaces it.
+func (t *Target) current() *Server {
+	t.curMu.Lock()
+	defer t.curMu.Unlock()
+	return t.cur
+}
+
+func (t *Target) setCurrent(srv *Server) {
+	t.curMu.Lock()
+	t.cur = srv
+	t.curMu.Unlock()
 }
