@@ -190,10 +190,13 @@ func afterRun(cmd *cobra.Command, o runOpts, tgt runTarget, outDir, namespace st
 		fmt.Fprintf(w, "result: %s\n", filepath.Join(outDir, result.FileName))
 	}
 	if runErr != nil {
-		if run == nil {
-			return runErr
+		// A failure found before the run ended early still stands (exit 3).
+		if run != nil {
+			if out := judge.Outcome(run); errors.Is(out, result.ErrFailed) {
+				return fmt.Errorf("%w; then %w", out, runErr)
+			}
 		}
-		return errors.Join(judge.Outcome(run), runErr)
+		return runErr
 	}
 	return judge.Outcome(run)
 }
