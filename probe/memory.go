@@ -83,6 +83,11 @@ func WatchMemory(ctx context.Context, addr func() string, every time.Duration, c
 			next = next.Add(every) // absolute schedule: a slow poll does not shift the rest
 			select {
 			case <-ctx.Done():
+				// One last sample, so the summary covers everything up to Stop
+				// (a save that ended just before it is counted).
+				final, cancel := context.WithTimeout(context.WithoutCancel(ctx), infoTimeout)
+				w.poll(final, addr(), cg)
+				cancel()
 				return
 			case <-time.After(time.Until(next)):
 			}
@@ -100,7 +105,7 @@ func (w *MemoryWatcher) Mark() {
 	w.mu.Unlock()
 }
 
-// Stop ends the sampling and returns the summary.
+// Stop takes a last sample, ends the sampling and returns the summary.
 func (w *MemoryWatcher) Stop() MemorySummary {
 	w.cancel()
 	<-w.done
