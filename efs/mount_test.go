@@ -42,13 +42,12 @@ func TestBurstingFallsToBaseline(t *testing.T) {
 	after := mibps(4*mib, d)
 	s := f.Stats()
 	t.Logf("burst %.2f MiB/s, after the credits %.2f MiB/s (baseline %.2f)\n%s", burst, after, baseline, s)
-	if burst < 10 {
-		t.Errorf("writing on credits ran at %.2f MiB/s, want near the 20 MiB/s burst", burst)
-	}
 	// Credits earned back during the burst (at the baseline) and the pacer's
-	// 100 ms tolerance let a little of the second file through faster.
-	if after > 1.35*baseline || after < 0.8*baseline {
-		t.Errorf("writing after the credits ran at %.2f MiB/s, want the %.2f MiB/s baseline", after, baseline)
+	// 100 ms tolerance let a little of the second file through faster. The
+	// rates are ceilings: a busy machine may run slower than either, never
+	// faster, and the burst must still outrun the baseline.
+	if after > 1.35*baseline {
+		t.Errorf("writing after the credits ran at %.2f MiB/s, above the %.2f MiB/s baseline", after, baseline)
 	}
 	if burst < 4*after {
 		t.Errorf("bursting did not slow down: %.2f MiB/s on credits, %.2f MiB/s after", burst, after)
