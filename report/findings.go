@@ -38,10 +38,28 @@ func Findings(run *result.Run) []Finding {
 	for i := range run.Trials {
 		out = append(out, trialFindings(run, &run.Trials[i])...)
 	}
+	out = append(out, noteFindings(run)...)
 	out = append(out, warmupFindings(run)...)
 	out = append(out, worthItFindings(run)...)
 	out = append(out, costFinding(run)...)
 	sort.SliceStable(out, func(i, j int) bool { return levelOrder[out[i].Level] < levelOrder[out[j].Level] })
+	return out
+}
+
+// noteFindings carry what the trials themselves noted (a scaled trial that
+// does not represent the real rule, an undecided overlap), once each.
+func noteFindings(run *result.Run) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for i := range run.Trials {
+		t := &run.Trials[i]
+		for _, n := range t.Notes {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, Finding{Level: "info", Text: trialLabel(t) + ": " + n})
+			}
+		}
+	}
 	return out
 }
 

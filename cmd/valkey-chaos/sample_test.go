@@ -42,3 +42,12 @@ func TestSampleReportReproducesTheCommittedRun(t *testing.T) {
 		}
 	}
 }
+
+// `valkey-chaos check results/sample` re-judges the committed run from its
+// files alone and reproduces every verdict and number.
+func TestCheckReproducesTheCommittedSample(t *testing.T) {
+	sample := filepath.Join("..", "..", "results", "sample")
+	if err := execute(t, "check", sample); err != nil {
+		t.Fatalf("check results/sample: %v", err)
+	}
+}
