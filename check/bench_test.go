@@ -13,6 +13,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // BenchmarkReadBack1M reads back a million 100-byte writes (the
@@ -31,7 +32,7 @@ func BenchmarkReadBack1M(b *testing.B) {
 	start := time.Now()
 	serverBefore, clientBefore := serverCPU(b, ctx, srv.Addr()), clientCPU()
 	for i := 0; i < b.N; i++ {
-		found, err := check.ReadBack(ctx, srv.Addr(), prefix, ops, 0)
+		found, err := check.ReadBack(ctx, valkeyconn.Settings{}, srv.Addr(), prefix, ops, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,19 +4,21 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // DeletePrefix removes every key under prefix (SCAN + UNLINK) and returns
 // how many it removed. The prefix is glob-escaped, so a run id such as
 // "a*" or "x[1]" never matches another run's or the user's keys. It never
 // sends FLUSHALL/FLUSHDB: with save rules set, FLUSHALL overwrites dump.rdb.
-func DeletePrefix(ctx context.Context, addr, prefix string) (int, error) {
+func DeletePrefix(ctx context.Context, conn valkeyconn.Settings, addr, prefix string) (int, error) {
 	if prefix == "" {
 		return 0, fmt.Errorf("delete keys: empty prefix would match every key")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	rdb := newClient(addr, 1)
+	rdb := newClient(conn, addr, 1)
 	defer rdb.Close()
 	match := globEscape(prefix) + "*"
 	deleted := 0

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // A run's cleanup removes its own keys and nothing else, even when the run
@@ -17,7 +18,7 @@ func TestDeletePrefixRemovesOnlyTheRunsKeys(t *testing.T) {
 	for _, k := range append(append([]string{}, ours...), others...) {
 		do(t, addr, "SET", k, "v")
 	}
-	n, err := check.DeletePrefix(context.Background(), addr, "vc:a*.0:")
+	n, err := check.DeletePrefix(context.Background(), valkeyconn.Settings{}, addr, "vc:a*.0:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestDeletePrefixRemovesOnlyTheRunsKeys(t *testing.T) {
 			t.Errorf("%s, not the run's, was deleted", k)
 		}
 	}
-	if _, err := check.DeletePrefix(context.Background(), addr, ""); err == nil {
+	if _, err := check.DeletePrefix(context.Background(), valkeyconn.Settings{}, addr, ""); err == nil {
 		t.Error("an empty prefix was accepted: it would delete every key")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/target/local"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // TestCrashTrial runs one real crash: writes at 2000/s under --save "1 1",
@@ -73,12 +74,12 @@ func TestCrashTrial(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the replacement takes writes too
 	h := writer.Stop()
 
-	found, err := check.ReadBack(ctx, addr, prefix, h.Ops, 500)
+	found, err := check.ReadBack(ctx, valkeyconn.Settings{}, addr, prefix, h.Ops, 500)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first, last := h.Ops[0].Seq, h.Ops[len(h.Ops)-1].Seq
-	unexpected, err := check.ScanUnexpected(ctx, addr, prefix, func(seq uint64) bool { return seq >= first && seq <= last })
+	unexpected, err := check.ScanUnexpected(ctx, valkeyconn.Settings{}, addr, prefix, func(seq uint64) bool { return seq >= first && seq <= last })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestUnknownWriteThatSurvivedIsRecovered(t *testing.T) {
 		t.Fatalf("no exit after SIGTERM: %v", err)
 	}
 	srv = startServer(t, dir, port, "3600 1", "")
-	found, err := check.ReadBack(ctx, srv.Addr(), prefix, h.Ops, 0)
+	found, err := check.ReadBack(ctx, valkeyconn.Settings{}, srv.Addr(), prefix, h.Ops, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestReadBackAndScanUnexpected(t *testing.T) {
 		do(t, addr, "SET", k, val)
 	}
 
-	found, err := check.ReadBack(ctx, addr, prefix, ops, 300)
+	found, err := check.ReadBack(ctx, valkeyconn.Settings{}, addr, prefix, ops, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestReadBackAndScanUnexpected(t *testing.T) {
 			t.Fatalf("key %d: %+v, want %+v", i+1, f, want)
 		}
 	}
-	unexpected, err := check.ScanUnexpected(ctx, addr, prefix, func(seq uint64) bool { return seq >= 1 && seq <= n })
+	unexpected, err := check.ScanUnexpected(ctx, valkeyconn.Settings{}, addr, prefix, func(seq uint64) bool { return seq >= 1 && seq <= n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestReadBackFailsWhenServerUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := []loadgen.Op{{Seq: 1, Outcome: loadgen.OK}}
-	if _, err := check.ReadBack(ctx, "127.0.0.1:"+strconv.Itoa(port), "vc:x:", ops, 0); err == nil {
+	if _, err := check.ReadBack(ctx, valkeyconn.Settings{}, "127.0.0.1:"+strconv.Itoa(port), "vc:x:", ops, 0); err == nil {
 		t.Error("read-back from a closed port succeeded; a failed read-back must never look like total loss")
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // Read-back tuning: each worker sends readBackDepth MGETs of `batch` keys per
@@ -34,20 +34,8 @@ const (
 // notifications (Valkey rejects them and counts an error per client), no
 // CLIENT SETINFO, RESP2, no retries (a read that fails is reported, never
 // silently repeated), long timeouts.
-func newClient(addr string, conns int) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:                     addr,
-		Protocol:                 2,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		MaxRetries:               -1,
-		PoolSize:                 conns,
-		DialTimeout:              5 * time.Second,
-		DialerRetries:            1, // an unreachable server is an error to report, not to wait out
-		ReadTimeout:              readTimeout,
-		WriteTimeout:             readTimeout,
-		PoolTimeout:              readTimeout,
-	})
+func newClient(conn valkeyconn.Settings, addr string, conns int) *redis.Client {
+	return conn.NewClient(addr, conns, valkeyconn.Timeouts{Dial: 5 * time.Second, Read: readTimeout, Write: readTimeout, Pool: readTimeout})
 }
 
 // ReadBack reads the key of every op (loadgen.Key(prefix, seq)) with
@@ -55,17 +43,17 @@ func newClient(addr string, conns int) *redis.Client {
 // returns what it found, parallel to ops. It fails on the first error (a
 // LOADING server, a lost connection): a partial read-back would misreport
 // losses.
-func ReadBack(ctx context.Context, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
+func ReadBack(ctx context.Context, conn valkeyconn.Settings, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
 	h := &loadgen.History{Ops: ops}
-	return readBack(ctx, addr, prefix, h, batch, false)
+	return readBack(ctx, conn, addr, prefix, h, batch, false)
 }
 
 // ReadBackHistory is ReadBack over a History in memory or spooled to disk
 // (loadgen.WriterConfig.Spool): the ops are read chunk by chunk, so only the
 // result (2 bytes per op) grows with the trial's length.
-func ReadBackHistory(ctx context.Context, addr string, prefix string, h *loadgen.History, batch int) ([]Found, error) {
+func ReadBackHistory(ctx context.Context, conn valkeyconn.Settings, addr string, prefix string, h *loadgen.History, batch int) ([]Found, error) {
 	_, spooled := h.Spooled()
-	return readBack(ctx, addr, prefix, h, batch, spooled)
+	return readBack(ctx, conn, addr, prefix, h, batch, spooled)
 }
 
 // readChunk is a run of ops for one worker and where it starts.
@@ -76,7 +64,7 @@ type readChunk struct {
 
 // readBack feeds h's ops in chunks to a few workers; clone copies each chunk
 // (a spooled History reuses its buffer for the next one).
-func readBack(ctx context.Context, addr, prefix string, h *loadgen.History, batch int, clone bool) ([]Found, error) {
+func readBack(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, h *loadgen.History, batch int, clone bool) ([]Found, error) {
 	if batch <= 0 {
 		batch = defaultBatch
 	}
@@ -85,7 +73,7 @@ func readBack(ctx context.Context, addr, prefix string, h *loadgen.History, batc
 	if n == 0 {
 		return found, nil
 	}
-	rdb := newClient(addr, readBackConns)
+	rdb := newClient(conn, addr, readBackConns)
 	defer rdb.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -213,8 +201,8 @@ func (mb *mgetBatch) fill(prefix string, ops []loadgen.Op) {
 // written(seq) says whether the History holds seq, and a key whose suffix is
 // not a sequence number is unexpected too. SCAN may return a key more than
 // once, so keys are counted once each.
-func ScanUnexpected(ctx context.Context, addr, prefix string, written func(seq uint64) bool) (int, error) {
-	rdb := newClient(addr, 1)
+func ScanUnexpected(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, written func(seq uint64) bool) (int, error) {
+	rdb := newClient(conn, addr, 1)
 	defer rdb.Close()
 	writePrefix := prefix + "w:"
 	match := globEscape(writePrefix) + "*"

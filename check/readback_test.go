@@ -9,6 +9,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // A History spooled to disk reads back like the same ops in memory: a real
@@ -39,11 +40,11 @@ func TestReadBackHistoryFromSpool(t *testing.T) {
 	for seq := uint64(10); seq <= n; seq += 10 {
 		do(t, addr, "DEL", loadgen.Key(prefix, seq))
 	}
-	fromDisk, err := check.ReadBackHistory(ctx, addr, prefix, h, 300)
+	fromDisk, err := check.ReadBackHistory(ctx, valkeyconn.Settings{}, addr, prefix, h, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromMem, err := check.ReadBack(ctx, addr, prefix, mem, 300)
+	fromMem, err := check.ReadBack(ctx, valkeyconn.Settings{}, addr, prefix, mem, 300)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // TestStaleLoadAgainstServer runs a real crash twice: a preloaded dataset
@@ -100,7 +101,7 @@ func runStaleTrial(t *testing.T, stale bool) staleTrial {
 	addr := old.Addr()
 	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
 	const prefix = "vc:stale-load:"
-	if _, err := loadgen.Preload(ctx, addr, prefix, staleDataset, 100, 2); err != nil {
+	if _, err := loadgen.Preload(ctx, valkeyconn.Settings{}, addr, prefix, staleDataset, 100, 2); err != nil {
 		t.Fatal(err)
 	}
 	base := time.Now()
@@ -135,7 +136,7 @@ func runStaleTrial(t *testing.T, stale bool) staleTrial {
 	replacement := startServer(t, dir, port, "", log2)
 	time.Sleep(100 * time.Millisecond) // the replacement takes writes too
 	h := writer.Stop()
-	found, err := check.ReadBack(ctx, addr, prefix, h.Ops, 500)
+	found, err := check.ReadBack(ctx, valkeyconn.Settings{}, addr, prefix, h.Ops, 500)
 	if err != nil {
 		t.Fatal(err)
 	}

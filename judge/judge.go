@@ -215,8 +215,12 @@ func Outcome(run *result.Run) error {
 		counts[t.Verdict]++
 	}
 	if n := counts[result.Invalid] + counts[result.Inconclusive]; n > 0 {
+		sentinel := result.ErrInconclusive
+		if counts[result.Inconclusive] == 0 {
+			sentinel = result.ErrInvalid // scheduled runs publish the two apart
+		}
 		return fmt.Errorf("%w: %d of %d trials were invalid (their preconditions did not hold) and %d inconclusive (the evidence could not decide); see the reasons and rerun",
-			result.ErrInconclusive, counts[result.Invalid], len(run.Trials), counts[result.Inconclusive])
+			sentinel, counts[result.Invalid], len(run.Trials), counts[result.Inconclusive])
 	}
 	return nil
 }

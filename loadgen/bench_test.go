@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 	"golang.org/x/sys/unix"
 )
 
@@ -278,7 +279,7 @@ func BenchmarkPacingDuringBGSave(b *testing.B) {
 	}
 	srv := startServer(b)
 	defer pin(b, srv.cmd.Process.Pid, 0)()
-	if _, err := Preload(context.Background(), srv.addr, "vc:bgsave:", keys, 100, 4); err != nil {
+	if _, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:bgsave:", keys, 100, 4); err != nil {
 		b.Fatal(err)
 	}
 	c := srv.client()
@@ -344,7 +345,7 @@ func BenchmarkPreload(b *testing.B) {
 				srv := startServer(b)
 				c := srv.client()
 				server, client := serverCPU(b, c), clientCPU()
-				st, err := Preload(context.Background(), srv.addr, "vc:preload:", keys, 100, conns)
+				st, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:preload:", keys, 100, conns)
 				if err != nil {
 					b.Fatal(err)
 				}

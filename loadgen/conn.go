@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // errRedial is what the one-shot dialer returns if go-redis asks for a second
@@ -19,9 +20,10 @@ var errRedial = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection
 // failures, only retries once per second (FACTS.md Part 2 §3). Dialing here
 // makes a refused connection an immediate, quiet Fail and lets the first write
 // after a restart land within milliseconds.
-func dial(addr string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	return d.Dial("tcp", addr)
+// With TLS the handshake is part of the dial; go-redis then sends AUTH
+// (valkeyconn.Settings.Apply) on the connection it is handed.
+func dial(conn valkeyconn.Settings, addr string, timeout time.Duration) (net.Conn, error) {
+	return conn.Dial(context.Background(), addr, timeout)
 }
 
 // opaqueConn hides the socket's SyscallConn from go-redis, whose pool would
@@ -31,10 +33,10 @@ type opaqueConn struct{ net.Conn }
 
 // newClient wraps an established connection in a go-redis client that never
 // dials, retries or sends anything the server would count as an error.
-func newClient(nc net.Conn, opTimeout time.Duration) *redis.Client {
+func newClient(conn valkeyconn.Settings, nc net.Conn, opTimeout time.Duration) *redis.Client {
 	handoff := make(chan net.Conn, 1)
 	handoff <- opaqueConn{nc}
-	return redis.NewClient(&redis.Options{
+	return redis.NewClient(conn.Apply(&redis.Options{
 		Addr: nc.RemoteAddr().String(),
 		Dialer: func(context.Context, string, string) (net.Conn, error) {
 			select {
@@ -44,19 +46,18 @@ func newClient(nc net.Conn, opTimeout time.Duration) *redis.Client {
 				return nil, errRedial
 			}
 		},
-		Protocol:                 2,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		MaxRetries:               -1,
-		DialerRetries:            1,
-		PoolSize:                 1,
-		PipelinePoolSize:         -1, // pipelines share the one connection
-		MaxIdleConns:             1,
-		ConnMaxIdleTime:          -1,
-		ReadTimeout:              opTimeout,
-		WriteTimeout:             opTimeout,
-		PoolTimeout:              opTimeout,
-	})
+		Protocol:         2,
+		DisableIdentity:  true,
+		MaxRetries:       -1,
+		DialerRetries:    1,
+		PoolSize:         1,
+		PipelinePoolSize: -1, // pipelines share the one connection
+		MaxIdleConns:     1,
+		ConnMaxIdleTime:  -1,
+		ReadTimeout:      opTimeout,
+		WriteTimeout:     opTimeout,
+		PoolTimeout:      opTimeout,
+	}))
 }
 
 // isReply reports whether err is an error reply from the server, after which

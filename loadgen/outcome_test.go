@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // replyServer accepts connections and answers every command line it reads
@@ -83,11 +85,11 @@ func readCommand(r *bufio.Reader) (string, error) {
 // setErr runs one SET the way the writer does and returns its error.
 func setErr(t *testing.T, addr string, timeout time.Duration) error {
 	t.Helper()
-	nc, err := dial(addr, time.Second)
+	nc, err := dial(valkeyconn.Settings{}, addr, time.Second)
 	if err != nil {
 		return err
 	}
-	c := newClient(nc, timeout)
+	c := newClient(valkeyconn.Settings{}, nc, timeout)
 	defer c.Close()
 	return c.Set(context.Background(), "vc:test:w:1", Value(1, 0, 100), 0).Err()
 }

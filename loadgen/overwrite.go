@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // KeyDist is how an overwriter picks which preloaded key to change next.
@@ -37,6 +39,8 @@ func ParseKeyDist(s string) (KeyDist, error) {
 type OverwriteConfig struct {
 	// Addr returns the current endpoint, called on every (re)connect.
 	Addr func() string
+	// Conn is how its connections authenticate and encrypt.
+	Conn valkeyconn.Settings
 	// Prefix is the run prefix; the overwriter changes DatasetKey(Prefix, i)
 	// for i in [0, Keys): the preloaded, unjudged keys, never a measured write.
 	Prefix string

@@ -115,14 +115,14 @@ func (o *Overwriter) run(p *keyPicker) {
 func (o *Overwriter) send(client *redis.Client, p *keyPicker) *redis.Client {
 	o.issued.Add(1)
 	if client == nil {
-		nc, err := dial(o.cfg.Addr(), o.cfg.DialTimeout)
+		nc, err := dial(o.cfg.Conn, o.cfg.Addr(), o.cfg.DialTimeout)
 		if err != nil {
 			o.failed.Add(1)
 			// A dead server is not hammered by a hot loop of dials.
 			time.Sleep(defaultRefusedPause)
 			return nil
 		}
-		client = newClient(nc, o.cfg.OpTimeout)
+		client = newClient(o.cfg.Conn, nc, o.cfg.OpTimeout)
 	}
 	i := p.next()
 	_, _ = p.src.Read(p.value) // never fails

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 func waitOverwriter(t *testing.T, o *Overwriter) OverwriteStats {
@@ -22,7 +24,7 @@ func TestOverwriterChangesOnlyPreloadedKeys(t *testing.T) {
 	srv := startServer(t)
 	ctx := context.Background()
 	const prefix, keys = "vc:ow:", 5000
-	if _, err := Preload(ctx, srv.addr, prefix, keys, 100, 2); err != nil {
+	if _, err := Preload(ctx, valkeyconn.Settings{}, srv.addr, prefix, keys, 100, 2); err != nil {
 		t.Fatal(err)
 	}
 	c := srv.client()

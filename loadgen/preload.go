@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // PreloadStats describes a preloaded dataset.
@@ -35,14 +36,14 @@ const preloadTimeout = 10 * time.Second
 // over conns connections at full speed. It stops at the first error (an
 // error reply such as OOM or LOADING, or a lost connection) or when ctx is
 // cancelled.
-func Preload(ctx context.Context, addr, prefix string, keys int64, valueSize, conns int) (PreloadStats, error) {
-	return PreloadWithProgress(ctx, addr, prefix, keys, valueSize, conns, nil)
+func Preload(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, keys int64, valueSize, conns int) (PreloadStats, error) {
+	return PreloadWithProgress(ctx, conn, addr, prefix, keys, valueSize, conns, nil)
 }
 
 // PreloadWithProgress is Preload that reports each acknowledged batch's
 // key count to progress (called from several goroutines; nil: none), so a
 // long preload can show its rate and ETA.
-func PreloadWithProgress(ctx context.Context, addr, prefix string, keys int64, valueSize, conns int, progress func(keys int64)) (PreloadStats, error) {
+func PreloadWithProgress(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, keys int64, valueSize, conns int, progress func(keys int64)) (PreloadStats, error) {
 	if prefix == "" {
 		return PreloadStats{}, fmt.Errorf("preload: empty prefix: keys must stay under the run's prefix")
 	}
@@ -75,7 +76,7 @@ func PreloadWithProgress(ctx context.Context, addr, prefix string, keys int64, v
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, bytes, err := preloadRange(ctx, addr, prefix, from, to, valueSize, uint64(i), progress)
+			n, bytes, err := preloadRange(ctx, conn, addr, prefix, from, to, valueSize, uint64(i), progress)
 			mu.Lock()
 			defer mu.Unlock()
 			total.Keys += n
@@ -99,12 +100,12 @@ func PreloadWithProgress(ctx context.Context, addr, prefix string, keys int64, v
 
 // preloadRange writes keys [from, to) on one connection and returns how many
 // were acknowledged and their bytes.
-func preloadRange(ctx context.Context, addr, prefix string, from, to int64, valueSize int, stream uint64, progress func(int64)) (int64, int64, error) {
-	nc, err := dial(addr, defaultDialTimeout*5)
+func preloadRange(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, from, to int64, valueSize int, stream uint64, progress func(int64)) (int64, int64, error) {
+	nc, err := dial(conn, addr, defaultDialTimeout*5)
 	if err != nil {
 		return 0, 0, fmt.Errorf("connect: %w", err)
 	}
-	client := newClient(nc, preloadTimeout)
+	client := newClient(conn, nc, preloadTimeout)
 	defer client.Close()
 	b := newMsetBatch(valueSize)
 	rng := rand.NewChaCha8(seedFor(stream))

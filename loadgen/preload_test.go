@@ -7,13 +7,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 func TestPreloadBuildsDataset(t *testing.T) {
 	srv := startServer(t)
 	ctx := context.Background()
 	const keys, size = 20000, 100
-	st, err := Preload(ctx, srv.addr, "vc:pre:", keys, size, 4)
+	st, err := Preload(ctx, valkeyconn.Settings{}, srv.addr, "vc:pre:", keys, size, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,13 +66,13 @@ func TestPreloadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Preload(tt.ctx, tt.addr, "vc:pre:", 1000, 100, 2)
+			_, err := Preload(tt.ctx, valkeyconn.Settings{}, tt.addr, "vc:pre:", 1000, 100, 2)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.addr) {
 				t.Errorf("error %v, want one naming %s and %q", err, tt.addr, tt.want)
 			}
 		})
 	}
-	if _, err := Preload(context.Background(), srv.addr, "", 10, 100, 1); err == nil {
+	if _, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "", 10, 100, 1); err == nil {
 		t.Error("preload without a prefix accepted")
 	}
 	// An error reply stops the preload: the server refuses writes above maxmemory.
@@ -78,7 +80,7 @@ func TestPreloadErrors(t *testing.T) {
 	if err := c.ConfigSet(context.Background(), "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Preload(context.Background(), srv.addr, "vc:pre:", 1000, 100, 2)
+	_, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:pre:", 1000, 100, 2)
 	if err == nil || !strings.Contains(err.Error(), "OOM") {
 		t.Errorf("preload over maxmemory: %v, want an OOM error", err)
 	}
@@ -88,7 +90,7 @@ func TestPreloadReportsEveryAcknowledgedKey(t *testing.T) {
 	srv := startServer(t)
 	var mu sync.Mutex
 	var reported int64
-	st, err := PreloadWithProgress(context.Background(), srv.addr, "vc:prog:", 5000, 50, 3, func(n int64) {
+	st, err := PreloadWithProgress(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:prog:", 5000, 50, 3, func(n int64) {
 		mu.Lock()
 		reported += n
 		mu.Unlock()

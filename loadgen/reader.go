@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // ReaderClient names the go-redis settings the reader's application uses.
@@ -50,6 +50,8 @@ type ReaderConfig struct {
 	// Addr returns the endpoint; the client's dialer calls it on every
 	// connect (a replacement task has a new IP, as DNS would give it).
 	Addr func() string
+	// Conn is how the reader's connections authenticate and encrypt.
+	Conn valkeyconn.Settings
 	// Prefix is the run prefix; the reader reads and fills
 	// DatasetKey(Prefix, i) for i in [0, Keys), so a preload of fewer keys
 	// is the warm part of the key space and the rest is filled by misses.
@@ -138,10 +140,7 @@ func cmpOr(v, def int) int {
 // clientOptions are the go-redis options of cfg.Client.
 func (cfg *ReaderConfig) clientOptions() *redis.Options {
 	addr := cfg.Addr
-	opt := &redis.Options{
-		Addr:                     addr(),
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	}
+	opt := cfg.Conn.Apply(&redis.Options{Addr: addr()})
 	dialTimeout := 5 * time.Second // go-redis's default
 	if cfg.Client == ReaderClientTuned {
 		dialTimeout = 200 * time.Millisecond
@@ -156,9 +155,10 @@ func (cfg *ReaderConfig) clientOptions() *redis.Options {
 		opt.PoolSize = cfg.Concurrency
 	}
 	// The same dialer go-redis builds by default, but asking Addr each time.
-	opt.Dialer = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		d := net.Dialer{Timeout: dialTimeout, KeepAlive: 5 * time.Minute}
-		return d.DialContext(ctx, network, addr())
+	// With TLS, Conn.Dial does the handshake (go-redis applies TLSConfig
+	// only in its own dialer).
+	opt.Dialer = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return cfg.Conn.Dial(ctx, addr(), dialTimeout)
 	}
 	return opt
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 var vbGetRate = regexp.MustCompile(`GET: ([0-9.]+) requests per second`)
@@ -54,7 +56,7 @@ func BenchmarkReaderThroughput(b *testing.B) {
 			srv := startServer(b)
 			defer pin(b, srv.cmd.Process.Pid, 0)()
 			ops := throughputOps() / 4
-			if _, err := Preload(context.Background(), srv.addr, "vc:rb:", keys, 100, 4); err != nil {
+			if _, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:rb:", keys, 100, 4); err != nil {
 				b.Fatal(err)
 			}
 			var vbSum, oursSum float64

@@ -49,7 +49,7 @@ func (c *writerConn) send(batch []slot) (connected bool) {
 	}
 	if c.client == nil {
 		attempt := w.offset()
-		nc, err := dial(w.cfg.Addr(), w.cfg.DialTimeout)
+		nc, err := dial(w.cfg.Conn, w.cfg.Addr(), w.cfg.DialTimeout)
 		if err != nil {
 			outcome, kind := Classify(err, false)
 			for _, s := range batch {
@@ -57,7 +57,7 @@ func (c *writerConn) send(batch []slot) (connected bool) {
 			}
 			return false
 		}
-		c.client, c.raw = newClient(nc, w.cfg.OpTimeout), nc
+		c.client, c.raw = newClient(w.cfg.Conn, nc, w.cfg.OpTimeout), nc
 		c.pipe = c.client.Pipeline()
 	}
 	for len(c.sets) < len(batch) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // WriterConfig configures an open-loop writer.
@@ -19,6 +20,8 @@ type WriterConfig struct {
 	// Addr returns the current endpoint (host:port). It is called on every
 	// (re)connect: a replacement ECS task comes up on a new IP.
 	Addr func() string
+	// Conn is how every connection authenticates and encrypts.
+	Conn valkeyconn.Settings
 	// Prefix is the run prefix, "vc:<run-id>:"; writes go to Key(Prefix, seq).
 	Prefix string
 	// Conns is the number of connections, each with its own worker

@@ -28,20 +28,20 @@ func (s Snapshot) Duration() time.Duration { return s.Ended.Sub(s.ForkAfter) }
 // TakeSnapshot waits out any running save, runs BGSAVE and waits for it to
 // complete, so the dataset is on disk and the dirty counter starts from
 // zero. It fails when the save fails or was not counted.
-func TakeSnapshot(ctx context.Context, addr string) (Snapshot, error) {
+func (cl Client) TakeSnapshot(ctx context.Context, addr string) (Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, adminLimit)
 	defer cancel()
-	before, err := Persistence(ctx, addr)
+	before, err := cl.Persistence(ctx, addr)
 	if err != nil {
 		return Snapshot{}, err
 	}
 	var snap Snapshot
 	for tries := 0; ; tries++ {
-		if err := WaitBGSave(ctx, addr, false, adminLimit); err != nil {
+		if err := cl.WaitBGSave(ctx, addr, false, adminLimit); err != nil {
 			return Snapshot{}, err
 		}
 		snap.ForkAfter = time.Now()
-		r, err := Do(ctx, addr, time.Minute, "BGSAVE")
+		r, err := cl.Do(ctx, addr, time.Minute, "BGSAVE")
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("BGSAVE: %w", err)
 		}
@@ -57,11 +57,11 @@ func TakeSnapshot(ctx context.Context, addr string) (Snapshot, error) {
 			return Snapshot{}, fmt.Errorf("wait to retry BGSAVE: %w", err)
 		}
 	}
-	if err := WaitBGSave(ctx, addr, false, adminLimit); err != nil {
+	if err := cl.WaitBGSave(ctx, addr, false, adminLimit); err != nil {
 		return Snapshot{}, err
 	}
 	snap.Ended = time.Now()
-	after, err := Persistence(ctx, addr)
+	after, err := cl.Persistence(ctx, addr)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -75,23 +75,23 @@ func TakeSnapshot(ctx context.Context, addr string) (Snapshot, error) {
 }
 
 // StartBGSave asks for a background save and waits until it runs.
-func StartBGSave(ctx context.Context, addr string) error {
-	if err := WaitBGSave(ctx, addr, false, adminLimit); err != nil {
+func (cl Client) StartBGSave(ctx context.Context, addr string) error {
+	if err := cl.WaitBGSave(ctx, addr, false, adminLimit); err != nil {
 		return err
 	}
-	r, err := Do(ctx, addr, time.Minute, "BGSAVE")
+	r, err := cl.Do(ctx, addr, time.Minute, "BGSAVE")
 	if err != nil {
 		return fmt.Errorf("BGSAVE: %w", err)
 	}
 	if r.Kind == '-' {
 		return fmt.Errorf("BGSAVE refused: %s", r.Str)
 	}
-	return WaitBGSave(ctx, addr, true, time.Minute)
+	return cl.WaitBGSave(ctx, addr, true, time.Minute)
 }
 
 // Persistence is INFO persistence as a map.
-func Persistence(ctx context.Context, addr string) (map[string]string, error) {
-	info, err := Info(ctx, addr, "persistence")
+func (cl Client) Persistence(ctx context.Context, addr string) (map[string]string, error) {
+	info, err := cl.Info(ctx, addr, "persistence")
 	if err != nil {
 		return nil, fmt.Errorf("INFO persistence: %w", err)
 	}
@@ -100,8 +100,8 @@ func Persistence(ctx context.Context, addr string) (map[string]string, error) {
 
 // LastSaveTime is the server's rdb_last_save_time (unix seconds): the end
 // of its last successful save, or its start-up.
-func LastSaveTime(ctx context.Context, addr string) (int64, error) {
-	info, err := Persistence(ctx, addr)
+func (cl Client) LastSaveTime(ctx context.Context, addr string) (int64, error) {
+	info, err := cl.Persistence(ctx, addr)
 	if err != nil {
 		return 0, err
 	}
@@ -114,12 +114,12 @@ func LastSaveTime(ctx context.Context, addr string) (int64, error) {
 
 // WaitBGSave polls INFO persistence until a background save is running
 // (running) or none is, for at most limit.
-func WaitBGSave(ctx context.Context, addr string, running bool, limit time.Duration) error {
+func (cl Client) WaitBGSave(ctx context.Context, addr string, running bool, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	want := map[bool]string{true: "1", false: "0"}[running]
 	for {
-		info, err := Persistence(ctx, addr)
+		info, err := cl.Persistence(ctx, addr)
 		if err != nil {
 			return err
 		}

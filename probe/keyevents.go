@@ -43,6 +43,7 @@ type Gap struct{ From, To time.Time }
 // Keep it running through the read-back: the server still evicts while it
 // is over maxmemory, whatever the command.
 type KeyEventRecorder struct {
+	cl     Client
 	prefix string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -54,11 +55,11 @@ type KeyEventRecorder struct {
 // RecordKeyEvents subscribes to addr (re-read at every reconnect) and returns
 // once the first subscription is confirmed, or with the error that kept it
 // from being made. It records until Stop or ctx's end.
-func RecordKeyEvents(ctx context.Context, addr func() string, prefix string) (*KeyEventRecorder, error) {
+func (cl Client) RecordKeyEvents(ctx context.Context, addr func() string, prefix string) (*KeyEventRecorder, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &KeyEventRecorder{prefix: prefix, cancel: cancel, done: make(chan struct{}),
+	r := &KeyEventRecorder{cl: cl, prefix: prefix, cancel: cancel, done: make(chan struct{}),
 		ev: KeyEvents{Evicted: map[string]bool{}, Expired: map[string]bool{}}}
-	c, err := subscribe(ctx, addr())
+	c, err := cl.subscribe(ctx, addr())
 	if err != nil {
 		cancel()
 		return nil, err
@@ -68,8 +69,8 @@ func RecordKeyEvents(ctx context.Context, addr func() string, prefix string) (*K
 }
 
 // subscribe enables the notifications and subscribes on a new connection.
-func subscribe(ctx context.Context, addr string) (*conn, error) {
-	c, err := dial(ctx, addr, time.Second)
+func (cl Client) subscribe(ctx context.Context, addr string) (*conn, error) {
+	c, err := cl.dial(ctx, addr, time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to key events on %s: %w", addr, err)
 	}
@@ -117,7 +118,7 @@ func (r *KeyEventRecorder) run(ctx context.Context, c *conn, addr func() string)
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			c, _ = subscribe(ctx, addr())
+			c, _ = r.cl.subscribe(ctx, addr())
 		}
 		r.mu.Lock()
 		r.ev.Gaps[len(r.ev.Gaps)-1].To = time.Now()

@@ -55,6 +55,7 @@ type MemorySummary struct {
 
 // MemoryWatcher samples memory figures until stopped.
 type MemoryWatcher struct {
+	cl     Client
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -69,12 +70,12 @@ type MemoryWatcher struct {
 // WatchMemory polls addr (re-read on every poll) every `every` until Stop or
 // ctx's end; cg may be nil. It takes its first sample before returning, so
 // counters count from then.
-func WatchMemory(ctx context.Context, addr func() string, every time.Duration, cg CgroupStats) *MemoryWatcher {
+func (cl Client) WatchMemory(ctx context.Context, addr func() string, every time.Duration, cg CgroupStats) *MemoryWatcher {
 	if every <= 0 {
 		every = 50 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &MemoryWatcher{cancel: cancel, done: make(chan struct{}), base: map[string][2]int64{}, last: map[string][2]int64{}, first: true}
+	w := &MemoryWatcher{cl: cl, cancel: cancel, done: make(chan struct{}), base: map[string][2]int64{}, last: map[string][2]int64{}, first: true}
 	w.poll(ctx, addr(), cg)
 	go func() {
 		defer close(w.done)
@@ -128,7 +129,7 @@ func (w *MemoryWatcher) Summary() MemorySummary {
 
 func (w *MemoryWatcher) poll(ctx context.Context, addr string, cg CgroupStats) {
 	at := time.Now()
-	rep, err := Do(ctx, addr, infoTimeout, "INFO", "server", "memory", "persistence", "stats")
+	rep, err := w.cl.Do(ctx, addr, infoTimeout, "INFO", "server", "memory", "persistence", "stats")
 	var f map[string]string
 	if err == nil {
 		f, err = infoFields(rep)

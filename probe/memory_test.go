@@ -16,6 +16,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/target/local"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // requireServer fails (never skips): these tests measure a real server.
@@ -267,7 +268,7 @@ func TestMemoryWatcherMatchesTheServerAndTheCgroup(t *testing.T) {
 	srv := spawn(t, limit, "--rdb-key-save-delay", "1")
 	addr := srv.Addr()
 	ctx := context.Background()
-	if _, err := loadgen.Preload(ctx, addr, "vc:m:", 100_000, 100, 4); err != nil {
+	if _, err := loadgen.Preload(ctx, valkeyconn.Settings{}, addr, "vc:m:", 100_000, 100, 4); err != nil {
 		t.Fatal(err)
 	}
 	w := probe.WatchMemory(ctx, fixed(addr), 20*time.Millisecond, srv)

@@ -45,41 +45,97 @@ type pollResult struct {
 }
 
 // pollOnce dials addr, sends args and reads one reply, timestamping each step.
-func pollOnce(ctx context.Context, addr string, args []string) pollResult {
+// With kept non-nil (see Client) it first takes a connection to addr that
+// answered before, and gives the connection back after a reply.
+func (cl Client) pollOnce(ctx context.Context, addr string, args []string, kept chan keptConn) pollResult {
 	var res pollResult
-	c, err := dial(ctx, addr, pollTimeout)
-	if err != nil {
-		res.err = err
-		res.refused = errors.Is(err, syscall.ECONNREFUSED)
-		return res
+	c := takeKept(kept, addr)
+	if c == nil {
+		var err error
+		if c, err = cl.dial(ctx, addr, pollTimeout); err != nil {
+			res.err = err
+			res.refused = errors.Is(err, syscall.ECONNREFUSED)
+			return res
+		}
+		res.accepted = time.Now()
 	}
-	defer c.close()
-	res.accepted = time.Now()
 	rep, err := c.do(ctx, pollTimeout, args...)
 	if err != nil {
+		c.close()
 		res.err = err
 		return res
 	}
 	res.replied = time.Now()
 	res.reply = rep
+	if kept == nil {
+		c.close()
+		return res
+	}
+	select {
+	case kept <- keptConn{c: c, addr: addr}:
+	default:
+		c.close()
+	}
 	return res
 }
 
+// keptConn is a poll connection that answered, with the address it was
+// dialed for (the address may change: an ECS replacement task).
+type keptConn struct {
+	c    *conn
+	addr string
+}
+
+// takeKept returns a kept connection to addr, closing kept ones to other
+// addresses, or nil.
+func takeKept(kept chan keptConn, addr string) *conn {
+	for kept != nil {
+		select {
+		case k := <-kept:
+			if k.addr == addr {
+				return k.c
+			}
+			k.c.close()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// closeKept closes every kept connection.
+func closeKept(kept chan keptConn) {
+	for kept != nil {
+		select {
+		case k := <-kept:
+			k.c.close()
+		default:
+			return
+		}
+	}
+}
+
 // pollLoop starts a poll of args every `every` on an absolute schedule (a
-// late tick is skipped, never bunched), each on a new connection to the
+// late tick is skipped, never bunched), each on a new (or, with TLS or
+// AUTH, a kept: see Client) connection to the
 // address addr returns at that moment ("" skips the tick: address not known
 // yet). handle sees each result on the calling goroutine and returns true to
 // stop. pollLoop returns ctx's error if ctx ends first; no poll goroutine
 // outlives it.
-func pollLoop(ctx context.Context, addr func() string, every time.Duration, args []string, handle func(pollResult) bool) error {
+func (cl Client) pollLoop(ctx context.Context, addr func() string, every time.Duration, args []string, handle func(pollResult) bool) error {
 	if every <= 0 {
 		every = 5 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	var kept chan keptConn
+	if cl.keepsConnections() {
+		kept = make(chan keptConn, maxInFlight)
+	}
 	defer func() {
 		cancel()
 		wg.Wait()
+		closeKept(kept) // no poll is using one now
 	}()
 	results := make(chan pollResult, maxInFlight)
 	inFlight := 0
@@ -102,7 +158,7 @@ func pollLoop(ctx context.Context, addr func() string, every time.Duration, args
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					results <- pollOnce(ctx, a, args) // buffered: never blocks
+					results <- cl.pollOnce(ctx, a, args, kept) // buffered: never blocks
 				}()
 			}
 			tick++
@@ -119,10 +175,10 @@ func pollLoop(ctx context.Context, addr func() string, every time.Duration, args
 // -LOADING arrives. It records when the port first accepted and when the
 // first reply of any kind came. On ctx's end it returns what it saw so far
 // and the context's error.
-func WaitReady(ctx context.Context, addr func() string, every time.Duration) (Readiness, error) {
+func (cl Client) WaitReady(ctx context.Context, addr func() string, every time.Duration) (Readiness, error) {
 	rd := Readiness{Began: time.Now()}
 	var lastErr error
-	err := pollLoop(ctx, addr, every, []string{"PING"}, func(res pollResult) bool {
+	err := cl.pollLoop(ctx, addr, every, []string{"PING"}, func(res pollResult) bool {
 		rd.Polls++
 		if !res.accepted.IsZero() && (rd.Accepted.IsZero() || res.accepted.Before(rd.Accepted)) {
 			rd.Accepted = res.accepted
@@ -159,11 +215,11 @@ func WaitReady(ctx context.Context, addr func() string, every time.Duration) (Re
 // of the first reply carrying a value: the first successful read of a key
 // that survived ("serving"). Nil, LOADING and errors keep it polling; when ctx
 // ends it returns the last reply and an error saying why.
-func WaitServing(ctx context.Context, addr func() string, key string, every time.Duration) (time.Time, Reply, error) {
+func (cl Client) WaitServing(ctx context.Context, addr func() string, key string, every time.Duration) (time.Time, Reply, error) {
 	var last Reply
 	var lastErr error
 	var at time.Time
-	err := pollLoop(ctx, addr, every, []string{"GET", key}, func(res pollResult) bool {
+	err := cl.pollLoop(ctx, addr, every, []string{"GET", key}, func(res pollResult) bool {
 		if res.err != nil {
 			lastErr = res.err
 			return false

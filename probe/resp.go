@@ -74,14 +74,10 @@ type conn struct {
 }
 
 // dial connects with a timeout that also respects ctx.
-func dial(ctx context.Context, addr string, timeout time.Duration) (*conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+func (cl Client) dial(ctx context.Context, addr string, timeout time.Duration) (*conn, error) {
+	nc, err := cl.Conn.DialAuth(ctx, addr, timeout)
 	if err != nil {
 		return nil, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	return &conn{nc: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriterSize(nc, 4<<10)}, nil
 }
@@ -205,12 +201,12 @@ func readLine(r *bufio.Reader) (string, error) {
 // Do runs one command on a fresh TCP connection and closes it. timeout bounds
 // the dial and the round trip together (ctx may shorten it). An error reply
 // ("-LOADING ...", "-MISCONF ...") is returned as a Reply with a nil error.
-func Do(ctx context.Context, addr string, timeout time.Duration, args ...string) (Reply, error) {
+func (cl Client) Do(ctx context.Context, addr string, timeout time.Duration, args ...string) (Reply, error) {
 	if len(args) == 0 {
 		return Reply{}, errors.New("probe: no command given")
 	}
 	start := time.Now()
-	c, err := dial(ctx, addr, timeout)
+	c, err := cl.dial(ctx, addr, timeout)
 	if err != nil {
 		return Reply{}, fmt.Errorf("connect to %s for %s: %w", addr, args[0], err)
 	}
@@ -228,12 +224,12 @@ const infoTimeout = 10 * time.Second
 
 // Info runs INFO [section] and returns its fields. It works while the server
 // is loading (INFO is allowed during LOADING).
-func Info(ctx context.Context, addr string, section string) (map[string]string, error) {
+func (cl Client) Info(ctx context.Context, addr string, section string) (map[string]string, error) {
 	args := []string{"INFO"}
 	if section != "" {
 		args = append(args, section)
 	}
-	rep, err := Do(ctx, addr, infoTimeout, args...)
+	rep, err := cl.Do(ctx, addr, infoTimeout, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ type SaveEvent struct {
 // after errors) and records each save from the transitions of
 // rdb_bgsave_in_progress and rdb_saves.
 type SaveWatcher struct {
+	cl     Client
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -50,12 +51,12 @@ type saveState struct {
 // until Stop or ctx's end. It takes its first poll before returning, so a
 // save started after it returns is seen starting; one already running then
 // is recorded with a zero Started.
-func WatchSaves(ctx context.Context, addr func() string, every time.Duration) *SaveWatcher {
+func (cl Client) WatchSaves(ctx context.Context, addr func() string, every time.Duration) *SaveWatcher {
 	if every <= 0 {
 		every = 10 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &SaveWatcher{cancel: cancel, done: make(chan struct{}), open: -1, changed: make(chan struct{})}
+	w := &SaveWatcher{cl: cl, cancel: cancel, done: make(chan struct{}), open: -1, changed: make(chan struct{})}
 	var c *conn
 	var prev *saveState
 	sent := time.Now()
@@ -109,7 +110,7 @@ func (w *SaveWatcher) poll(ctx context.Context, c **conn, addr func() string) (s
 		if a == "" {
 			return saveState{}, errors.New("no address yet")
 		}
-		nc, err := dial(ctx, a, pollTimeout)
+		nc, err := w.cl.dial(ctx, a, pollTimeout)
 		if err != nil {
 			return saveState{}, fmt.Errorf("connect to %s: %w", a, err)
 		}

@@ -472,6 +472,9 @@ var (
 	ErrFailed = errors.New("verdict failed")
 	// ErrInconclusive: no failure, but a trial was invalid or inconclusive (exit 4).
 	ErrInconclusive = errors.New("inconclusive")
+	// ErrInvalid: no failure and nothing inconclusive, but a trial's own
+	// preconditions did not hold. It wraps ErrInconclusive (same exit code).
+	ErrInvalid = fmt.Errorf("invalid (%w)", ErrInconclusive)
 )
 
 // ErrBadInput marks errors caused by the user's files or arguments rather than

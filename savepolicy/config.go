@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // maxIncludeDepth stops include loops in valkey.conf.
@@ -251,8 +253,9 @@ type RuleSource struct {
 	// ReadTerraform reads a module's rules (tfmodule.SaveRules), given by
 	// the caller so that HCL stays out of this package.
 	ReadTerraform func(dir string) (Rules, error)
-	Addr          string // live server host:port
-	Config        string // valkey.conf
+	Addr          string              // live server host:port
+	Conn          valkeyconn.Settings // how to connect to Addr
+	Config        string              // valkey.conf
 }
 
 // Resolve reads the rules from the one source given, and says which it was.
@@ -279,7 +282,7 @@ func (s RuleSource) Resolve(ctx context.Context) (Rules, string, error) {
 		rules, err = s.ReadTerraform(s.Terraform)
 		from = "terraform " + s.Terraform
 	case s.Addr != "":
-		rules, err = FromServer(ctx, s.Addr)
+		rules, err = FromServer(ctx, s.Conn, s.Addr)
 		from = "CONFIG GET save on " + s.Addr
 	case s.Config != "":
 		rules, err = FromConfigFile(s.Config)

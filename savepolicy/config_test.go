@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // configCases are valkey.conf texts and the rules Valkey 8 runs with;
@@ -77,7 +78,7 @@ func TestConfigFileMatchesValkey(t *testing.T) {
 			if addr == "" {
 				t.Fatalf("valkey-server refused %q: %s", tc.conf, refused)
 			}
-			live, err := FromServer(context.Background(), addr)
+			live, err := FromServer(context.Background(), valkeyconn.Settings{}, addr)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/target/local"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // cowCase is one measured save: keys preloaded, overwrites per second.
@@ -58,7 +59,7 @@ func measureCow(tb testing.TB, c cowCase, saveDelay string) CowRun {
 	}
 	addr := srv.Addr()
 	const prefix = "vc:cow:"
-	if _, err := loadgen.Preload(ctx, addr, prefix, c.keys, 100, 4); err != nil {
+	if _, err := loadgen.Preload(ctx, valkeyconn.Settings{}, addr, prefix, c.keys, 100, 4); err != nil {
 		tb.Fatal(err)
 	}
 	// The allocator's figures are refreshed by serverCron (every 100 ms):

@@ -2,43 +2,38 @@ package savepolicy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
-func liveClient(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:            addr,
-		Protocol:        2,
-		DisableIdentity: true,
-		// Valkey rejects CLIENT MAINT_NOTIFICATIONS and counts an error.
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		DialTimeout:              3 * time.Second,
-		ReadTimeout:              5 * time.Second,
-		MaxRetries:               -1,
-		PoolSize:                 1,
-	})
+func liveClient(conn valkeyconn.Settings, addr string) *redis.Client {
+	return conn.NewClient(addr, 1, valkeyconn.Timeouts{Dial: 3 * time.Second, Read: 5 * time.Second})
 }
 
-func unreachable(addr string, err error) error {
+func unreachable(conn valkeyconn.Settings, addr string, err error) error {
+	if rejected := conn.Explain(addr, err); errors.Is(rejected, valkeyconn.ErrRejected) {
+		return badInput("%v", rejected)
+	}
 	return badInput("cannot read save rules from %s (%v): is Valkey running there? check --addr", addr, err)
 }
 
 // FromServer asks a running server for its save rules (CONFIG GET save).
-func FromServer(ctx context.Context, addr string) (Rules, error) {
-	c := liveClient(addr)
+func FromServer(ctx context.Context, conn valkeyconn.Settings, addr string) (Rules, error) {
+	c := liveClient(conn, addr)
 	defer c.Close()
 	got, err := c.ConfigGet(ctx, "save").Result()
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("read save rules from %s: %w", addr, ctx.Err()) // interrupted: not the user's mistake
 	}
 	if err != nil {
-		return nil, unreachable(addr, err)
+		return nil, unreachable(conn, addr, err)
 	}
 	v, ok := got["save"]
 	if !ok {
@@ -109,16 +104,16 @@ func readInfo(ctx context.Context, c *redis.Client) (persistenceInfo, error) {
 // SampleRate measures a live server's change rate over period from
 // INFO persistence and stats, read about every second (at least 10 times for
 // short periods). The result's Profile replays the measured steps.
-func SampleRate(ctx context.Context, addr string, period time.Duration) (Sample, error) {
+func SampleRate(ctx context.Context, conn valkeyconn.Settings, addr string, period time.Duration) (Sample, error) {
 	if period < 200*time.Millisecond {
 		return Sample{}, badInput("sample period %v: too short to measure a rate, use at least 1s", period)
 	}
 	step := min(time.Second, period/10)
-	c := liveClient(addr)
+	c := liveClient(conn, addr)
 	defer c.Close()
 	prev, err := readInfo(ctx, c)
 	if err != nil {
-		return Sample{}, unreachable(addr, err)
+		return Sample{}, unreachable(conn, addr, err)
 	}
 	if !prev.completed {
 		return Sample{}, badInput("%s: INFO lacks rdb_changes_since_last_save / total_commands_processed: not a Valkey or Redis server?", addr)

@@ -11,16 +11,17 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 func TestFromServer(t *testing.T) {
 	addr := startValkey(t, "--save", "120 7 30 500")
-	rules, err := FromServer(context.Background(), addr)
+	rules, err := FromServer(context.Background(), valkeyconn.Settings{}, addr)
 	if err != nil || rules.String() != "120 7 30 500" {
 		t.Fatalf("FromServer = %q, %v; want the server's 120 7 30 500", rules, err)
 	}
 	off := startValkey(t, "--save", "")
-	rules, err = FromServer(context.Background(), off)
+	rules, err = FromServer(context.Background(), valkeyconn.Settings{}, off)
 	if err != nil || len(rules) != 0 {
 		t.Fatalf(`FromServer with save "" = %q, %v; want no rules`, rules, err)
 	}
@@ -33,7 +34,7 @@ func TestFromServerUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nobody listens there now
-	_, err = FromServer(context.Background(), addr)
+	_, err = FromServer(context.Background(), valkeyconn.Settings{}, addr)
 	if err == nil || !errors.Is(err, result.ErrBadInput) {
 		t.Fatalf("FromServer on a closed port: %v, want a bad-input error", err)
 	}
@@ -69,7 +70,7 @@ func TestSampleRate(t *testing.T) {
 		done <- nil
 	}()
 	time.Sleep(500 * time.Millisecond)
-	s, err := SampleRate(ctx, addr, 2*time.Second)
+	s, err := SampleRate(ctx, valkeyconn.Settings{}, addr, 2*time.Second)
 	if werr := <-done; werr != nil {
 		t.Fatalf("writer: %v", werr)
 	}
@@ -133,7 +134,7 @@ func TestFromServerInterrupted(t *testing.T) {
 	addr := startValkey(t, "--save", "60 1")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := FromServer(ctx, addr)
+	_, err := FromServer(ctx, valkeyconn.Settings{}, addr)
 	if err == nil || errors.Is(err, result.ErrBadInput) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("FromServer with a cancelled context: %v, want context.Canceled and not bad input", err)
 	}

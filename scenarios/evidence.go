@@ -50,7 +50,7 @@ type readBackDone struct {
 func readBack(ctx context.Context, env *trialEnv, h *loadgen.History) (readBackDone, error) {
 	addr := env.currentAddr()
 	env.logf("reading back %d writes", len(h.Ops))
-	found, err := check.ReadBack(ctx, addr, env.plan.Prefix, h.Ops, 1000)
+	found, err := check.ReadBack(ctx, env.cfg.Conn, addr, env.plan.Prefix, h.Ops, 1000)
 	if err != nil {
 		return readBackDone{}, fmt.Errorf("read back %d keys: %w", len(h.Ops), err)
 	}
@@ -58,7 +58,7 @@ func readBack(ctx context.Context, env *trialEnv, h *loadgen.History) (readBackD
 	for _, op := range h.Ops {
 		written[op.Seq] = true
 	}
-	unexpected, err := check.ScanUnexpected(ctx, addr, env.plan.Prefix, func(seq uint64) bool { return written[seq] })
+	unexpected, err := check.ScanUnexpected(ctx, env.cfg.Conn, addr, env.plan.Prefix, func(seq uint64) bool { return written[seq] })
 	if err != nil {
 		return readBackDone{}, fmt.Errorf("scan for unexpected keys: %w", err)
 	}

@@ -52,9 +52,10 @@ func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolic
 		stopLimit = 2 * time.Minute
 	}
 	limit := 3*cycle + 2*stopLimit + readyLimit + servingLimit + time.Duration(env.plan.Scenario.AfterRecover) + time.Minute
-	saves := probe.WatchSaves(ctx, env.currentAddr, infoEvery)
+	saves := env.probe().WatchSaves(ctx, env.currentAddr, infoEvery)
 	writer, err := loadgen.StartWriter(ctx, loadgen.WriterConfig{
 		Addr:        env.currentAddr,
+		Conn:        env.cfg.Conn,
 		Prefix:      env.plan.Prefix,
 		Conns:       env.plan.Conns,
 		ValueSize:   env.plan.ValueSize,

@@ -71,7 +71,7 @@ func observe(ctx context.Context, env *trialEnv, rcv recovered) serverLog {
 	}
 	sl.keysLoaded = sl.summary.keysLoaded
 	if sl.keysLoaded < 0 && rcv.exited == "" && !rcv.ready.Ready.IsZero() {
-		if info, err := probe.Persistence(ctx, env.currentAddr()); err == nil {
+		if info, err := env.probe().Persistence(ctx, env.currentAddr()); err == nil {
 			if n, err := strconv.ParseInt(info["rdb_last_load_keys_loaded"], 10, 64); err == nil {
 				sl.keysLoaded = n
 			}

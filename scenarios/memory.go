@@ -78,9 +78,9 @@ type memoryRun struct {
 // recorder when the server may evict (maxmemory, a task limit).
 func startMemory(ctx context.Context, env *trialEnv) *memoryRun {
 	cg, _ := env.cfg.Target.(probe.CgroupStats)
-	m := &memoryRun{watch: probe.WatchMemory(ctx, env.currentAddr, 50*time.Millisecond, cg)}
+	m := &memoryRun{watch: env.probe().WatchMemory(ctx, env.currentAddr, 50*time.Millisecond, cg)}
 	if slices.ContainsFunc(env.plan.Scenario.ServerArgs, func(a string) bool { return strings.HasPrefix(a, "--maxmemory") }) {
-		rec, err := probe.RecordKeyEvents(ctx, env.currentAddr, env.plan.Prefix+"w:")
+		rec, err := env.probe().RecordKeyEvents(ctx, env.currentAddr, env.plan.Prefix+"w:")
 		if err != nil {
 			env.logf("evicted and expired keys not recorded: %v", err)
 		} else {
@@ -98,14 +98,14 @@ func (m *memoryRun) startOverwrite(ctx context.Context, env *trialEnv) error {
 		return nil
 	}
 	if o.SaveDelayUs > 0 {
-		if r, err := probe.Do(ctx, env.currentAddr(), 5*time.Second, "CONFIG", "SET", "rdb-key-save-delay", fmt.Sprint(o.SaveDelayUs)); err != nil || r.IsError() {
+		if r, err := env.probe().Do(ctx, env.currentAddr(), 5*time.Second, "CONFIG", "SET", "rdb-key-save-delay", fmt.Sprint(o.SaveDelayUs)); err != nil || r.IsError() {
 			return fmt.Errorf("stretch the saves (CONFIG SET rdb-key-save-delay): %v %s", err, r.Str)
 		}
 	}
 	rate := o.ratePerS / env.plan.TimeScale
 	bound := 10 * time.Minute
 	ow, err := loadgen.StartOverwriter(ctx, loadgen.OverwriteConfig{
-		Addr: env.currentAddr, Prefix: env.plan.Prefix, Keys: env.plan.Keys, ValueSize: env.plan.DatasetSize,
+		Addr: env.currentAddr, Conn: env.cfg.Conn, Prefix: env.plan.Prefix, Keys: env.plan.Keys, ValueSize: env.plan.DatasetSize,
 		Dist: o.dist, ZipfS: o.Zipf, Pacer: loadgen.ConstantPacer{Freq: rate}, Conns: o.Conns,
 		MaxOps: uint64(math.Ceil(rate*bound.Seconds())) + 1, MaxDuration: bound, Seed: uint64(env.cfg.Seed) + uint64(env.plan.Seq),
 	})

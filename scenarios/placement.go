@@ -60,14 +60,14 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	if !ev.OK {
 		return placement{noSave: "the background save during the load failed: no valid snapshot before the fault"}, nil
 	}
-	pl := placement{found: true, cycle: ev, changes: [2]changeSample{sampleChanges(ctx, env.currentAddr())}}
+	pl := placement{found: true, cycle: ev, changes: [2]changeSample{sampleChanges(ctx, env.probe(), env.currentAddr())}}
 	bgsave := ev.Ended.Sub(ev.Started)
 	pl.pred = savepolicy.Predict(load.rules, load.rate, bgsave)
 	storage.phase("save")
 	if err := afterSave(); err != nil {
 		return pl, err
 	}
-	pl.nextFork = nextFork(ctx, env.currentAddr(), load, ev, pl.pred)
+	pl.nextFork = nextFork(ctx, env.probe(), env.currentAddr(), load, ev, pl.pred)
 	pl.planned, pl.byFaultAt = faultMoment(env.plan, ev.Ended, pl.nextFork)
 	env.logf("save ended (took %.2fs); next fork due %.2fs after it; %s", bgsave.Seconds(), pl.nextFork.Sub(ev.Ended).Seconds(), faultWhen(env.plan))
 	doneWaiting = env.waiting(ctx, "waiting for the fault's moment", time.Until(pl.planned))
@@ -79,7 +79,7 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	if err := waitFaultMoment(ctx, env, 2*cycle+time.Minute); err != nil {
 		return pl, err
 	}
-	pl.changes[1] = sampleChanges(ctx, env.currentAddr())
+	pl.changes[1] = sampleChanges(ctx, env.probe(), env.currentAddr())
 	return pl, nil
 }
 
@@ -155,7 +155,7 @@ func waitFaultMoment(ctx context.Context, env *trialEnv, limit time.Duration) er
 	if env.plan.Scenario.FaultDuring != "bgsave" {
 		return nil
 	}
-	if err := probe.WaitBGSave(ctx, env.currentAddr(), true, limit); err != nil {
+	if err := env.probe().WaitBGSave(ctx, env.currentAddr(), true, limit); err != nil {
 		return err
 	}
 	// Into the save, so its temp file has data, yet well before its end.
@@ -165,9 +165,9 @@ func waitFaultMoment(ctx context.Context, env *trialEnv, limit time.Duration) er
 // nextFork is when the rules allow the next fork after the save ev, from
 // the server's own lastsave (whole seconds) and the fork instant; without
 // lastsave, the model's earliest fork after the end.
-func nextFork(ctx context.Context, addr string, load *loadRun, ev probe.SaveEvent, pred savepolicy.Prediction) time.Time {
+func nextFork(ctx context.Context, pr probe.Client, addr string, load *loadRun, ev probe.SaveEvent, pred savepolicy.Prediction) time.Time {
 	fallback := ev.Ended.Add(pred.NextForkAfterEnd)
-	lastSave, err := probe.LastSaveTime(ctx, addr)
+	lastSave, err := pr.LastSaveTime(ctx, addr)
 	if err != nil {
 		return fallback
 	}
@@ -178,8 +178,8 @@ func nextFork(ctx context.Context, addr string, load *loadRun, ev probe.SaveEven
 	return at
 }
 
-func sampleChanges(ctx context.Context, addr string) changeSample {
-	info, err := probe.Persistence(ctx, addr)
+func sampleChanges(ctx context.Context, pr probe.Client, addr string) changeSample {
+	info, err := pr.Persistence(ctx, addr)
 	if err != nil {
 		return changeSample{}
 	}
@@ -230,7 +230,7 @@ func crashDuringBGSaves(ctx context.Context, env *trialEnv, inst target.Instance
 // runs, and brings the replacement up: the killed child's temp-<pid>.rdb
 // stays behind. No measured write is lost: the preload is on disk already.
 func crashDuringBGSave(ctx context.Context, env *trialEnv) (target.Recovery, error) {
-	if err := probe.StartBGSave(ctx, env.currentAddr()); err != nil {
+	if err := env.probe().StartBGSave(ctx, env.currentAddr()); err != nil {
 		return target.Recovery{}, err
 	}
 	// Let the child write part of the file, as a kill mid-save does.
@@ -250,7 +250,7 @@ func crashDuringBGSave(ctx context.Context, env *trialEnv) (target.Recovery, err
 	}
 	env.addr.Store(rec.Instance.Addr)
 	readyCtx, cancel := readyContext(ctx, env.cfg.Target, 5*time.Minute)
-	_, err = probe.WaitReady(readyCtx, env.currentAddr, probeEvery)
+	_, err = env.probe().WaitReady(readyCtx, env.currentAddr, probeEvery)
 	cancel()
 	if err != nil {
 		return rec, fmt.Errorf("replacement after the crash: %w", err)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // started is what the prepare phase learned: the server and the rules it
@@ -29,7 +31,12 @@ func prepare(ctx context.Context, env *trialEnv) (started, error) {
 	}
 	env.addr.Store(inst.Addr)
 	env.logf("server %s up at %s (%s)", inst.ID, inst.Addr, inst.ServerVersion)
-	rules, err := savepolicy.FromServer(ctx, inst.Addr)
+	// The run's first connection, made as every later one will be: wrong
+	// credentials or TLS settings are bad input, found before any load.
+	if err := env.cfg.Conn.Check(ctx, inst.Addr, 10*time.Second); errors.Is(err, valkeyconn.ErrRejected) {
+		return started{inst: inst}, fmt.Errorf("%w: %w", result.ErrBadInput, err)
+	}
+	rules, err := savepolicy.FromServer(ctx, env.cfg.Conn, inst.Addr)
 	if err != nil {
 		return started{inst: inst}, fmt.Errorf("read the save rules of the server just started: %w", err)
 	}
@@ -63,7 +70,7 @@ func preload(ctx context.Context, env *trialEnv) (result.Dataset, error) {
 			ph = env.out.Phase("preload", float64(p.Keys), "keys")
 			onBatch = func(n int64) { ph.Add(float64(n)) }
 		}
-		st, err := loadgen.PreloadWithProgress(ctx, env.currentAddr(), p.Prefix, p.Keys, p.DatasetSize, 4, onBatch)
+		st, err := loadgen.PreloadWithProgress(ctx, env.cfg.Conn, env.currentAddr(), p.Prefix, p.Keys, p.DatasetSize, 4, onBatch)
 		if ph != nil {
 			ph.Done("")
 		}
@@ -72,7 +79,7 @@ func preload(ctx context.Context, env *trialEnv) (result.Dataset, error) {
 		}
 		env.logf("preloaded %d keys (%.1f MB) in %.2fs", st.Keys, float64(st.Bytes)/1e6, st.Duration.Seconds())
 	}
-	if _, err := probe.Do(ctx, env.currentAddr(), 5*time.Second, "SET", env.markerKey(), "marker"); err != nil {
+	if _, err := env.probe().Do(ctx, env.currentAddr(), 5*time.Second, "SET", env.markerKey(), "marker"); err != nil {
 		return ds, fmt.Errorf("write marker key: %w", err)
 	}
 	return ds, nil
@@ -82,7 +89,7 @@ func preload(ctx context.Context, env *trialEnv) (result.Dataset, error) {
 // measured phase; its fork is the oldest snapshot a replacement may
 // legitimately load, and its duration re-plans the rate.
 func snapshotDataset(ctx context.Context, env *trialEnv) (probe.Snapshot, error) {
-	snap, err := probe.TakeSnapshot(ctx, env.currentAddr())
+	snap, err := env.probe().TakeSnapshot(ctx, env.currentAddr())
 	if err != nil {
 		return snap, fmt.Errorf("snapshot the preloaded dataset: %w", err)
 	}

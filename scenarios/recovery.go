@@ -76,7 +76,7 @@ func recoverServer(ctx context.Context, env *trialEnv) (recovered, error) {
 	}
 	readyCtx, cancel := readyContext(ctx, env.cfg.Target, readyLimit)
 	doneWaiting := env.waiting(ctx, "waiting for the replacement to load and answer", 0)
-	ready, rerr := probe.WaitReady(readyCtx, env.currentAddr, probeEvery)
+	ready, rerr := env.probe().WaitReady(readyCtx, env.currentAddr, probeEvery)
 	doneWaiting("the replacement answered")
 	cancel()
 	out.ready = ready
@@ -98,7 +98,7 @@ func recoverServer(ctx context.Context, env *trialEnv) (recovered, error) {
 		return out, nil
 	}
 	servingCtx, cancel := context.WithTimeout(ctx, servingLimit)
-	serving, _, serr := probe.WaitServing(servingCtx, env.currentAddr, env.markerKey(), probeEvery)
+	serving, _, serr := env.probe().WaitServing(servingCtx, env.currentAddr, env.markerKey(), probeEvery)
 	cancel()
 	if ctx.Err() != nil {
 		return out, ctx.Err()

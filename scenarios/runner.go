@@ -17,6 +17,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/slo"
 	"github.com/trigpointing/valkey-chaos/target"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // Version is the harness version recorded in every result.
@@ -24,7 +25,10 @@ var Version = "0.1.0-dev"
 
 // Config is everything one `valkey-chaos run` needs besides its scenarios.
 type Config struct {
-	RunID     string
+	RunID string
+	// Conn is how every connection to the target authenticates and
+	// encrypts (user, password, TLS); the zero value is plaintext.
+	Conn      valkeyconn.Settings
 	OutDir    string           // results/<run-id>; created if missing
 	SaveReal  savepolicy.Rules // the rules at time scale 1
 	TimeScale float64          // (0, 1]

@@ -108,6 +108,7 @@ func (p TrialPlan) readerConfig(env *trialEnv) (loadgen.ReaderConfig, time.Durat
 	}
 	cfg.Addr, cfg.Prefix, cfg.Pacer, cfg.Base, cfg.Seed = env.currentAddr, p.Prefix, loadgen.ConstantPacer{Freq: rate}, env.base, uint64(env.cfg.Seed)+uint64(p.Seq)
 	cfg.ValueSize = p.DatasetSize
+	cfg.Conn = env.cfg.Conn
 	steady := time.Duration(spec.Steady)
 	if steady <= 0 {
 		steady = 3 * time.Second

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/check"
+	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/progress"
 	"github.com/trigpointing/valkey-chaos/result"
 )
@@ -44,6 +45,9 @@ func (env *trialEnv) logf(format string, args ...any) {
 }
 
 func (env *trialEnv) currentAddr() string { return env.addr.Load().(string) }
+
+// probe is the raw RESP probe with the run's connection settings.
+func (env *trialEnv) probe() probe.Client { return probe.Client{Conn: env.cfg.Conn} }
 
 // offset is t in seconds from the trial's start; 0 for a zero time.
 func (env *trialEnv) offset(t time.Time) float64 {
@@ -155,7 +159,7 @@ func cleanupKeys(ctx context.Context, env *trialEnv, ev *evidence) {
 	if ev.recovery.exited != "" {
 		return
 	}
-	if n, err := check.DeletePrefix(context.WithoutCancel(ctx), env.currentAddr(), env.plan.Prefix); err != nil {
+	if n, err := check.DeletePrefix(context.WithoutCancel(ctx), env.cfg.Conn, env.currentAddr(), env.plan.Prefix); err != nil {
 		env.logf("cleanup of %s* failed after %d keys: %v", env.plan.Prefix, n, err)
 	}
 }

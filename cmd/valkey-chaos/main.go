@@ -14,17 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trigpointing/valkey-chaos/result"
-	"github.com/trigpointing/valkey-chaos/target"
-)
-
-// Exit codes, documented in the README: schedulers act on them.
-const (
-	exitOK           = 0
-	exitHarnessError = 1
-	exitBadInput     = 2
-	exitFailed       = 3 // an SLO, invariant or regression failed
-	exitInvalid      = 4 // no failure, but some trial's preconditions did not hold: rerun
-	exitInterrupted  = 5 // a signal (Ctrl-C, ECS StopTask's SIGTERM) ended the run early: rerun
 )
 
 func main() {
@@ -111,21 +100,8 @@ func newRootCmd() *cobra.Command {
 }
 
 func exitCode(err error) int {
-	if err == nil {
-		return exitOK
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "valkey-chaos:", err)
 	}
-	fmt.Fprintln(os.Stderr, "valkey-chaos:", err)
-	switch {
-	case errors.Is(err, result.ErrBadInput):
-		return exitBadInput
-	case errors.Is(err, result.ErrFailed):
-		return exitFailed // a failure found before an interruption still stands
-	case errors.Is(err, errInterrupted):
-		return exitInterrupted
-	case errors.Is(err, result.ErrInconclusive), errors.Is(err, target.ErrStopCondition):
-		// A stop-condition alarm aborted the run before a fault: no
-		// evidence either way, like an inconclusive trial.
-		return exitInvalid
-	}
-	return exitHarnessError
+	return outcomeOf(err).code
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ import (
 // ruleSourceOpts are the flags that say where the save rules come from.
 type ruleSourceOpts struct {
 	save, terraform, addr, config string
+	conn                          connFlags // how to connect to --addr
 }
 
 func addRuleSourceFlags(f *pflag.FlagSet, o *ruleSourceOpts, saveHelp string) {
@@ -25,10 +27,15 @@ func addRuleSourceFlags(f *pflag.FlagSet, o *ruleSourceOpts, saveHelp string) {
 	f.StringVar(&o.terraform, "terraform", "", "read the save rules the Terraform module in DIR deploys (e.g. terraform/modules/valkey)")
 	f.StringVar(&o.addr, "addr", "", "read the save rules from a running server (CONFIG GET save), HOST:PORT")
 	f.StringVar(&o.config, "config", "", "read the save rules from a valkey.conf")
+	o.conn.register(f)
 }
 
-func (o ruleSourceOpts) source(cmd *cobra.Command) savepolicy.RuleSource {
-	return savepolicy.RuleSource{Save: o.save, SaveSet: cmd.Flags().Changed("save"), Terraform: o.terraform, ReadTerraform: tfmodule.SaveRules, Addr: o.addr, Config: o.config}
+func (o ruleSourceOpts) source(cmd *cobra.Command) (savepolicy.RuleSource, error) {
+	conn, err := o.conn.settings(os.Getenv)
+	if err != nil {
+		return savepolicy.RuleSource{}, err
+	}
+	return savepolicy.RuleSource{Save: o.save, SaveSet: cmd.Flags().Changed("save"), Terraform: o.terraform, ReadTerraform: tfmodule.SaveRules, Addr: o.addr, Conn: conn, Config: o.config}, nil
 }
 
 // storageOpts are the flags that describe the RDB and the EFS it lives on.
@@ -126,7 +133,11 @@ rate for --sample.`,
 
 func runPlan(cmd *cobra.Command, o planOpts) error {
 	ctx := cmd.Context()
-	rules, from, err := o.rules.source(cmd).Resolve(ctx)
+	src, err := o.rules.source(cmd)
+	if err != nil {
+		return err
+	}
+	rules, from, err := src.Resolve(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +158,7 @@ func runPlan(cmd *cobra.Command, o planOpts) error {
 		}
 	case o.rules.addr != "":
 		fmt.Fprintf(cmd.ErrOrStderr(), "sampling the change rate on %s for %v...\n", o.rules.addr, o.sample)
-		s, err := savepolicy.SampleRate(ctx, o.rules.addr, o.sample)
+		s, err := savepolicy.SampleRate(ctx, src.Conn, o.rules.addr, o.sample)
 		if err != nil {
 			return err
 		}

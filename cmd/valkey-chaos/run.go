@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/trigpointing/valkey-chaos/judge"
@@ -20,6 +18,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/scenarios"
 	"github.com/trigpointing/valkey-chaos/target/ecs"
 	"github.com/trigpointing/valkey-chaos/target/local"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 type runOpts struct {
@@ -42,8 +41,11 @@ type runOpts struct {
 	keepData     bool
 	ecs          ecs.Config
 	publish      string
-	persistence  string
-	taskMemory   string
+	conn         connFlags
+	// The local target's server certificate (with --tls).
+	serverTLSCert, serverTLSKey string
+	persistence                 string
+	taskMemory                  string
 }
 
 func newRunCmd() *cobra.Command {
@@ -101,23 +103,36 @@ no load, no fault, no result file.`,
 	f.StringArrayVar(&o.ecs.AlarmNames, "alarm", nil, "CloudWatch alarm checked before each fault; in ALARM the run aborts (repeatable)")
 	f.DurationVar(&o.ecs.PollEvery, "poll-every", time.Second, "DescribeTasks polling interval")
 	f.DurationVar(&o.ecs.Timeout, "ecs-timeout", 15*time.Minute, "bound on each wait on ECS (service settling, task stopping, replacement running)")
-	f.StringVar(&o.publish, "publish", "", "after the run, put per-scenario metrics: cloudwatch or cloudwatch:NAMESPACE")
+	o.conn.register(f)
+	f.StringVar(&o.serverTLSCert, "server-tls-cert", "", "with --target local --tls: the server's certificate (PEM); --tls-ca is the CA that signed it")
+	f.StringVar(&o.serverTLSKey, "server-tls-key", "", "with --target local --tls: the server's private key (PEM)")
+	f.StringVar(&o.publish, "publish", "", "on every exit once known, put Heartbeat, Outcome and (after a run) per-scenario metrics: cloudwatch or cloudwatch:NAMESPACE")
 	return cmd
 }
 
-func runRun(cmd *cobra.Command, args []string, o runOpts) error {
+func runRun(cmd *cobra.Command, args []string, o runOpts) (err error) {
 	ctx := cmd.Context()
+	// Every exit from here on publishes Heartbeat and Outcome (--publish).
+	pub, err := newPublisher(ctx, o, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer func() { err = pub.finish(ctx, err) }()
 	in, err := validateRun(cmd.Flags(), args, o)
 	if err != nil {
 		return err
 	}
-	rules, rate, scens, namespace := in.rules, in.rate, in.scens, in.namespace
+	rules, rate, scens := in.rules, in.rate, in.scens
 	if o.runID == "" {
 		o.runID = newRunID()
 	}
 	outDir := filepath.Join(o.out, o.runID)
+	conn, err := o.conn.settings(os.Getenv)
+	if err != nil {
+		return err
+	}
 	w := cmd.OutOrStdout()
-	tgt, info, err := openTarget(cmd, o, outDir)
+	tgt, info, err := openTarget(cmd, o, conn, outDir)
 	if err != nil {
 		return err
 	}
@@ -136,6 +151,7 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	}
 	fmt.Fprintf(w, "run %s: %s, save %q at time scale %g -> %q\n", o.runID, where, rules, o.timeScale, rules.Scale(o.timeScale))
 	cfg := scenarios.Config{
+		Conn:        conn,
 		RunID:       o.runID,
 		OutDir:      outDir,
 		SaveReal:    rules,
@@ -155,20 +171,20 @@ func runRun(cmd *cobra.Command, args []string, o runOpts) error {
 	}
 	if o.ecs.DryRun {
 		// No load and no fault: see scenarios.DryRun and docs/ecs.md.
-		if namespace != "" {
-			fmt.Fprintf(cmd.ErrOrStderr(), "dry-run: would call cloudwatch:PutMetricData (namespace %s) after the run\n", namespace)
-		}
 		return scenarios.DryRun(ctx, cfg, scens)
 	}
 	run, runErr := scenarios.Run(ctx, cfg, scens)
-	return afterRun(cmd, o, tgt, outDir, namespace, run, runErr)
+	if pub != nil {
+		pub.run = run // its per-trial metrics go with the outcome
+	}
+	return afterRun(cmd, o, outDir, run, runErr)
 }
 
-// afterRun renders the report and publishes the metrics of a run (the
-// sinks only read it) and returns what the exit code is made of: a failure
-// found before a signal still exits 3.
-func afterRun(cmd *cobra.Command, o runOpts, tgt runTarget, outDir, namespace string, run *result.Run, runErr error) error {
-	ctx, w := cmd.Context(), cmd.OutOrStdout()
+// afterRun renders the report of a run and returns what the exit code is
+// made of: a failure found before a signal still exits 3. The metrics
+// (--publish) go out after it, with the outcome (publisher.finish).
+func afterRun(cmd *cobra.Command, o runOpts, outDir string, run *result.Run, runErr error) error {
+	w := cmd.OutOrStdout()
 	if run != nil && len(run.Trials) > 0 {
 		_ = report.WriteSummary(w, run) // for the terminal; result.json is the record
 		if !o.noReport {
@@ -176,16 +192,6 @@ func afterRun(cmd *cobra.Command, o runOpts, tgt runTarget, outDir, namespace st
 				return errors.Join(runErr, fmt.Errorf("render report: %w", err))
 			}
 			fmt.Fprintf(w, "report: %s\n", filepath.Join(outDir, "report.md"))
-		}
-		if namespace != "" {
-			pub, ok := tgt.(interface{ AWSConfig() aws.Config })
-			if !ok {
-				return errors.Join(runErr, errors.New("--publish: the target has no AWS configuration"))
-			}
-			if err := ecs.PublishMetrics(context.WithoutCancel(ctx), pub.AWSConfig(), namespace, run); err != nil {
-				return errors.Join(runErr, fmt.Errorf("publish metrics to CloudWatch namespace %s: %w", namespace, err))
-			}
-			fmt.Fprintf(w, "metrics: CloudWatch namespace %s\n", namespace)
 		}
 		fmt.Fprintf(w, "result: %s\n", filepath.Join(outDir, result.FileName))
 	}
@@ -208,7 +214,7 @@ type runTarget interface {
 }
 
 // openTarget builds the --target; the returned info is echoed in result.json.
-func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result.Target, error) {
+func openTarget(cmd *cobra.Command, o runOpts, conn valkeyconn.Settings, outDir string) (runTarget, result.Target, error) {
 	ctx := cmd.Context()
 	switch o.targetKind {
 	case "local":
@@ -218,7 +224,12 @@ func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result
 		if o.ecs.DryRun || o.ecs.AllowUntagged || len(o.ecs.AlarmNames) > 0 {
 			return nil, result.Target{}, fmt.Errorf("%w: --dry-run, --allow-untagged and --alarm are for --target ecs; the local target starts its own servers", result.ErrBadInput)
 		}
+		sec, err := localSecurity(o, conn)
+		if err != nil {
+			return nil, result.Target{}, err
+		}
 		cfg := local.Config{
+			Security:     sec,
 			ServerBin:    o.serverBin,
 			Port:         o.port,
 			LogDir:       filepath.Join(outDir, "logs"),
@@ -238,7 +249,11 @@ func openTarget(cmd *cobra.Command, o runOpts, outDir string) (runTarget, result
 		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("replacement-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") || o.keepData {
 			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --replacement-bin, --port, --restart-delay and --keep-data are for --target local; ECS runs the task definition on EFS", result.ErrBadInput)
 		}
+		if o.serverTLSCert != "" || o.serverTLSKey != "" {
+			return nil, result.Target{}, fmt.Errorf("%w: --server-tls-cert and --server-tls-key are for --target local; ECS runs the task definition's TLS", result.ErrBadInput)
+		}
 		cfg := o.ecs
+		cfg.Conn = conn
 		cfg.Out = cmd.ErrOrStderr()
 		tgt, err := ecs.New(ctx, cfg)
 		if err != nil {

@@ -61,7 +61,11 @@ func runTune(cmd *cobra.Command, o tuneOpts) error {
 	if err != nil {
 		return fmt.Errorf("--rate: %w", err)
 	}
-	current, from, err := o.rules.source(cmd).Resolve(cmd.Context())
+	src, err := o.rules.source(cmd)
+	if err != nil {
+		return err
+	}
+	current, from, err := src.Resolve(cmd.Context())
 	if err != nil {
 		return err
 	}

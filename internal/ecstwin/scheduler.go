@@ -270,6 +270,7 @@ func (tw *Twin) startLocked(t *task) {
 		Save:      tw.cfg.Save,
 		LogFile:   t.logFile,
 		ExtraArgs: tw.cfg.ExtraArgs,
+		Security:  tw.cfg.Security,
 		TZ:        "UTC",
 		LockWait:  tw.cfg.LockWait,
 	}

@@ -71,6 +71,11 @@ type Config struct {
 	ServerBin string   // valkey-server (default) or another, name or path
 	Save      string   // the task definition's --save rules; default savepolicy.Default
 	ExtraArgs []string // appended to every task's server command line
+	// Security starts every task's server with ACL users and TLS, as the
+	// module's start-up wrapper does from the task's secrets (passwords)
+	// and environment (ACL rules, TLS files); its Client is how the twin
+	// itself checks that a task's server accepts.
+	Security local.Security
 
 	// DataDir is shared by every task (the EFS access point). Default
 	// WorkDir/data.

@@ -32,6 +32,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // The opt-in tag a service must carry before the harness faults it.
@@ -50,6 +51,9 @@ var ErrAlarm = target.ErrStopCondition
 
 // Config selects the service and how the target behaves.
 type Config struct {
+	// Conn is how the target's own connections to Valkey (PING, INFO,
+	// CONFIG GET, SHUTDOWN NOSAVE) authenticate and encrypt.
+	Conn             valkeyconn.Settings
 	Cluster, Service string // names or ARNs
 	Region, Profile  string // empty: the SDK's default chain
 	// Endpoint overrides host:port of Valkey, e.g. a service discovery
@@ -167,6 +171,9 @@ func New(ctx context.Context, cfg Config) (*Target, error) {
 	}, nil
 }
 
+// probe is the raw RESP probe with the configured connection settings.
+func (t *Target) probe() probe.Client { return probe.Client{Conn: t.cfg.Conn} }
+
 // AWSConfig is the resolved SDK configuration, e.g. for PublishMetrics.
 func (t *Target) AWSConfig() aws.Config { return t.aws }
 
@@ -219,7 +226,7 @@ func (t *Target) Start(ctx context.Context, spec target.StartSpec) (target.Insta
 		return target.Instance{}, err
 	}
 	if t.version == "" {
-		t.version = serverVersion(ctx, addr)
+		t.version = serverVersion(ctx, t.probe(), addr)
 	}
 	t.noticeSaveRules(ctx, addr, task, spec.Save)
 	t.noticeFixedByECS(spec)
@@ -381,7 +388,12 @@ func (t *Target) reachable(ctx context.Context, addr string, v taskView) error {
 	limit := min(t.cfg.Timeout, 2*time.Minute)
 	var last error
 	err := t.poll(ctx, limit, func(ctx context.Context) (bool, error) {
-		_, last = probe.Do(ctx, addr, 2*time.Second, "PING")
+		_, last = t.probe().Do(ctx, addr, 2*time.Second, "PING")
+		// Wrong credentials or TLS settings never get better: one line
+		// naming the flag, before any trial (exit 2).
+		if rejected := t.cfg.Conn.Explain(addr, last); errors.Is(rejected, valkeyconn.ErrRejected) {
+			return false, fmt.Errorf("%w: %w", result.ErrBadInput, rejected)
+		}
 		return last == nil, nil
 	})
 	if err != nil && !errors.Is(err, errGaveUp) {
@@ -394,8 +406,8 @@ func (t *Target) reachable(ctx context.Context, addr string, v taskView) error {
 }
 
 // serverVersion asks INFO server, e.g. "valkey 8.0.1".
-func serverVersion(ctx context.Context, addr string) string {
-	info, err := probe.Info(ctx, addr, "server")
+func serverVersion(ctx context.Context, pr probe.Client, addr string) string {
+	info, err := pr.Info(ctx, addr, "server")
 	if err != nil {
 		return ""
 	}

@@ -60,7 +60,7 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 		_, err = t.ecs.StopTask(ctx, &awsecs.StopTaskInput{Cluster: aws.String(t.cfg.Cluster), Task: aws.String(cur.arn), Reason: aws.String(t.reason())})
 		err = t.explain("ecs:StopTask", err)
 	case target.Crash, target.ShutdownNoSave:
-		err = shutdownNoSave(ctx, t.addr)
+		err = shutdownNoSave(ctx, t.probe(), t.addr)
 	case target.RollingDeploy:
 		_, err = t.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String(t.cfg.Cluster), Service: aws.String(t.cfg.Service), ForceNewDeployment: true})
 		err = t.explain("ecs:UpdateService", err)
@@ -184,8 +184,8 @@ func mustJSON(v any) string {
 
 // shutdownNoSave asks Valkey to exit without saving. The server closes the
 // connection instead of replying, so EOF (or a reset) is success.
-func shutdownNoSave(ctx context.Context, addr string) error {
-	rep, err := probe.Do(ctx, addr, 10*time.Second, "SHUTDOWN", "NOSAVE")
+func shutdownNoSave(ctx context.Context, pr probe.Client, addr string) error {
+	rep, err := pr.Do(ctx, addr, 10*time.Second, "SHUTDOWN", "NOSAVE")
 	switch {
 	case err == nil && rep.IsError():
 		return fmt.Errorf("SHUTDOWN NOSAVE refused by %s: %s (is SHUTDOWN renamed or denied by an ACL?)", addr, rep.Str)
@@ -227,7 +227,7 @@ func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
 	rec := target.Recovery{Instance: t.instance(found, addr), Milestones: milestones(t.old, found)}
 	// One look now: a reply other than -LOADING means the load ended before
 	// anyone could watch it.
-	if rep, err := probe.Do(ctx, addr, 2*time.Second, "PING"); err == nil {
+	if rep, err := t.probe().Do(ctx, addr, 2*time.Second, "PING"); err == nil {
 		rec.FirstReplyAt = time.Now()
 		rec.WarmupUpperBound = !(rep.IsError() && len(rep.Str) >= 7 && rep.Str[:7] == "LOADING")
 	}

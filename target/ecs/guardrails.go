@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
@@ -19,7 +18,7 @@ func (t *Target) noticeSaveRules(ctx context.Context, addr string, v taskView, w
 	if want == "" {
 		return
 	}
-	rep, err := probe.Do(ctx, addr, 5*time.Second, "CONFIG", "GET", "save")
+	rep, err := t.probe().Do(ctx, addr, 5*time.Second, "CONFIG", "GET", "save")
 	if err != nil || len(rep.Array) != 2 {
 		return
 	}

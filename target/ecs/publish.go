@@ -44,9 +44,32 @@ const metricsPerCall = 500
 // a single alarm on a scheduled run. Missing numbers (a trial that never
 // served has no RTO) are left out rather than sent as zero.
 func PublishMetrics(ctx context.Context, cfg aws.Config, namespace string, run *result.Run) error {
-	if namespace == "" {
-		namespace = DefaultNamespace
+	return put(ctx, cfg, namespace, run.RunID, runMetrics(run))
+}
+
+// PublishOutcome is what a scheduled run publishes on every exit path
+// (terraform/modules/chaos-schedule's metric contract): Heartbeat 1 and
+// Outcome 1 with the dimension Outcome = outcome, both without other
+// dimensions, plus PublishMetrics's per-trial metrics when run has trials.
+// run may be nil (the run was refused before it started).
+func PublishOutcome(ctx context.Context, cfg aws.Config, namespace, outcome string, run *result.Run) error {
+	now := time.Now()
+	data := []cwtypes.MetricDatum{
+		{MetricName: aws.String("Heartbeat"), Value: aws.Float64(1), Unit: cwtypes.StandardUnitCount, Timestamp: aws.Time(now)},
+		{MetricName: aws.String("Outcome"), Value: aws.Float64(1), Unit: cwtypes.StandardUnitCount, Timestamp: aws.Time(now),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("Outcome"), Value: aws.String(outcome)}}},
 	}
+	runID := "(not started)"
+	if run != nil {
+		runID = run.RunID
+		if len(run.Trials) > 0 {
+			data = append(data, runMetrics(run)...)
+		}
+	}
+	return put(ctx, cfg, namespace, runID, data)
+}
+
+func runMetrics(run *result.Run) []cwtypes.MetricDatum {
 	runAt := time.Now()
 	if run.FinishedUnixMs > 0 {
 		runAt = time.UnixMilli(run.FinishedUnixMs)
@@ -81,15 +104,21 @@ func PublishMetrics(ctx context.Context, cfg aws.Config, namespace string, run *
 		add("verdict_invalid", boolMetric(tr.Verdict == "invalid"), cwtypes.StandardUnitCount)
 		anyFailed = max(anyFailed, boolMetric(tr.Verdict == "fail"))
 	}
-	data = append(data, cwtypes.MetricDatum{
+	return append(data, cwtypes.MetricDatum{
 		MetricName: aws.String("verdict_failed"), Value: aws.Float64(anyFailed), Unit: cwtypes.StandardUnitCount, Timestamp: aws.Time(runAt),
 	})
+}
+
+func put(ctx context.Context, cfg aws.Config, namespace, runID string, data []cwtypes.MetricDatum) error {
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
 	client := cloudwatch.NewFromConfig(cfg)
 	for len(data) > 0 {
 		n := min(len(data), metricsPerCall)
 		_, err := client.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(namespace), MetricData: data[:n]})
 		if err != nil {
-			return fmt.Errorf("publish run %s to CloudWatch namespace %s: %w", run.RunID, namespace, explainAWS("cloudwatch:PutMetricData", Config{Region: cfg.Region}, err))
+			return fmt.Errorf("publish run %s to CloudWatch namespace %s: %w", runID, namespace, explainAWS("cloudwatch:PutMetricData", Config{Region: cfg.Region}, err))
 		}
 		data = data[n:]
 	}

@@ -62,6 +62,9 @@ type Config struct {
 	// ReplacementBin is the binary of every replacement after a fault (an
 	// upgrade or rollback drill); a scenario's replacement_bin wins. Empty: ServerBin.
 	ReplacementBin string
+	// Security starts every server with these ACL users and TLS; its
+	// Client is how the target itself connects.
+	Security Security
 }
 
 // Target runs one valkey-server per trial phase; the replacement after a
@@ -241,6 +244,7 @@ func (t *Target) spawn() (*Server, error) {
 
 		MemoryLimit: t.taskMemory(),
 		Cgroups:     t.cfg.Cgroups,
+		Security:    t.cfg.Security,
 	}
 	if t.cfg.WriterLock {
 		cfg.WriterLock = filepath.Join(t.dataDir, WriterLockFile)
@@ -311,7 +315,7 @@ func (t *Target) Inject(ctx context.Context, kind target.FaultKind) (target.Faul
 		}
 	case target.ShutdownNoSave:
 		rep.IssuedAt = time.Now()
-		if err := sendShutdownNoSave(ctx, srv.Addr()); err != nil {
+		if err := sendShutdownNoSave(ctx, t.cfg.Security.Client, srv.Addr()); err != nil {
 			return rep, err
 		}
 		if err := waitGone(ctx, srv, 30*time.Second); err != nil {

@@ -51,6 +51,8 @@ type ServerConfig struct {
 	Cgroups memlimit.Hierarchy
 	// RunAsUID runs the server as this uid and gid (needs root); nil: as the harness.
 	RunAsUID *int
+	// Security: ACL users, requirepass and TLS (zero: open, plaintext).
+	Security Security
 }
 
 // writerLockScript is the module's container start-up guard (the terraform
@@ -203,6 +205,7 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 	if cfg.LogFile != "" {
 		args = append(args, "--logfile", cfg.LogFile)
 	}
+	args = append(args, cfg.Security.args(cfg.Port)...)
 	args = append(args, cfg.ExtraArgs...)
 	// No cmd.Dir: the data dir may be a FUSE mount served by this very
 	// process, and a fork child that touches it before exec deadlocks the
@@ -386,7 +389,9 @@ func (s *Server) WaitAccepting(ctx context.Context, timeout time.Duration) error
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for ctx.Err() == nil { // a cancelled wait never reports a server up
-		conn, err := net.DialTimeout("tcp", s.addr, 100*time.Millisecond)
+		// TLS, when on, is the only way in; AUTH is not needed: any reply
+		// (NOAUTH included) shows the server accepts.
+		conn, err := s.cfg.Security.Client.Dial(ctx, s.addr, 100*time.Millisecond)
 		if err == nil {
 			conn.SetDeadline(time.Now().Add(time.Second))
 			_, werr := conn.Write([]byte("PING\r\n"))

@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // sendShutdownNoSave asks the server to exit without saving. The server
 // closes the connection instead of replying, so EOF is success.
-func sendShutdownNoSave(ctx context.Context, addr string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+func sendShutdownNoSave(ctx context.Context, settings valkeyconn.Settings, addr string) error {
+	conn, err := settings.DialAuth(ctx, addr, 10*time.Second)
 	if err != nil {
 		return fmt.Errorf("connect to %s for SHUTDOWN NOSAVE: %w", addr, err)
 	}
