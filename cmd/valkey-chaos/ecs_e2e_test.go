@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -600,22 +601,32 @@ func TestECSHealthCheckAgainstTheLoad(t *testing.T) {
 
 // Issue 10 item 3: the twin's tasks log in UTC like Fargate's; a harness in
 // a zone east (a half-hour one) or west of UTC still pins the snapshot with
-// the server log and reports the server's own load time.
+// the server log and reports the server's own load time. Each zone runs in
+// a child process started with TZ, as a harness elsewhere would be (setting
+// time.Local in-process would race the twin's goroutines).
 func TestECSFromAnyTimeZonePinsTheSnapshotWithTheServerLog(t *testing.T) {
+	if zone := os.Getenv("VALKEY_CHAOS_TZ_CHILD"); zone != "" {
+		if time.Local.String() != zone {
+			t.Fatalf("child runs in %s, want %s", time.Local, zone)
+		}
+		startE2ETwin(t, ecstwin.Config{})
+		r := runECS(t, "e2e-tz", "--no-report", "crash")
+		tr := r.trial(t, "crash")
+		if tr.SnapshotSource != "server-log" || tr.ServerLoadS == nil {
+			t.Errorf("harness in %s: snapshot from %q, server load %v: want the server log's fork and load time (reasons %q)", zone, tr.SnapshotSource, tr.ServerLoadS, tr.Reasons)
+		}
+		return
+	}
 	for _, zone := range []string{"Asia/Kolkata", "America/Los_Angeles"} {
 		t.Run(zone, func(t *testing.T) {
-			loc, err := time.LoadLocation(zone)
-			if err != nil {
+			if _, err := time.LoadLocation(zone); err != nil {
 				t.Skipf("no zone data for %s on this machine: %v", zone, err)
 			}
-			saved := time.Local
-			time.Local = loc
-			t.Cleanup(func() { time.Local = saved })
-			startE2ETwin(t, ecstwin.Config{})
-			r := runECS(t, "e2e-tz", "--no-report", "crash")
-			tr := r.trial(t, "crash")
-			if tr.SnapshotSource != "server-log" || tr.ServerLoadS == nil {
-				t.Errorf("harness in %s: snapshot from %q, server load %v: want the server log's fork and load time (reasons %q)", zone, tr.SnapshotSource, tr.ServerLoadS, tr.Reasons)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestECSFromAnyTimeZonePinsTheSnapshotWithTheServerLog$", "-test.v")
+			cmd.Env = append(os.Environ(), "TZ="+zone, "VALKEY_CHAOS_TZ_CHILD="+zone)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("harness in %s: %v\n%s", zone, err, out)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -352,7 +351,7 @@ func waitGone(ctx context.Context, srv *Server, limit time.Duration) error {
 // Recover spawns the replacement on the same directory and port after the
 // restart delay, reporting temp-*.rdb files the old process left behind.
 func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
-	if t.current() != nil && t.current().Running() {
+	if srv := t.current(); srv != nil && srv.Running() {
 		return target.Recovery{}, errors.New("local target: the old server is still running; inject a fault first")
 	}
 	var rec target.Recovery
@@ -393,85 +392,6 @@ func (t *Target) Recover(ctx context.Context) (target.Recovery, error) {
 	rec.Instance = t.instance(srv)
 	rec.Milestones = []target.Milestone{{Name: "new_started", At: srv.StartedAt(), Source: "process"}}
 	return rec, nil
-}
-
-// staleTempFiles lists temp-*.rdb files: a save killed mid-way leaves them,
-// and nothing removes them on restart (FACTS.md §2.16).
-func staleTempFiles(dir string) ([]string, int64, error) {
-	matches, err := filepath.Glob(filepath.Join(dir, "temp-*.rdb"))
-	if err != nil {
-		return nil, 0, fmt.Errorf("list temp files in %s: %w", dir, err)
-	}
-	var names []string
-	var total int64
-	for _, m := range matches {
-		st, err := os.Stat(m)
-		if err != nil {
-			continue
-		}
-		names = append(names, filepath.Base(m))
-		total += st.Size()
-	}
-	return names, total, nil
-}
-
-// ServerLog returns every line of every server process of this trial, each
-// with the zone its server logs in (UTC: Spawn sets TZ).
-func (t *Target) ServerLog(ctx context.Context) ([]target.LogLine, error) {
-	var lines []target.LogLine
-	for i, path := range t.logFiles {
-		f, err := os.Open(path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read server log: %w", err)
-		}
-		received := time.Now()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			lines = append(lines, target.LogLine{Instance: fmt.Sprintf("pid %d", t.all[i].PID()), Text: sc.Text(), Received: received, Zone: t.all[i].LogZone()})
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-	}
-	return lines, ctx.Err()
-}
-
-// ServerExited reports whether the current server process has exited, and
-// how, with the last lines it logged: a replacement that dies while
-// starting (a corrupt dump.rdb) would crash-loop under a scheduler.
-func (t *Target) ServerExited() (bool, string) {
-	srv := t.current()
-	if srv == nil || srv.Running() {
-		return false, ""
-	}
-	detail := srv.ExitDetail()
-	if mem, ok, _ := srv.Memory(); ok && mem.ParentKilled {
-		detail += fmt.Sprintf(" (OOM-killed by the kernel at the task memory limit of %d MiB)", mem.LimitBytes>>20)
-	}
-	return true, detail + ": " + srv.failureHint()
-}
-
-// Memory reports what the task memory limit saw of the current server:
-// live while it runs, as of its exit afterwards. ok is false without a limit.
-func (t *Target) Memory() (rep target.MemoryReport, ok bool, err error) {
-	if t.cur == nil {
-		return target.MemoryReport{}, false, nil
-	}
-	return t.current().Memory()
-}
-
-// MemoryStats reads the current server's raw cgroup figures (for a sampler
-// of the anonymous-memory peak); an error without a limit or once it exited.
-func (t *Target) MemoryStats() (memlimit.Stats, error) {
-	if t.cur == nil {
-		return memlimit.Stats{}, errors.New("local target: no server")
-	}
-	return t.current().MemoryStats()
 }
 
 func (t *Target) taskMemory() int64 {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -101,10 +102,11 @@ func (m *memoryGroup) close() {
 
 // ExitedAt is when the current server exited (zero while it runs).
 func (t *Target) ExitedAt() time.Time {
-	if t.current() == nil {
+	srv := t.current()
+	if srv == nil {
 		return time.Time{}
 	}
-	return t.current().ExitedAt()
+	return srv.ExitedAt()
 }
 
 // current is the server of the trial's current phase. The runner's
@@ -120,4 +122,24 @@ func (t *Target) setCurrent(srv *Server) {
 	t.curMu.Lock()
 	t.cur = srv
 	t.curMu.Unlock()
+}
+
+// Memory reports what the task memory limit saw of the current server:
+// live while it runs, as of its exit afterwards. ok is false without a limit.
+func (t *Target) Memory() (rep target.MemoryReport, ok bool, err error) {
+	srv := t.current()
+	if srv == nil {
+		return target.MemoryReport{}, false, nil
+	}
+	return srv.Memory()
+}
+
+// MemoryStats reads the current server's raw cgroup figures (for a sampler
+// of the anonymous-memory peak); an error without a limit or once it exited.
+func (t *Target) MemoryStats() (memlimit.Stats, error) {
+	srv := t.current()
+	if srv == nil {
+		return memlimit.Stats{}, errors.New("local target: no server")
+	}
+	return srv.MemoryStats()
 }

@@ -25,7 +25,7 @@ func (t *Target) KeepSnapshot(name string) error {
 // RestoreSnapshot puts the kept copy back as dump.rdb, while no server
 // runs: the volume restored from an old backup.
 func (t *Target) RestoreSnapshot(name string) error {
-	if t.current() != nil && t.current().Running() {
+	if srv := t.current(); srv != nil && srv.Running() {
 		return fmt.Errorf("local target: restore dump.rdb while the server still runs: inject a fault first")
 	}
 	return copyFile(t.backupPath(name), filepath.Join(t.dataDir, "dump.rdb"))

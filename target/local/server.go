@@ -167,6 +167,27 @@ func CheckPortFree(host string, port int) error {
 	return l.Close()
 }
 
+// resolved fills a free port and makes the paths absolute: the server
+// chdirs into --dir and opens --logfile afresh for every line, so both must
+// be absolute to mean what the caller meant.
+func (cfg ServerConfig) resolved() (ServerConfig, error) {
+	var err error
+	if cfg.Port == 0 {
+		if cfg.Port, err = FreePort(cfg.Host); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+		return cfg, fmt.Errorf("data dir: %w", err)
+	}
+	if cfg.LogFile != "" {
+		if cfg.LogFile, err = filepath.Abs(cfg.LogFile); err != nil {
+			return cfg, fmt.Errorf("log file: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
 // Spawn starts the process and returns as soon as it runs; it does not wait
 // for the port (recovery measures that instant itself).
 func Spawn(cfg ServerConfig) (*Server, error) {
@@ -177,20 +198,8 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Port == 0 {
-		if cfg.Port, err = FreePort(cfg.Host); err != nil {
-			return nil, err
-		}
-	}
-	// The server chdirs into --dir and opens --logfile afresh for every
-	// line, so both must be absolute to mean what the caller meant.
-	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	if cfg.LogFile != "" {
-		if cfg.LogFile, err = filepath.Abs(cfg.LogFile); err != nil {
-			return nil, fmt.Errorf("log file: %w", err)
-		}
+	if cfg, err = cfg.resolved(); err != nil {
+		return nil, err
 	}
 	args := []string{
 		"--port", strconv.Itoa(cfg.Port),

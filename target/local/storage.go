@@ -215,7 +215,7 @@ func (t *Target) DropUnsynced() (bytes int64, err error) {
 	if t.store == nil || t.store.fs == nil {
 		return 0, fmt.Errorf("drop unsynced data: the data directory is not on EFS-like storage: set storage: {mode: efs-elastic}")
 	}
-	if t.current() != nil && t.current().Running() {
+	if srv := t.current(); srv != nil && srv.Running() {
 		return 0, fmt.Errorf("drop unsynced data while the server still runs: inject a fault first")
 	}
 	rep, err := t.store.fs.DropUnsynced()
