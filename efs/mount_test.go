@@ -68,7 +68,11 @@ func TestBurstingFallsToBaseline(t *testing.T) {
 	}
 	read := mibps(n, d)
 	t.Logf("reads at the baseline: %.2f MiB/s", read)
-	if read < 2.2*baseline || read > 3.6*baseline {
+	// Reads are metered at a third: about 3x the write baseline, with the
+	// same 1.35 allowance as writes for the credits earned back meanwhile and
+	// the pacer's 100 ms tolerance; clearly above the write baseline even on
+	// a busy machine, never beyond the allowance.
+	if read < 1.5*baseline || read > 1.35*3*baseline {
 		t.Errorf("reading ran at %.2f MiB/s, want about 3x the %.2f MiB/s baseline (reads metered at a third)", read, baseline)
 	}
 }
