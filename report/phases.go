@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
 )
 
 // phaseDef is one stretch of the recovery timeline, between two steps.
@@ -136,11 +137,11 @@ func phasesChart(run *result.Run) ([]byte, bool, error) {
 	return png, err == nil, err
 }
 
-// trialLabel is the trial's label, with its persistence strategy when the
-// trial records one or has a reader (whose scenario weighs persistence;
-// rdb trials record none).
+// trialLabel is the trial's label, naming the default RDB strategy too when
+// the trial records a strategy or has a reader (its scenario weighs
+// persistence); Label already names every other strategy.
 func trialLabel(t *result.Trial) string {
-	if t.Persistence != "" || t.Reader != nil {
+	if strategyOf(t) == string(savepolicy.StrategyRDB) && (t.Persistence != "" || t.Reader != nil) {
 		return t.Label() + " (" + strategyOf(t) + ")"
 	}
 	return t.Label()

@@ -6,13 +6,18 @@ import (
 )
 
 // TrialNames gives every trial of a run a unique, file-safe name (for its
-// charts and anchors): scenario, fault, rule and repetition.
+// charts and anchors): scenario, fault, rule, persistence strategy when it is
+// not the default RDB, and repetition.
 func TrialNames(run *Run) []string {
 	seen := map[string]int{}
 	out := make([]string, len(run.Trials))
 	for i := range run.Trials {
 		t := &run.Trials[i]
-		base := Slug(fmt.Sprintf("%s-%s-%s-%d", t.Scenario, t.Fault, t.Rule, t.Index))
+		name := fmt.Sprintf("%s-%s-%s", t.Scenario, t.Fault, t.Rule)
+		if t.Persistence != "" && t.Persistence != "rdb" {
+			name += "-" + t.Persistence
+		}
+		base := Slug(fmt.Sprintf("%s-%d", name, t.Index))
 		seen[base]++
 		if n := seen[base]; n > 1 {
 			base = fmt.Sprintf("%s-%d", base, n)

@@ -217,11 +217,15 @@ type Trial struct {
 	SaveFailed string      `json:"save_failed,omitempty"`
 }
 
-// Label names a trial in one line: scenario, fault, rule, repetition.
+// Label names a trial in one line: scenario, fault, rule, persistence
+// strategy when it is not the default RDB, repetition.
 func (t *Trial) Label() string {
 	s := t.Scenario + " " + t.Fault
 	if t.Rule != "" {
 		s += " " + t.Rule
+	}
+	if t.Persistence != "" && t.Persistence != "rdb" {
+		s += " " + t.Persistence
 	}
 	if t.Index > 0 {
 		s += fmt.Sprintf(" #%d", t.Index+1)
