@@ -164,7 +164,9 @@ func testCrashOutage(t *testing.T, rate int) {
 		if op.Sent > dead && op.Done < restarting {
 			t.Errorf("op %d acknowledged at %v while no server was running (%v-%v)", op.Seq, op.Done, dead, restarting)
 		}
-		if op.Sent > dead && firstAck == nil {
+		// The earliest-sent ack, not the lowest seq: connections catch up
+		// in parallel, so a higher seq can go out first on a busy machine.
+		if op.Sent > dead && (firstAck == nil || op.Sent < firstAck.Sent) {
 			firstAck = op
 		}
 	}

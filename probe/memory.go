@@ -50,7 +50,8 @@ type MemorySummary struct {
 	// anonymous figure sampled (the kernel keeps no anon peak), the limit
 	// and OOM kills, of the last group seen; zero without a limit.
 	LimitBytes, PeakBytes, AnonPeakBytes, OOMKills int64
-	Errors                                         int // polls that failed (server down, loading, ...)
+	Errors                                         int    // polls that failed (server down, loading, ...)
+	LastError                                      string // the latest failed poll's error, for the log
 }
 
 // MemoryWatcher samples memory figures until stopped.
@@ -146,8 +147,12 @@ func (w *MemoryWatcher) poll(ctx context.Context, addr string, cg CgroupStats) {
 		w.sum.PeakBytes = max(w.sum.PeakBytes, st.Peak)
 		w.sum.AnonPeakBytes = max(w.sum.AnonPeakBytes, st.Anon)
 	}
-	if err != nil || ctx.Err() != nil {
+	if ctx.Err() != nil {
+		return // cut short by Stop, not a failed poll: the final sample follows
+	}
+	if err != nil {
 		w.sum.Errors++
+		w.sum.LastError = err.Error()
 		return
 	}
 	s := MemorySample{

@@ -321,6 +321,6 @@ func TestMemoryWatcherMatchesTheServerAndTheCgroup(t *testing.T) {
 		}
 	}
 	if saving == 0 || sum.Errors != 0 {
-		t.Errorf("%d of %d samples during the save, %d errors", saving, len(sum.Samples), sum.Errors)
+		t.Errorf("%d of %d samples during the save, %d errors (last: %s)", saving, len(sum.Samples), sum.Errors, sum.LastError)
 	}
 }
