@@ -237,3 +237,25 @@ func TestOpSize(t *testing.T) {
 		t.Errorf("Op is %d bytes, want at most 40", got)
 	}
 }
+
+// MayHaveApplied bounds the changes the harness can have made in a window
+// from above, so a writer catching up is never taken for another writer.
+func TestMayHaveAppliedCountsEveryOpThatCouldLandInTheWindow(t *testing.T) {
+	h := sampleHistory()
+	ms := time.Millisecond
+	tests := []struct {
+		name     string
+		from, to time.Duration
+		want     int
+	}{
+		{"acknowledged in the window, and the long one", 0, 500 * ms, 500 + 1},
+		{"refused ops never land; unknown ones may, late acks may", 550 * ms, 650 * ms, 20 + 30 + 1},
+		{"the catch-up: 80 late acks, one on time, every unknown sent before", 699 * ms, 701 * ms, 80 + 1 + 20 + 1},
+		{"nothing sent before the window's end lands in it", -5 * time.Second, -4 * time.Second, 0},
+	}
+	for _, tt := range tests {
+		if got := h.MayHaveApplied(tt.from, tt.to); got != tt.want {
+			t.Errorf("%s: MayHaveApplied(%v, %v) = %d, want %d", tt.name, tt.from, tt.to, got, tt.want)
+		}
+	}
+}

@@ -37,6 +37,24 @@ func (h *History) AchievedRate(from, to time.Duration) float64 {
 	return float64(n) / (to - from).Seconds()
 }
 
+// MayHaveApplied counts the ops the server may have applied between from
+// and to: an acknowledged op sent before to and acknowledged after from, or
+// an unknown one sent before to (a timed-out write can land later). It is an
+// upper bound on the harness's changes in that interval whatever the
+// machine's load: a writer behind schedule catches up with ops intended
+// before from, which a count by intended time would miss.
+func (h *History) MayHaveApplied(from, to time.Duration) int {
+	n := 0
+	h.each(func(op *Op) {
+		switch {
+		case op.Sent >= to:
+		case op.Outcome == OK && op.Done > from, op.Outcome == Unknown:
+			n++
+		}
+	})
+	return n
+}
+
 // Latency is the distribution, in microseconds, of Done - Intended of the OK
 // ops whose Intended time lies in [from, to): latency from the intended send
 // time, so time spent waiting behind a slow or absent server counts

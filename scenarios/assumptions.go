@@ -133,8 +133,10 @@ func (ev *evidence) ruleFired(t *result.Trial) (bool, string) {
 	return true, ""
 }
 
-// ownWrites holds the server's change rate against the harness's: more
-// changes than the harness made mean another writer shares the server.
+// ownWrites holds the server's changes between the two samples against
+// every change the harness may have made in that time (its writes in flight
+// or caught up included, so a busy machine is not taken for another writer):
+// more changes than that mean another writer shares the server.
 func (ev *evidence) ownWrites(env *trialEnv, t *result.Trial) (bool, string) {
 	pl := ev.placement
 	rate, ok := pl.serverRate()
@@ -142,22 +144,24 @@ func (ev *evidence) ownWrites(env *trialEnv, t *result.Trial) (bool, string) {
 		return true, ""
 	}
 	t.ServerChangesPerS = rate
-	a, b := pl.changes[0].at.Sub(env.base), pl.changes[1].at.Sub(env.base)
-	ours := ev.load.history.AchievedRate(a, b)
+	first, second := pl.changes[0], pl.changes[1]
+	// The server counted within [first.asked, second.at].
+	a, b := first.asked.Sub(env.base), second.at.Sub(env.base)
+	ours := float64(ev.load.history.MayHaveApplied(a, b))
 	// The reader's fills are changes too.
-	fills := 0
 	for _, at := range ev.reads.fills {
 		if at >= a && at < b {
-			fills++
+			ours++
 		}
 	}
-	ours += float64(fills) / (b - a).Seconds()
 	// So are the overwrites of the preloaded keys, from the cycle's end.
 	if o := env.plan.Scenario.Overwrite; o != nil {
-		ours += o.ratePerS / env.plan.TimeScale
+		ours += o.ratePerS / env.plan.TimeScale * (b - a).Seconds()
 	}
-	if rate > 1.1*ours+2 {
-		return false, fmt.Sprintf("the server counted %s changes while the harness wrote %s: another writer shares the server, so the trial's rule, rate and window are not its own", savepolicy.FormatRate(rate), savepolicy.FormatRate(ours))
+	if server := float64(second.changes - first.changes); server > 1.1*ours+2 {
+		span := second.at.Sub(first.at).Seconds()
+		return false, fmt.Sprintf("the server counted %.0f changes (%s) while the harness made at most %.0f (%s): another writer shares the server, so the trial's rule, rate and window are not its own",
+			server, savepolicy.FormatRate(server/span), ours, savepolicy.FormatRate(ours/span))
 	}
 	return true, ""
 }

@@ -31,7 +31,8 @@ type placement struct {
 }
 
 type changeSample struct {
-	at      time.Time
+	asked   time.Time // the INFO was sent: the server counted at or after it
+	at      time.Time // its reply came back: the server counted before it
 	changes int64
 	ok      bool
 }
@@ -179,12 +180,13 @@ func nextFork(ctx context.Context, pr probe.Client, addr string, load *loadRun, 
 }
 
 func sampleChanges(ctx context.Context, pr probe.Client, addr string) changeSample {
+	asked := time.Now()
 	info, err := pr.Persistence(ctx, addr)
 	if err != nil {
 		return changeSample{}
 	}
 	n, err := strconv.ParseInt(info["rdb_changes_since_last_save"], 10, 64)
-	return changeSample{at: time.Now(), changes: n, ok: err == nil}
+	return changeSample{asked: asked, at: time.Now(), changes: n, ok: err == nil}
 }
 
 // serverRate is the server's own change rate between the two samples (no
