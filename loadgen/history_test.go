@@ -259,3 +259,27 @@ func TestMayHaveAppliedCountsEveryOpThatCouldLandInTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// SentRate judges the writer's pacing by what it sent in time, whatever the
+// reply: in-flight (unknown) and late-acknowledged ops were sent on schedule.
+func TestSentRateCountsOpsSentInTimeWhateverTheReply(t *testing.T) {
+	h := sampleHistory()
+	ms := time.Millisecond
+	tests := []struct {
+		name     string
+		from, to time.Duration
+		want     float64
+	}{
+		{"acknowledged on time", 0, 500 * ms, 1000},
+		{"refused dials were never sent", 500 * ms, 600 * ms, 0},
+		{"unknown replies were sent", 600 * ms, 620 * ms, 1000},
+		{"late acknowledgements were sent on time", 620 * ms, 700 * ms, 1000},
+		{"whole window: only the 100 refused are missing", 0, time.Second, 900},
+		{"empty window", time.Second, time.Second, 0},
+	}
+	for _, tt := range tests {
+		if got := h.SentRate(tt.from, tt.to); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("%s: SentRate(%v, %v) = %v, want %v", tt.name, tt.from, tt.to, got, tt.want)
+		}
+	}
+}

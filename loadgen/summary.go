@@ -37,6 +37,23 @@ func (h *History) AchievedRate(from, to time.Duration) float64 {
 	return float64(n) / (to - from).Seconds()
 }
 
+// SentRate is the rate of the ops intended in [from, to) that went out
+// before to, whatever their reply: how well the writer kept its schedule.
+// An op in flight at a crash (unknown) was paced as well as an acknowledged
+// one; an op still queued at to, or whose dial was refused, was not sent.
+func (h *History) SentRate(from, to time.Duration) float64 {
+	if to <= from {
+		return 0
+	}
+	n := 0
+	h.each(func(op *Op) {
+		if op.Intended >= from && op.Intended < to && op.Sent < to && !(op.Outcome == Fail && op.Err == ErrRefused) {
+			n++
+		}
+	})
+	return float64(n) / (to - from).Seconds()
+}
+
 // MayHaveApplied counts the ops the server may have applied between from
 // and to: an acknowledged op sent before to and acknowledged after from, or
 // an unknown one sent before to (a timed-out write can land later). It is an

@@ -35,13 +35,16 @@ func (ev *evidence) pacing(env *trialEnv, t *result.Trial) (bool, string) {
 		end = min(end, ev.placement.cycle.Ended.Sub(env.base))
 	}
 	start := ev.load.start.Sub(env.base)
-	achieved := h.AchievedRate(start, end)
-	t.AchievedRatePerS = achieved
-	// Open-loop pacing places ops on a fixed schedule, so over a short span
-	// at a slow rate the count can be one op short without any lag.
+	t.AchievedRatePerS = h.AchievedRate(start, end)
+	// The gate is on what the writer sent in time, whatever the reply: a
+	// write in flight at the fault was paced as well as an acknowledged one
+	// (counting acks alone failed slow rules by that one write). Open-loop
+	// pacing places ops on a fixed schedule, so over a short span at a slow
+	// rate the count can still be one op short without any lag.
+	sent := h.SentRate(start, end)
 	span := (end - start).Seconds()
-	if expected := ev.load.rate * span; achieved*span < expected-math.Max(0.05*expected, 1) {
-		return false, fmt.Sprintf("achieved %s before the fault, more than 5%% short of the target %s", savepolicy.FormatRate(achieved), savepolicy.FormatRate(ev.load.rate))
+	if expected := ev.load.rate * span; sent*span < expected-math.Max(0.05*expected, 1) {
+		return false, fmt.Sprintf("sent %s before the fault (acknowledged %s), more than 5%% short of the target %s: the harness fell behind", savepolicy.FormatRate(sent), savepolicy.FormatRate(t.AchievedRatePerS), savepolicy.FormatRate(ev.load.rate))
 	}
 	return true, ""
 }

@@ -153,7 +153,7 @@ func expectedSaveFailure(ctx context.Context, env *trialEnv, ev *evidence, snapE
 	}
 	ev.drill.saveFailed = snapErr.Error()
 	env.logf("the dataset snapshot failed, as the drill expects: %v", snapErr)
-	load, err := startLoad(ctx, env, env.plan.Rate, ev.server.rules)
+	load, err := startLoad(ctx, env, env.plan.Rate, ev.server.rules, 0)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,10 @@ type loadRun struct {
 	rate   float64
 	rules  savepolicy.Rules
 	start  time.Time // the writer's start
+	// bgsave is the dataset snapshot's measured BGSAVE: every wait on a
+	// save of this dataset allows for it (a 2.5 GB save took 300 s on a
+	// busy machine, longer than the cycle itself).
+	bgsave time.Duration
 
 	once sync.Once
 	done loadDone
@@ -37,10 +41,11 @@ type loadDone struct {
 // bounded generously so it never stops mid-outage: three cycles, the stop
 // timeout in force (at most Fargate's 120 s when the scenario leaves it to
 // the target), the replacement's ready and serving waits, and the writes
-// after recovery.
-func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolicy.Rules) (*loadRun, error) {
+// after recovery. bgsave is the dataset snapshot's measured BGSAVE (0 when
+// there was none): each cycle allows for one.
+func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolicy.Rules, bgsave time.Duration) (*loadRun, error) {
 	pred := savepolicy.Predict(rules, rate, 0)
-	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
+	cycle := pred.NextForkAfterEnd + savepolicy.Granularity + bgsave
 	switch {
 	case !env.plan.Strategy.Snapshots():
 		cycle = time.Minute // no snapshot cycle: the fault lands at a fixed time (placement.go)
@@ -74,7 +79,7 @@ func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolic
 	} else {
 		env.logf("writing at %s on %d connections (persistence %s: no snapshot cycle)", savepolicy.FormatRate(rate), env.plan.Conns, env.plan.Strategy)
 	}
-	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now()}, nil
+	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now(), bgsave: bgsave}, nil
 }
 
 // stop ends the load (idempotent) and returns what it recorded.

@@ -47,8 +47,9 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	}
 	pred := savepolicy.Predict(load.rules, load.rate, 0)
 	cycle := pred.NextForkAfterEnd + savepolicy.Granularity
-	waitCtx, cancel := context.WithTimeout(ctx, 2*cycle+2*time.Minute)
-	doneWaiting := env.waiting(ctx, "waiting for a save fired by the rules", cycle)
+	bound := 2*(cycle+load.bgsave) + 2*time.Minute // the save itself takes about as long as the dataset's
+	waitCtx, cancel := context.WithTimeout(ctx, bound)
+	doneWaiting := env.waiting(ctx, "waiting for a save fired by the rules", cycle+load.bgsave)
 	ev, err := load.saves.WaitEnd(waitCtx, load.start)
 	doneWaiting("a save ended")
 	cancel()
@@ -56,7 +57,7 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 		if ctx.Err() != nil {
 			return placement{}, ctx.Err()
 		}
-		return placement{noSave: fmt.Sprintf("no snapshot completed during the load within %v (rules %q at %s)", 2*cycle+2*time.Minute, load.rules, savepolicy.FormatRate(load.rate))}, nil
+		return placement{noSave: fmt.Sprintf("no snapshot completed during the load within %v (rules %q at %s, the dataset's BGSAVE %v)", bound.Round(100*time.Millisecond), load.rules, savepolicy.FormatRate(load.rate), load.bgsave.Round(time.Millisecond))}, nil
 	}
 	if !ev.OK {
 		return placement{noSave: "the background save during the load failed: no valid snapshot before the fault"}, nil

@@ -101,7 +101,7 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 	ev.replan = plan.replan(ev.snapshot.Duration())
 	mem := startMemory(ctx, env)
 	defer func() { ev.memory.summary, ev.memory.events = mem.stopLoad(), mem.stopEvents() }()
-	load, err := startLoad(ctx, env, ev.replan.rate, ev.server.rules)
+	load, err := startLoad(ctx, env, ev.replan.rate, ev.server.rules, ev.snapshot.Duration())
 	if err != nil {
 		return done, err
 	}
@@ -153,10 +153,21 @@ func finishTarget(ctx context.Context, env *trialEnv, err *error) {
 	}
 }
 
+// ServerDiscarder is a target whose server and data directory go away with
+// the trial (target/local on a directory of its own): deleting the trial's
+// keys first only costs time, minutes for a 20M-key dataset.
+type ServerDiscarder interface {
+	DiscardsServer() bool
+}
+
 // cleanupKeys deletes the trial's keys on every exit path, unless the
-// replacement never started (its keys live only in its dump.rdb).
+// replacement never started (its keys live only in its dump.rdb) or the
+// target discards the server anyway.
 func cleanupKeys(ctx context.Context, env *trialEnv, ev *evidence) {
 	if ev.recovery.exited != "" {
+		return
+	}
+	if d, ok := env.cfg.Target.(ServerDiscarder); ok && d.DiscardsServer() {
 		return
 	}
 	if n, err := check.DeletePrefix(context.WithoutCancel(ctx), env.cfg.Conn, env.currentAddr(), env.plan.Prefix); err != nil {

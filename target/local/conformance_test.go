@@ -20,6 +20,7 @@ var (
 	_ scenarios.ServerWatcher    = (*local.Target)(nil)
 	_ scenarios.LogFiler         = (*local.Target)(nil)
 	_ scenarios.SnapshotRestorer = (*local.Target)(nil)
+	_ scenarios.ServerDiscarder  = (*local.Target)(nil)
 )
 
 // The conformance suite on local processes.

@@ -66,6 +66,11 @@ type Config struct {
 	Security Security
 }
 
+// DiscardsServer says whether the trial's server and data go away at
+// Finish: they do unless the data directory is the caller's (Config.DataDir),
+// whose dump.rdb must not keep the trial's keys.
+func (t *Target) DiscardsServer() bool { return t.cfg.DataDir == "" }
+
 // Target runs one valkey-server per trial phase; the replacement after a
 // fault is a new process on the same directory and port, as an ECS
 // replacement task mounts the same EFS access point.
