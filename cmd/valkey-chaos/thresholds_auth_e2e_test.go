@@ -11,9 +11,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -268,6 +271,10 @@ func TestThresholdsSuiteLocalWithHarnessACLAndTLS(t *testing.T) {
 	ref.check(t)
 }
 
+// The twin runs the module's own container (terraform/testdata, rendered
+// from the module by a terraform test): its secrets resolved from the
+// twin's stand-in for Secrets Manager, its start-up script writing the TLS
+// files and building the ACL users, as on Fargate.
 func TestThresholdsSuiteECSWithHarnessACLAndTLS(t *testing.T) {
 	certs := valkeyconntest.NewCerts(t, t.TempDir())
 	tlsCfg, err := valkeyconn.TLSConfig(certs.CAPEM, valkeyconntest.ServerName)
@@ -275,19 +282,19 @@ func TestThresholdsSuiteECSWithHarnessACLAndTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules, _ := savepolicy.Parse(thresholdsSave)
+	scaled := rules.Scale(0.01).String()
+	cd := moduleContainer(t, scaled)
 	startE2ETwin(t, ecstwin.Config{
-		Save: rules.Scale(0.01).String(),
+		Save:          scaled, // the container's, given once more
+		TaskContainer: &cd,
+		SecretValues:  moduleSecrets(t, certs),
 		// Quicker than Fargate's shape, the orderings kept: six trials.
 		ProvisionDelay: time.Second, DeprovisionDelay: time.Second, LogBatch: time.Second,
-		Security: local.Security{
-			Users:  []local.ACLUser{{Name: authUser, Password: authPassword, Rules: moduleHarnessACL(t, true)}}, // harness_may_crash: the suite crashes,
-			TLS:    &local.TLSFiles{CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.CAFile},
-			Client: valkeyconn.Settings{TLS: tlsCfg},
-		},
+		Security: local.Security{Client: valkeyconn.Settings{TLS: tlsCfg}},
 	})
 	t.Setenv("VALKEY_CA_PEM", string(certs.CAPEM))
 	t.Setenv(authEnv, authPassword)
-	harness := valkeyconn.Settings{TLS: tlsCfg, Auth: valkeyconn.Auth{User: authUser, Password: authPassword}}
+	harness := valkeyconn.Settings{TLS: tlsCfg, Auth: valkeyconn.Auth{User: moduleHarnessUser, Password: authPassword}}
 	var mu sync.Mutex
 	current := ""
 	stop := make(chan struct{})
@@ -311,12 +318,56 @@ func TestThresholdsSuiteECSWithHarnessACLAndTLS(t *testing.T) {
 	r := runCLIWithin(t, 8*time.Minute, filepath.Join(out, "thresholds-ecs-tls"), "run", "--target", "ecs", "--cluster", "chaos", "--service", "valkey",
 		"--save", thresholdsSave, "--time-scale", thresholdsScale, "--keys", thresholdsKeys, "--poll-every", "100ms", "--ecs-timeout", "60s",
 		"--out", out, "--run-id", "thresholds-ecs-tls", "--no-report",
-		"--user", authUser, "--password-env", authEnv,
+		"--user", moduleHarnessUser, "--password-env", authEnv,
 		"--tls", "--tls-ca-env", "VALKEY_CA_PEM", "--tls-server-name", valkeyconntest.ServerName,
 		"thresholds")
 	close(stop)
 	checkThresholds(t, r)
 	ref.check(t)
+}
+
+// moduleHarnessUser is the module's harness_user default.
+const moduleHarnessUser = "valkey-chaos"
+
+// moduleContainer is the module's container with the harness user and TLS
+// (terraform/testdata/valkey-container-auth-tls.json), its save rules
+// replaced by the scaled ones: the task definition a rehearsal at a time
+// scale registers.
+func moduleContainer(t *testing.T, save string) ecstwin.ContainerDefinition {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "terraform", "testdata", "valkey-container-auth-tls.json"))
+	if err != nil {
+		t.Fatalf("the module's rendered container: %v", err)
+	}
+	var cd ecstwin.ContainerDefinition
+	if err := json.Unmarshal(b, &cd); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(cd.Command, "--save")
+	if i < 0 || i+1 >= len(cd.Command) || cd.Environment["VALKEY_HARNESS_USER"] != moduleHarnessUser {
+		t.Fatalf("the module's container has no --save or another harness user: %q %v", cd.Command, cd.Environment)
+	}
+	cd.Command[i+1] = save
+	return cd
+}
+
+// moduleSecrets are the values of the container's secrets, by ARN.
+func moduleSecrets(t *testing.T, certs valkeyconntest.Certs) map[string]string {
+	t.Helper()
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+	return map[string]string{
+		arn + "app-AbCdEf":     "app-password-not-for-the-harness",
+		arn + "harness-AbCdEf": authPassword,
+		arn + "cert-AbCdEf":    read(certs.CertFile),
+		arn + "key-AbCdEf":     read(certs.KeyFile),
+	}
 }
 
 // runningTaskAddr is the Valkey address of the service's RUNNING task, as
