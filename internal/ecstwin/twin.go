@@ -20,6 +20,12 @@
 // deployment circuit breaker fails a crash-looping rollout, and relaunches
 // of failing tasks are throttled.
 //
+// With Config.TaskContainer the tasks run the task definition's container
+// as ECS does (container.go): its secrets resolved into the environment at
+// task start, from Config.SecretValues (ARN -> secret string, the stand-in
+// for the unreachable Secrets Manager), and its command run, so ACL users
+// and TLS come from the module's own start-up script.
+//
 // Twin-only options, which real ECS does not have: Config.HostPortBinding
 // (every task on 127.0.0.1 with its own port, reported as a network
 // binding), Config.CapacityRule "not-stopped" (every task not yet STOPPED
