@@ -16,9 +16,9 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/trigpointing/valkey-chaos/internal/ecstwin"
-	"github.com/trigpointing/valkey-chaos/target/local"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target/local"
 	"github.com/trigpointing/valkey-chaos/valkeyconn"
 	"github.com/trigpointing/valkey-chaos/valkeyconn/valkeyconntest"
 )
