@@ -44,12 +44,13 @@ import (
 // about a minute per target. The rules are the module's with the counts
 // moved so that every rule's rate can be held on two busy cores over TLS
 // within the 5 % the pacing assumption allows: the last rule's 10000
-// changes a second (about 17000 writes/s) cannot, nor can the first rule's
-// 1 write/s over 20 writes (one late write is 5 %).
-// "9 10 3 100 1 1000" at the scale; a 20k-key dataset saves quickly.
+// changes a second (about 17000 writes/s) cannot, nor reliably 1000 (about
+// 1700/s on the twin while other tests run), nor the first rule's 1
+// write/s over 20 writes (one late write is 5 %).
+// "9 10 3 100 1 500" at the scale; a 20k-key dataset saves quickly.
 const (
 	thresholdsScale = "0.01"
-	thresholdsSave  = "900 10 300 100 60 1000"
+	thresholdsSave  = "900 10 300 100 60 500"
 	thresholdsKeys  = "20000"
 )
 
@@ -99,7 +100,9 @@ type refusals struct {
 	probes                    int
 }
 
-// watchRefusals polls addr every 100 ms until stop is closed.
+// watchRefusals polls addr every 300 ms until stop is closed (often
+// enough to cover every server of the run, seldom enough that its TLS
+// handshakes do not take the writer's CPU).
 func watchRefusals(addr func() string, tlsCfg *tls.Config, harness valkeyconn.Settings, stop <-chan struct{}) *refusals {
 	r := &refusals{}
 	go func() {
@@ -107,7 +110,7 @@ func watchRefusals(addr func() string, tlsCfg *tls.Config, harness valkeyconn.Se
 			select {
 			case <-stop:
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(300 * time.Millisecond):
 			}
 			a := addr()
 			if a == "" {
@@ -303,7 +306,7 @@ func TestThresholdsSuiteECSWithHarnessACLAndTLS(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(500 * time.Millisecond):
 			}
 			if a := runningTaskAddr(); a != "" {
 				mu.Lock()
@@ -394,4 +397,18 @@ func runningTaskAddr() string {
 		}
 	}
 	return ""
+}
+
+func TestServerACLBadInput(t *testing.T) {
+	out := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--server-acl", "+@all"}, []string{"--server-acl", "--user"}},
+		{[]string{"--target", "ecs", "--cluster", "chaos", "--service", "valkey", "--server-acl", "+@all"}, []string{"--server-acl", "task definition"}},
+	} {
+		r := runCLI(t, filepath.Join(out, "bad"), append([]string{"run", "--out", out, "--run-id", "bad", "crash"}, c.args...)...)
+		r.oneLine(t, exitBadInput, c.want...)
+	}
 }
