@@ -75,7 +75,12 @@ func (cl Client) subscribe(ctx context.Context, addr string) (*conn, error) {
 		return nil, fmt.Errorf("subscribe to key events on %s: %w", addr, err)
 	}
 	rep, err := c.do(ctx, infoTimeout, "CONFIG", "SET", "notify-keyspace-events", NotifyFlags)
-	if err == nil && rep.IsError() {
+	if err == nil && rep.IsError() && strings.HasPrefix(rep.Str, "NOPERM") {
+		// A limited ACL user (the module's harness user) may not CONFIG
+		// SET: ACL cannot allow one parameter only. The module starts the
+		// server with the flags instead; check they are on.
+		err = c.notifyFlagsPreset(ctx)
+	} else if err == nil && rep.IsError() {
 		err = fmt.Errorf("%s", rep)
 	}
 	if err == nil {
@@ -184,4 +189,28 @@ func copySet(m map[string]bool) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// notifyFlagsPreset checks that the server already publishes the evicted
+// and expired keyevents (CONFIG GET notify-keyspace-events).
+func (c *conn) notifyFlagsPreset(ctx context.Context) error {
+	rep, err := c.do(ctx, infoTimeout, "CONFIG", "GET", "notify-keyspace-events")
+	if err != nil {
+		return err
+	}
+	if rep.IsError() || len(rep.Array) != 2 {
+		return fmt.Errorf("CONFIG SET notify-keyspace-events is denied to this user and CONFIG GET replied %s", rep)
+	}
+	if flags := rep.Array[1].Str; !HasNotifyFlags(flags) {
+		return fmt.Errorf("the server's notify-keyspace-events is %q and this user may not CONFIG SET it: start the server with --notify-keyspace-events %s (terraform/modules/valkey does when the harness user is enabled)", flags, NotifyFlags)
+	}
+	return nil
+}
+
+// HasNotifyFlags reports whether notify-keyspace-events flags (as CONFIG
+// GET shows them) publish evicted and expired keyevents: E, and e and x
+// or A (every class but n, m and new).
+func HasNotifyFlags(flags string) bool {
+	all := strings.Contains(flags, "A")
+	return strings.Contains(flags, "E") && (all || strings.Contains(flags, "e") && strings.Contains(flags, "x"))
 }

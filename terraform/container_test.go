@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +22,9 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/trigpointing/valkey-chaos/probe"
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // These tests run the Valkey container's own start-up wrapper, ACL users and
@@ -207,6 +211,7 @@ func TestValkeyContainerAuthenticatesEveryClient(t *testing.T) {
 			t.Errorf("harness %q = %q, want it allowed", ok, got)
 		}
 	}
+	checkHarnessKeyEvents(t, c, harness)
 	if got := harness("info", "persistence"); !strings.Contains(got, "rdb_bgsave_in_progress") {
 		t.Errorf("harness INFO = %q", got)
 	}
@@ -430,4 +435,35 @@ func testCertificate(t *testing.T) (certPEM, keyPEM string) {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+}
+
+// checkHarnessKeyEvents: the harness user may not CONFIG SET anything, not
+// even notify-keyspace-events, yet its key-event recorder works, because
+// the module starts the server with the flags on: an expired vc: key is
+// recorded.
+func checkHarnessKeyEvents(t *testing.T, c container, harness func(...string) string) {
+	t.Helper()
+	if got := harness("config", "set", "notify-keyspace-events", "KEA"); !strings.HasPrefix(got, "NOPERM") {
+		t.Errorf("harness CONFIG SET notify-keyspace-events = %q, want NOPERM", got)
+	}
+	got := strings.Fields(harness("config", "get", "notify-keyspace-events"))
+	if len(got) != 2 || !probe.HasNotifyFlags(got[1]) {
+		t.Fatalf("notify-keyspace-events = %q: the module must start the server with %s when the harness user is enabled", got, probe.NotifyFlags)
+	}
+	cl := probe.Client{Conn: valkeyconn.Settings{Auth: valkeyconn.Auth{User: "valkey-chaos", Password: testHarnessPassword}}}
+	addr := fmt.Sprintf("127.0.0.1:%d", c.port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rec, err := cl.RecordKeyEvents(ctx, func() string { return addr }, "vc:ttl:")
+	if err != nil {
+		t.Fatalf("the harness's key-event recorder as the module's harness user: %v", err)
+	}
+	defer rec.Stop()
+	if got := harness("set", "vc:ttl:1", "x", "px", "20"); got != "OK" {
+		t.Fatalf("harness SET PX = %q", got)
+	}
+	waitFor(t, "the expiry of vc:ttl:1 to be recorded", func() bool {
+		harness("get", "vc:ttl:1") // an access expires it at once
+		return rec.Events().Expired["vc:ttl:1"]
+	})
 }

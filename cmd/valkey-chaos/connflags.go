@@ -95,7 +95,9 @@ func localSecurity(o runOpts, conn valkeyconn.Settings) (local.Security, error) 
 	sec := local.Security{Client: conn}
 	switch {
 	case conn.Auth.User != "":
-		sec.Users = []local.ACLUser{{Name: conn.Auth.User, Password: conn.Auth.Password}}
+		sec.Users = []local.ACLUser{{Name: conn.Auth.User, Password: conn.Auth.Password, Rules: strings.Fields(o.serverACL)}}
+	case o.serverACL != "":
+		return sec, fmt.Errorf("%w: --server-acl gives the rules of the --user the local server starts with: give --user too", result.ErrBadInput)
 	case conn.Auth.Password != "":
 		sec.RequirePass = conn.Auth.Password
 	}

@@ -46,7 +46,9 @@ func startE2ETwin(t *testing.T, cfg ecstwin.Config) *ecstwin.Twin {
 	if _, err := local.ResolveBin(""); err != nil {
 		t.Fatalf("valkey-server not installed (run scripts/setup.sh): %v", err)
 	}
-	cfg.Save = e2eSave
+	if cfg.Save == "" {
+		cfg.Save = e2eSave
+	}
 	// Fargate's shape, scaled: deprovisioning longer than provisioning (the
 	// issue's failing case), whole-second executionStoppedAt, and the
 	// awslogs driver's real 5 s batches. Provisioning outlasts the final
@@ -115,7 +117,13 @@ func runECS(t *testing.T, runID string, args ...string) e2eRun {
 
 func runCLI(t *testing.T, dir string, args ...string) e2eRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return runCLIWithin(t, 2*time.Minute, dir, args...)
+}
+
+// runCLIWithin is runCLI bounded by timeout (a whole suite takes longer).
+func runCLIWithin(t *testing.T, timeout time.Duration, dir string, args ...string) e2eRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	root := newRootCmd()
 	var buf syncBuffer

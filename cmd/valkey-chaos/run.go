@@ -44,6 +44,7 @@ type runOpts struct {
 	conn         connFlags
 	// The local target's server certificate (with --tls).
 	serverTLSCert, serverTLSKey string
+	serverACL                   string // --server-acl: the local server's --user rules
 	persistence                 string
 	taskMemory                  string
 }
@@ -106,6 +107,7 @@ no load, no fault, no result file.`,
 	o.conn.register(f)
 	f.StringVar(&o.serverTLSCert, "server-tls-cert", "", "with --target local --tls: the server's certificate (PEM); --tls-ca is the CA that signed it")
 	f.StringVar(&o.serverTLSKey, "server-tls-key", "", "with --target local --tls: the server's private key (PEM)")
+	f.StringVar(&o.serverACL, "server-acl", "", `with --target local --user: the user's ACL rules, space separated (default "~* &* +@all"), e.g. the module's harness rules to rehearse with them`)
 	f.StringVar(&o.publish, "publish", "", "on every exit once known, put Heartbeat, Outcome and (after a run) per-scenario metrics: cloudwatch or cloudwatch:NAMESPACE")
 	return cmd
 }
@@ -249,8 +251,8 @@ func openTarget(cmd *cobra.Command, o runOpts, conn valkeyconn.Settings, outDir 
 		if cmd.Flags().Changed("server-bin") || cmd.Flags().Changed("replacement-bin") || cmd.Flags().Changed("port") || cmd.Flags().Changed("restart-delay") || o.keepData {
 			return nil, result.Target{}, fmt.Errorf("%w: --server-bin, --replacement-bin, --port, --restart-delay and --keep-data are for --target local; ECS runs the task definition on EFS", result.ErrBadInput)
 		}
-		if o.serverTLSCert != "" || o.serverTLSKey != "" {
-			return nil, result.Target{}, fmt.Errorf("%w: --server-tls-cert and --server-tls-key are for --target local; ECS runs the task definition's TLS", result.ErrBadInput)
+		if o.serverTLSCert != "" || o.serverTLSKey != "" || o.serverACL != "" {
+			return nil, result.Target{}, fmt.Errorf("%w: --server-tls-cert, --server-tls-key and --server-acl are for --target local; ECS runs the task definition's TLS and ACL users", result.ErrBadInput)
 		}
 		cfg := o.ecs
 		cfg.Conn = conn

@@ -289,6 +289,12 @@ func (tw *Twin) describeTaskDefinition(body []byte) (any, *apiError) {
 	} else {
 		command = append([]string{"valkey-server"}, command...)
 	}
+	var env []wireKeyValue
+	var secrets []wireSecret
+	if cd := tw.cfg.TaskContainer; cd != nil {
+		entryPoint, command = nil, cd.Command
+		env, secrets = cd.wire()
+	}
 	var hc *wireHealthCheck
 	if h := tw.cfg.HealthCheck; h != nil {
 		w := h.WithDefaults()
@@ -317,6 +323,8 @@ func (tw *Twin) describeTaskDefinition(body []byte) (any, *apiError) {
 			User:         "1000:1000",
 			EntryPoint:   entryPoint,
 			Command:      command,
+			Environment:  env,
+			Secrets:      secrets,
 			HealthCheck:  hc,
 			StopTimeout:  int(tw.cfg.StopTimeout / time.Second),
 			PortMappings: []wirePortMapping{{ContainerPort: tw.cfg.Port, HostPort: tw.cfg.Port, Protocol: "tcp"}},

@@ -162,6 +162,8 @@ type wireContainerDefinition struct {
 	User             string               `json:"user"`
 	EntryPoint       []string             `json:"entryPoint,omitempty"`
 	Command          []string             `json:"command"`
+	Environment      []wireKeyValue       `json:"environment,omitempty"`
+	Secrets          []wireSecret         `json:"secrets,omitempty"`
 	HealthCheck      *wireHealthCheck     `json:"healthCheck,omitempty"`
 	StopTimeout      int                  `json:"stopTimeout"`
 	PortMappings     []wirePortMapping    `json:"portMappings"`

@@ -283,13 +283,26 @@ func (tw *Twin) startLocked(t *task) {
 	if tw.cfg.WriterLock {
 		cfg.WriterLock = filepath.Join(tw.cfg.DataDir, local.WriterLockFile)
 	}
-	srv, err := local.Spawn(cfg)
+	var err error
+	if tw.cfg.TaskContainer != nil {
+		cfg.Save, cfg.Security = "", local.Security{Client: tw.cfg.Security.Client}
+		cfg.Command, cfg.Env, err = tw.containerProcess()
+	}
+	var srv *local.Server
+	if err == nil {
+		srv, err = local.Spawn(cfg)
+	} else {
+		err = taskInitError{err}
+	}
 	t.version++
 	if err != nil {
 		now := time.Now()
 		t.lastStatus, t.desiredStatus = statusStopped, statusStopped
 		t.stoppingAt, t.stoppedAt = now, now
 		t.stopCode, t.stoppedReason = stopFailedToStart, "CannotStartContainerError: "+err.Error()
+		if _, ok := err.(taskInitError); ok {
+			t.stoppedReason = err.Error() // the agent's, before any container
+		}
 		tw.taskFailedLocked(t, now)
 		return
 	}
@@ -434,3 +447,7 @@ func (tw *Twin) taskMemory() string {
 	}
 	return "1024"
 }
+
+// taskInitError is a task that failed before its container started (a
+// secret not resolved): ECS reports it as such, not as the container's.
+type taskInitError struct{ error }

@@ -20,6 +20,12 @@
 // deployment circuit breaker fails a crash-looping rollout, and relaunches
 // of failing tasks are throttled.
 //
+// With Config.TaskContainer the tasks run the task definition's container
+// as ECS does (container.go): its secrets resolved into the environment at
+// task start, from Config.SecretValues (ARN -> secret string, the stand-in
+// for the unreachable Secrets Manager), and its command run, so ACL users
+// and TLS come from the module's own start-up script.
+//
 // Twin-only options, which real ECS does not have: Config.HostPortBinding
 // (every task on 127.0.0.1 with its own port, reported as a network
 // binding), Config.CapacityRule "not-stopped" (every task not yet STOPPED
@@ -71,10 +77,16 @@ type Config struct {
 	ServerBin string   // valkey-server (default) or another, name or path
 	Save      string   // the task definition's --save rules; default savepolicy.Default
 	ExtraArgs []string // appended to every task's server command line
-	// Security starts every task's server with ACL users and TLS, as the
-	// module's start-up wrapper does from the task's secrets (passwords)
-	// and environment (ACL rules, TLS files); its Client is how the twin
-	// itself checks that a task's server accepts.
+	// TaskContainer, when set, is the task definition's Valkey container
+	// (command, environment, secrets), run as ECS runs it: ACL users and
+	// TLS come from there (container.go). SecretValues stands in for
+	// Secrets Manager: secret ARN -> SecretString.
+	TaskContainer *ContainerDefinition
+	SecretValues  map[string]string
+	// Security's Client is how the twin itself checks that a task's server
+	// accepts. Without a TaskContainer, its Users and TLS start every
+	// task's server with ACL users and TLS directly (the older, twin-only
+	// way; TaskContainer is how the module does it).
 	Security local.Security
 
 	// DataDir is shared by every task (the EFS access point). Default
@@ -258,6 +270,13 @@ func applyDefaults(cfg *Config) error {
 	def(&cfg.Container, "valkey")
 	def(&cfg.LogGroup, "/ecs/"+cfg.Service)
 	def(&cfg.StreamPrefix, "valkey")
+	if cfg.TaskContainer != nil {
+		cd := *cfg.TaskContainer // defaults filled in the twin's copy
+		cfg.TaskContainer = &cd
+		if err := cd.validate(cfg); err != nil {
+			return err
+		}
+	}
 	def(&cfg.Save, savepolicy.Default)
 	if cfg.ProvisionDelay == 0 {
 		cfg.ProvisionDelay = time.Second

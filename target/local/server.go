@@ -53,6 +53,14 @@ type ServerConfig struct {
 	RunAsUID *int
 	// Security: ACL users, requirepass and TLS (zero: open, plaintext).
 	Security Security
+	// Command, when set, is a container's command run as its image runs it
+	// (sh -c SCRIPT valkey-server ARGS, or server ARGS when its first word
+	// is an option): it owns the port, TLS, users, --dir and --save, so
+	// Spawn adds only --bind Host and --logfile, then ExtraArgs, and runs
+	// it with Env added to the environment. Port must be the port it
+	// listens on; Security, Save and WriterLock must be unset.
+	Command []string
+	Env     []string
 }
 
 // writerLockScript is the module's container start-up guard (the terraform
@@ -201,6 +209,9 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 	if cfg, err = cfg.resolved(); err != nil {
 		return nil, err
 	}
+	if cfg.Command != nil {
+		return spawnCommand(cfg, bin)
+	}
 	args := []string{
 		"--port", strconv.Itoa(cfg.Port),
 		"--bind", cfg.Host,
@@ -223,6 +234,13 @@ func Spawn(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return start(cfg, cmd, bin)
+}
+
+// start runs cmd in its own process group (and memory group) as cfg's
+// server.
+func start(cfg ServerConfig, cmd *exec.Cmd, bin string) (*Server, error) {
+	var err error
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cfg.RunAsUID != nil {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(*cfg.RunAsUID), Gid: uint32(*cfg.RunAsUID)}

@@ -50,6 +50,11 @@ locals {
       "--maxmemory-policy", var.maxmemory_policy,
     ],
     local.tls_args,
+    # The harness records evicted and expired keys from keyevents; its ACL
+    # user may not CONFIG SET (ACL cannot allow one parameter: "Allowing
+    # first-arg of a subcommand is not supported"), so the server starts
+    # with them on. E: keyevent channels, e: evicted, x: expired.
+    local.harness_enabled ? ["--notify-keyspace-events", "Exe"] : [],
     local.save_args,
   )
 

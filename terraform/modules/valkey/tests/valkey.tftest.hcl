@@ -167,6 +167,20 @@ run "the_password_comes_from_secrets_manager_never_the_command_line" {
     condition     = strcontains([for e in jsondecode(aws_ecs_task_definition.valkey.container_definitions)[0].environment : e.value if e.name == "VALKEY_HARNESS_ACL"][0], "~vc:*") && !strcontains([for e in jsondecode(aws_ecs_task_definition.valkey.container_definitions)[0].environment : e.value if e.name == "VALKEY_HARNESS_ACL"][0], "+shutdown")
     error_message = "The harness user must be limited to vc:* and may not SHUTDOWN unless harness_may_crash."
   }
+
+  assert {
+    condition     = !strcontains([for e in jsondecode(aws_ecs_task_definition.valkey.container_definitions)[0].environment : e.value if e.name == "VALKEY_HARNESS_ACL"][0], "config|set") && contains(jsondecode(aws_ecs_task_definition.valkey.container_definitions)[0].command, "--notify-keyspace-events") && contains(jsondecode(aws_ecs_task_definition.valkey.container_definitions)[0].command, "Exe")
+    error_message = "The harness user may not CONFIG SET (ACL cannot limit it to one parameter): the server must start with --notify-keyspace-events Exe for the harness's eviction recording."
+  }
+}
+
+run "no_keyspace_events_without_the_harness" {
+  command = plan
+
+  assert {
+    condition     = !contains(jsondecode(aws_ecs_task_definition.valkey.container_definitions)[0].command, "--notify-keyspace-events")
+    error_message = "Without the harness user the server keeps Valkey's default notify-keyspace-events (off)."
+  }
 }
 
 run "the_crash_fault_needs_an_explicit_grant" {
