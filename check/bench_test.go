@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,9 @@ func BenchmarkReadBack1M(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	serverBefore, clientBefore := serverCPU(b, ctx, srv.Addr()), clientCPU()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	mallocsBefore := mem.Mallocs
 	for i := 0; i < b.N; i++ {
 		found, err := check.ReadBack(ctx, valkeyconn.Settings{}, srv.Addr(), prefix, ops, 0)
 		if err != nil {
@@ -44,6 +48,8 @@ func BenchmarkReadBack1M(b *testing.B) {
 	}
 	keys := float64(n * b.N)
 	b.ReportMetric(keys/time.Since(start).Seconds(), "keys/s")
+	runtime.ReadMemStats(&mem)
+	b.ReportMetric(float64(mem.Mallocs-mallocsBefore)/keys, "client-allocs/key")
 	// CPU per million keys on each side: what the wall rate would be on a
 	// quiet machine is bounded by the busier side, and the machine is shared.
 	b.ReportMetric((serverCPU(b, ctx, srv.Addr())-serverBefore)/keys*1e6, "server-cpu-s/Mkeys")

@@ -34,10 +34,15 @@ func TestPreloadBuildsDataset(t *testing.T) {
 	}
 	values := readBack(ctx, t, c, names)
 	var sample bytes.Buffer
+	seen := make(map[string]string, keys) // every connection's stream its own
 	for i, v := range values {
 		if len(v) != size {
 			t.Fatalf("%s holds %d bytes, want %d", names[i], len(v), size)
 		}
+		if other, dup := seen[string(v)]; dup {
+			t.Fatalf("%s and %s hold the same value", other, names[i])
+		}
+		seen[string(v)] = names[i]
 		if i < 1000 {
 			sample.Write(v)
 		}
