@@ -581,14 +581,21 @@ func TestECSHealthCheckAgainstTheLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		startPeriod time.Duration
+		timeout     time.Duration
+		retries     int
 		wantFail    bool
 	}{
-		{"load outlasts the budget: a crash loop", 500 * time.Millisecond, true},
-		{"the budget fits the load: recovers", 30 * time.Second, false},
+		// A loading server answers PING only between chunks of its load
+		// (with key-load-delay, rarely): the 300 ms timeout fails the check.
+		{"load outlasts the budget: a crash loop", 500 * time.Millisecond, 300 * time.Millisecond, 1, true},
+		// A generous timeout and three retries: once a check has passed the
+		// start period is over, and one slow check on a busy machine would
+		// kill the recovered task mid read-back.
+		{"the budget fits the load: recovers", 30 * time.Second, 5 * time.Second, 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc := healthcheck.ModuleSpec(tc.startPeriod)
-			hc.Interval, hc.Timeout, hc.Retries = 300*time.Millisecond, 300*time.Millisecond, 1
+			hc.Interval, hc.Timeout, hc.Retries = 300*time.Millisecond, tc.timeout, tc.retries
 			// key-load-delay stretches the replacement's load to seconds.
 			startE2ETwin(t, ecstwin.Config{HealthCheck: &hc, ExtraArgs: []string{"--key-load-delay", "200"}})
 			r := runECS(t, "e2e-health", "--no-report", "crash")
