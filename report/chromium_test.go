@@ -79,10 +79,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	if bin == "" {
 		t.Skip("chromium not found: install the Debian package as root (apt-get install -y chromium); make test does this")
 	}
-	dir, run := copyFixture(t)
-	if err := Write(dir, run); err != nil {
-		t.Fatal(err)
-	}
+	dir := renderedFixture(t)
 	page := filepath.Join(dir, HTMLFile)
 	html, err := os.ReadFile(page)
 	if err != nil {
@@ -91,7 +88,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 
 	// A copy with the probe injected first thing in <head>.
 	probed := strings.Replace(string(html), "<head>", "<head>\n"+probeScript, 1)
-	probePage := filepath.Join(dir, "probe.html")
+	probePage := filepath.Join(t.TempDir(), "probe.html") // the page needs no other file; the shared render stays as drawn
 	if err := os.WriteFile(probePage, []byte(probed), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/trigpointing/valkey-chaos/judge"
@@ -32,21 +33,7 @@ func copyFixture(t *testing.T) (string, *result.Run) {
 func copyFixtureFrom(t *testing.T, src string) (string, *result.Run) {
 	t.Helper()
 	dir := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	})
-	if err != nil {
+	if err := copyTree(src, dir); err != nil {
 		t.Fatal(err)
 	}
 	run, err := result.Load(dir)
@@ -54,6 +41,65 @@ func copyFixtureFrom(t *testing.T, src string) (string, *result.Run) {
 		t.Fatal(err)
 	}
 	return dir, run
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+}
+
+// The fixture rendered once, for the tests that only read what was drawn
+// (a render of 11 charts takes most of a minute under -race on a busy
+// machine; six of them made this package the suite's slowest).
+// TestRenderIsDeterministic renders it again and compares with this one.
+var rendered struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func renderedFixture(t *testing.T) string {
+	t.Helper()
+	rendered.once.Do(func() {
+		rendered.dir, rendered.err = os.MkdirTemp("", "report-fixture-")
+		if rendered.err != nil {
+			return
+		}
+		if rendered.err = copyTree(fixtureDir, rendered.dir); rendered.err != nil {
+			return
+		}
+		run, err := result.Load(rendered.dir)
+		if err != nil {
+			rendered.err = err
+			return
+		}
+		rendered.err = Write(rendered.dir, run)
+	})
+	if rendered.err != nil {
+		t.Fatalf("render the fixture: %v", rendered.err)
+	}
+	return rendered.dir
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if rendered.dir != "" {
+		os.RemoveAll(rendered.dir)
+	}
+	os.Exit(code)
 }
 
 func decodePNG(t *testing.T, name string, data []byte) (w, h int) {
@@ -176,10 +222,7 @@ func TestHgrmUnitsAreInferred(t *testing.T) {
 // report.md is golden-tested: a change to numbers or wording shows up as a
 // diff; rerun with -update after checking it.
 func TestReportMarkdownGolden(t *testing.T) {
-	dir, run := copyFixture(t)
-	if err := Write(dir, run); err != nil {
-		t.Fatal(err)
-	}
+	dir := renderedFixture(t)
 	got, err := os.ReadFile(filepath.Join(dir, MarkdownFile))
 	if err != nil {
 		t.Fatal(err)
@@ -230,13 +273,16 @@ func firstDiff(want, got string) string {
 
 // Re-rendering a run gives byte-identical files: no clock, stable order.
 func TestRenderIsDeterministic(t *testing.T) {
-	dirA, runA := copyFixture(t)
+	dirA := renderedFixture(t)
 	dirB, runB := copyFixture(t)
-	if err := Write(dirA, runA); err != nil {
-		t.Fatal(err)
-	}
+	// Write draws the charts the run names, and changes nothing in it.
+	runB.NamePlots()
+	before, _ := json.Marshal(runB)
 	if err := Write(dirB, runB); err != nil {
 		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(runB); !bytes.Equal(before, after) {
+		t.Error("Write changed the run it rendered")
 	}
 	files := []string{MarkdownFile, HTMLFile}
 	plots, _ := filepath.Glob(filepath.Join(dirA, PlotsDir, "*.png"))
@@ -256,21 +302,12 @@ func TestRenderIsDeterministic(t *testing.T) {
 			t.Errorf("%s differs between two renders of the same run", f)
 		}
 	}
-	// Write draws the charts the run names, and changes nothing in it.
-	runA.NamePlots()
-	before, _ := json.Marshal(runA)
-	if err := Write(dirA, runA); err != nil {
-		t.Fatal(err)
-	}
-	if after, _ := json.Marshal(runA); !bytes.Equal(before, after) {
-		t.Error("Write changed the run it rendered")
-	}
-	for _, tr := range runA.Trials {
+	for _, tr := range runB.Trials {
 		if len(tr.Files.Plots) != 2 {
 			t.Errorf("%s: Files.Plots = %v, want timeline and latency", trialLabel(&tr), tr.Files.Plots)
 		}
 		for _, p := range tr.Files.Plots {
-			if _, err := os.Stat(filepath.Join(dirA, p)); err != nil {
+			if _, err := os.Stat(filepath.Join(dirB, p)); err != nil {
 				t.Errorf("%s: named chart %s not drawn: %v", trialLabel(&tr), p, err)
 			}
 		}
@@ -278,10 +315,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 }
 
 func TestHTMLIsSelfContained(t *testing.T) {
-	dir, run := copyFixture(t)
-	if err := Write(dir, run); err != nil {
-		t.Fatal(err)
-	}
+	dir := renderedFixture(t)
 	html, err := os.ReadFile(filepath.Join(dir, HTMLFile))
 	if err != nil {
 		t.Fatal(err)
