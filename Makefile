@@ -33,8 +33,17 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
+# Two passes. Everything under -race, four packages at a time (their tests
+# mostly wait on real servers and schedules), except rendering: report/ has
+# no goroutines and the race detector makes its charts 25x slower, so it and
+# the CLI's rendering tests (files built only without -race, selected by
+# NORACE_TESTS) run without it.
+UNIT_P ?= 4
+NORACE_TESTS := ^(TestReport|TestCompareExitCodes|TestSample|TestCheckReproducesTheCommittedSample)
 unit:
-	$(GO) test -race -timeout 25m $(PKGS)
+	$(GO) test -race -p $(UNIT_P) -timeout 25m $$($(GO) list $(PKGS) | grep -v '/report$$')
+	$(GO) test -timeout 25m ./report
+	$(GO) test -timeout 25m -run '$(NORACE_TESTS)' ./cmd/valkey-chaos
 
 # Every parser of user input is fuzzed for a bounded number of inputs. A
 # count, not -fuzztime=5s: with a duration, Go 1.26's coordinator can report
