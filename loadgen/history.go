@@ -89,13 +89,17 @@ func (h *History) Range(fn func(i int, op *Op) bool) error {
 	})
 }
 
-// each is Range for the summaries, which have no error to return: a spool
-// error is kept and reported by Err.
-func (h *History) each(fn func(op *Op)) {
-	if err := h.Range(func(_ int, op *Op) bool { fn(op); return true }); err != nil && h.err == nil {
+// Each is Range for callers with no error to return (the summaries, a
+// trial's notes): fn returns false to stop early, and a spool error is kept
+// and reported by Err (and by every later Chunks, Range or WriteTo).
+func (h *History) Each(fn func(op *Op) bool) {
+	if err := h.Range(func(_ int, op *Op) bool { return fn(op) }); err != nil && h.err == nil {
 		h.err = err
 	}
 }
+
+// each is Each over every op.
+func (h *History) each(fn func(op *Op)) { h.Each(func(op *Op) bool { fn(op); return true }) }
 
 // Err reports an error met reading a spooled History (the summaries,
 // which return none, leave it here).
