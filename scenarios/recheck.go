@@ -70,18 +70,23 @@ func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 	}
 	before := *t
 	ci := t.Classified
-	ops := h.Ops
+	var ops check.OpStream = h
 	if len(ci.Excluded) > 0 {
 		skip := map[uint64]bool{}
 		for _, seq := range ci.Excluded {
 			skip[seq] = true
 		}
-		ops, found = withoutSeqs(ops, found, skip)
+		if ops, found, err = withoutSeqs(ops, found, skip); err != nil {
+			return rc, err
+		}
 	}
-	c := check.Classify(check.Input{
-		Ops: ops, Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
+	c, err := check.ClassifyStream(ops, check.Input{
+		Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
 		SaveStarts: durations(ci.SaveStartsS), FloorF: seconds(ci.FloorFS), CompletedSaves: saveForks(ci.CompletedSaves),
 	})
+	if err != nil {
+		return rc, err
+	}
 	t.Problems = withoutAnomalyExamples(t.Problems)
 	applyClassification(t, c, time.UnixMilli(t.TrialStartUnixMs), ci)
 	t.Problems = dedupe(t.Problems)
