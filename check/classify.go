@@ -2,8 +2,10 @@
 // fault and turns them into the numbers DESIGN.md defines ("What we
 // measure"): lost, recovered, unexpected, corrupt, consistency anomalies, the
 // snapshot-instant bracket and the loss window, a stale load; and the
-// recovery timeline with its RTO. Classify and Recovery are pure functions;
-// ReadBack and ScanUnexpected are the only parts that talk to a server.
+// recovery timeline with its RTO. Classify and Recovery are pure functions
+// (ClassifyStream is Classify over ops read from a stream, a History
+// spooled to disk); ReadBack and ScanUnexpected are the only parts that
+// talk to a server.
 // Whether a trial passes is decided elsewhere (the judge): Classify only
 // classifies.
 package check
@@ -72,9 +74,9 @@ type Classification struct {
 
 // Input is everything Classify needs; all times are offsets from one trial base.
 type Input struct {
-	Ops        []loadgen.Op
-	Found      []Found // parallel to Ops (ReadBack)
-	Unexpected int     // ScanUnexpected
+	Ops        []loadgen.Op // in memory; ClassifyStream takes them as a stream instead
+	Found      []Found      // parallel to the ops (ReadBack)
+	Unexpected int          // ScanUnexpected
 
 	TFault time.Duration // when the fault was injected; zero: none
 	// Replacement is when the replacement server started: writes sent from
@@ -130,22 +132,46 @@ const maxExamples = 5
 //
 // It runs in O(n) time over the ops.
 func Classify(in Input) Classification {
-	c := Classification{Writes: len(in.Ops), Unexpected: in.Unexpected}
-	if len(in.Found) != len(in.Ops) {
-		c.AnomalyExamples = append(c.AnomalyExamples, fmt.Sprintf("harness error: %d read-back results for %d writes", len(in.Found), len(in.Ops)))
-		return c
-	}
-	b := c.count(in)
-	c.prefixAnomalies(in, b)
-	c.Snapshot, c.LossWindow = brackets(in, b)
-	c.lastSave(in)
+	c, _ := ClassifyStream(OpSlice(in.Ops), in) // a slice cannot fail to read
 	return c
+}
+
+// ClassifyStream is Classify over ops read a chunk at a time (a History
+// spooled to disk), in.Ops unused: memory does not grow with the ops
+// beyond in.Found. It reads the stream once, twice when lost writes were
+// acknowledged before a survivor was sent (the prefix check). The error is
+// the stream's; the classification is then empty.
+func ClassifyStream(ops OpStream, in Input) (Classification, error) {
+	n := ops.Len()
+	c := Classification{Writes: n, Unexpected: in.Unexpected}
+	if len(in.Found) != n {
+		c.AnomalyExamples = append(c.AnomalyExamples, fmt.Sprintf("harness error: %d read-back results for %d writes", len(in.Found), n))
+		return c, nil
+	}
+	last := in.lastSave()
+	b := bounds{maxSurvivorSent: math.MinInt64, minLostDone: math.MaxInt64}
+	var ls lastSaveCounts
+	err := eachChunk(ops, in.Found, func(chunk []loadgen.Op, found []Found) {
+		c.count(&in, &b, chunk, found)
+		if last != nil {
+			ls.count(&in, last, chunk, found)
+		}
+	})
+	if err == nil {
+		err = c.prefixAnomalies(ops, &in, b)
+	}
+	if err != nil {
+		return Classification{}, fmt.Errorf("classify %d writes: %w", n, err)
+	}
+	c.Snapshot, c.LossWindow = brackets(in, b)
+	c.recordLastSave(last, ls)
+	return c, nil
 }
 
 // bounds are what the writes the old server saw say about F.
 type bounds struct {
 	maxSurvivorSent time.Duration
-	latestSurvivor  int // index of the survivor sent last
+	latestSurvivor  uint64 // seq of the survivor sent last
 	minLostDone     time.Duration
 	haveSurvivor    bool
 	haveLost        bool
@@ -161,11 +187,11 @@ func lost(op *loadgen.Op, f Found) bool {
 	return op.Outcome == loadgen.OK && !(f.Present && f.Match)
 }
 
-// count is the first pass: counts, lost span, and the bounds of F.
-func (c *Classification) count(in Input) bounds {
-	b := bounds{maxSurvivorSent: math.MinInt64, latestSurvivor: -1, minLostDone: math.MaxInt64}
-	for i := range in.Ops {
-		op, f := &in.Ops[i], in.Found[i]
+// count is the first pass, one chunk at a time: counts, lost span, and the
+// bounds of F.
+func (c *Classification) count(in *Input, b *bounds, ops []loadgen.Op, found []Found) {
+	for i := range ops {
+		op, f := &ops[i], found[i]
 		survived := f.Present && f.Match
 		if f.Present && !f.Match {
 			c.Corrupt++
@@ -210,31 +236,31 @@ func (c *Classification) count(in Input) bounds {
 		if survived && in.beforeReplacement(op) {
 			b.haveSurvivor = true
 			if op.Sent > b.maxSurvivorSent {
-				b.maxSurvivorSent, b.latestSurvivor = op.Sent, i
+				b.maxSurvivorSent, b.latestSurvivor = op.Sent, op.Seq
 			}
 		}
 	}
-	return b
 }
 
 // prefixAnomalies is the second pass: lost writes acknowledged before the
-// last survivor was sent.
-func (c *Classification) prefixAnomalies(in Input, b bounds) {
+// last survivor was sent. Most trials have none and skip the pass.
+func (c *Classification) prefixAnomalies(ops OpStream, in *Input, b bounds) error {
 	if !b.haveLost || !b.haveSurvivor || b.minLostDone >= b.maxSurvivorSent {
-		return
+		return nil
 	}
-	last := &in.Ops[b.latestSurvivor]
-	for i := range in.Ops {
-		op := &in.Ops[i]
-		if !lost(op, in.Found[i]) || !in.beforeReplacement(op) {
-			continue
+	return eachChunk(ops, in.Found, func(chunk []loadgen.Op, found []Found) {
+		for i := range chunk {
+			op := &chunk[i]
+			if !lost(op, found[i]) || !in.beforeReplacement(op) {
+				continue
+			}
+			if op.Done < b.maxSurvivorSent {
+				c.Anomalies++
+				c.example("seq %d was acknowledged at %s and is lost, but seq %d sent later at %s survived: not a point-in-time snapshot",
+					op.Seq, fmtOffset(op.Done), b.latestSurvivor, fmtOffset(b.maxSurvivorSent))
+			}
 		}
-		if op.Done < b.maxSurvivorSent {
-			c.Anomalies++
-			c.example("seq %d was acknowledged at %s and is lost, but seq %d sent later at %s survived: not a point-in-time snapshot",
-				op.Seq, fmtOffset(op.Done), last.Seq, fmtOffset(last.Sent))
-		}
-	}
+	})
 }
 
 func (c *Classification) example(format string, args ...any) {

@@ -5,7 +5,6 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,86 +43,139 @@ func newClient(conn valkeyconn.Settings, addr string, conns int) *redis.Client {
 // LOADING server, a lost connection): a partial read-back would misreport
 // losses.
 func ReadBack(ctx context.Context, conn valkeyconn.Settings, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
-	h := &loadgen.History{Ops: ops}
-	return readBack(ctx, conn, addr, prefix, h, batch, false)
+	return readBack(ctx, conn, addr, prefix, OpSlice(ops), batch, false)
 }
 
-// ReadBackHistory is ReadBack over a History in memory or spooled to disk
-// (loadgen.WriterConfig.Spool): the ops are read chunk by chunk, so only the
-// result (2 bytes per op) grows with the trial's length.
-func ReadBackHistory(ctx context.Context, conn valkeyconn.Settings, addr string, prefix string, h *loadgen.History, batch int) ([]Found, error) {
-	_, spooled := h.Spooled()
-	return readBack(ctx, conn, addr, prefix, h, batch, spooled)
+// ReadBackStream is ReadBack over ops read a chunk at a time (a History
+// spooled to disk, loadgen.WriterConfig.Spool): only the result (2 bytes
+// per op) grows with the trial's length; each chunk is copied into one of a
+// few reused buffers while the workers read it.
+func ReadBackStream(ctx context.Context, conn valkeyconn.Settings, addr string, prefix string, ops OpStream, batch int) ([]Found, error) {
+	s, inMemory := ops.(OpSlice)
+	if inMemory {
+		return readBack(ctx, conn, addr, prefix, s, batch, false)
+	}
+	return readBack(ctx, conn, addr, prefix, ops, batch, true)
 }
 
-// readChunk is a run of ops for one worker and where it starts.
+// readChunk is a run of ops for one worker and where it starts; buf, when
+// set, goes back to the free list once read.
 type readChunk struct {
 	first int
 	ops   []loadgen.Op
+	buf   []loadgen.Op
 }
 
-// readBack feeds h's ops in chunks to a few workers; clone copies each chunk
-// (a spooled History reuses its buffer for the next one).
-func readBack(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, h *loadgen.History, batch int, clone bool) ([]Found, error) {
+// readBack feeds the ops in chunks to a few workers; with copyChunks each
+// chunk is copied first (a stream's chunk is only valid during its call).
+func readBack(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, ops OpStream, batch int, copyChunks bool) ([]Found, error) {
 	if batch <= 0 {
 		batch = defaultBatch
 	}
-	n := h.Len()
-	found := make([]Found, n)
+	n := ops.Len()
+	r := &reader{prefix: prefix, batch: batch, found: make([]Found, n)}
 	if n == 0 {
-		return found, nil
+		return r.found, nil
 	}
-	rdb := newClient(conn, addr, readBackConns)
-	defer rdb.Close()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	r.rdb = newClient(conn, addr, readBackConns)
+	defer r.rdb.Close()
+	ctx, r.cancel = context.WithCancel(ctx)
+	defer r.cancel()
+	chunk := batch * readBackDepth
+	if copyChunks {
+		r.free = make(chan []loadgen.Op, readBackConns+1)
+		for range cap(r.free) {
+			r.free <- make([]loadgen.Op, chunk)
+		}
+	}
 	next := make(chan readChunk)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	for w := 0; w < readBackConns; w++ {
+	var wg sync.WaitGroup
+	for range readBackConns {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mb mgetBatch
-			for c := range next {
-				to := c.first + len(c.ops)
-				if err := readRange(ctx, rdb, prefix, c.ops, found[c.first:to], batch, &mb); err != nil {
-					fail(fmt.Errorf("read back keys %d..%d of %d: %w", c.first, to-1, n, err))
-					return
-				}
-			}
-		}()
+		go func() { defer wg.Done(); r.work(ctx, next) }()
 	}
-	err := h.Chunks(batch*readBackDepth, func(first int, ops []loadgen.Op) bool {
-		if clone {
-			ops = slices.Clone(ops)
-		}
-		select {
-		case next <- readChunk{first, ops}:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	})
+	err := r.feed(ctx, ops, chunk, next)
 	close(next)
 	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("read back %d keys: %w", n, err)
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if r.err != nil {
+		return nil, r.err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read back %d keys: %w", n, err)
 	}
-	return found, nil
+	return r.found, nil
+}
+
+// reader is one read-back: its workers fill found, and the first error
+// cancels the rest.
+type reader struct {
+	rdb    *redis.Client
+	prefix string
+	batch  int
+	found  []Found
+	free   chan []loadgen.Op // copy buffers, when the stream's chunks must be copied
+	cancel context.CancelFunc
+
+	errOnce sync.Once
+	err     error
+}
+
+func (r *reader) fail(err error) {
+	r.errOnce.Do(func() { r.err = err; r.cancel() })
+}
+
+// work reads the chunks it is given until next closes or one fails.
+func (r *reader) work(ctx context.Context, next <-chan readChunk) {
+	var mb mgetBatch
+	n := len(r.found)
+	for c := range next {
+		to := c.first + len(c.ops)
+		if c.first < 0 || to > n {
+			r.fail(fmt.Errorf("read back: the stream gave ops %d..%d of %d", c.first, to-1, n))
+			return
+		}
+		if err := readRange(ctx, r.rdb, r.prefix, c.ops, r.found[c.first:to], r.batch, &mb); err != nil {
+			r.fail(fmt.Errorf("read back keys %d..%d of %d: %w", c.first, to-1, n, err))
+			return
+		}
+		if c.buf != nil {
+			r.free <- c.buf // never blocks: there are only cap(free) buffers
+		}
+	}
+}
+
+// feed hands the stream's chunks to the workers, copied into a free buffer
+// when r.free is set.
+func (r *reader) feed(ctx context.Context, ops OpStream, chunk int, next chan<- readChunk) error {
+	var bad error
+	err := ops.Chunks(chunk, func(first int, part []loadgen.Op) bool {
+		c := readChunk{first: first, ops: part}
+		if len(part) > chunk {
+			bad = fmt.Errorf("the stream gave %d ops, %d asked", len(part), chunk)
+			return false
+		}
+		if r.free != nil {
+			select {
+			case c.buf = <-r.free:
+			case <-ctx.Done():
+				return false
+			}
+			c.ops = c.buf[:copy(c.buf, part)]
+		}
+		select {
+		case next <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
+	if err == nil {
+		err = bad
+	}
+	return err
 }
 
 // readRange reads ops in one pipeline of MGETs of up to batch keys each.

@@ -12,7 +12,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
-// A History spooled to disk reads back like the same ops in memory: a real
+// A History spooled to disk reads back (ReadBackStream) like the same ops in memory: a real
 // writer spools 20k SETs, a tenth of the keys are then deleted, and both
 // read-backs find exactly the others.
 func TestReadBackHistoryFromSpool(t *testing.T) {
@@ -40,7 +40,7 @@ func TestReadBackHistoryFromSpool(t *testing.T) {
 	for seq := uint64(10); seq <= n; seq += 10 {
 		do(t, addr, "DEL", loadgen.Key(prefix, seq))
 	}
-	fromDisk, err := check.ReadBackHistory(ctx, valkeyconn.Settings{}, addr, prefix, h, 300)
+	fromDisk, err := check.ReadBackStream(ctx, valkeyconn.Settings{}, addr, prefix, h, 300)
 	if err != nil {
 		t.Fatal(err)
 	}

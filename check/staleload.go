@@ -25,9 +25,9 @@ type StaleLoad struct {
 	Example    string   // a human sentence naming one of them
 }
 
-// lastSave finds the last completed save and fills the counts bounding what
-// it holds, and the stale load if the losses contradict it.
-func (c *Classification) lastSave(in Input) {
+// lastSave is the last completed save the replacement could load, nil
+// when there is none.
+func (in *Input) lastSave() *SaveFork {
 	var last SaveFork
 	found := false
 	for _, s := range in.CompletedSaves {
@@ -39,39 +39,59 @@ func (c *Classification) lastSave(in Input) {
 		}
 	}
 	if !found {
-		return
+		return nil
 	}
-	c.LastSave = &last
-	var first, lostBefore int
-	for i := range in.Ops {
-		op := &in.Ops[i]
+	return &last
+}
+
+// lastSaveCounts are the writes the last save must and may hold, counted a
+// chunk at a time, and the lost writes it must have held.
+type lastSaveCounts struct {
+	acked, sent int
+	lostBefore  int
+	first       loadgen.Op // the first of them
+}
+
+func (ls *lastSaveCounts) count(in *Input, last *SaveFork, ops []loadgen.Op, found []Found) {
+	for i := range ops {
+		op := &ops[i]
 		if !in.beforeReplacement(op) {
 			continue
 		}
 		if op.Outcome != loadgen.Fail && op.Sent < last.ForkHigh {
-			c.SentBeforeLastSave++
+			ls.sent++
 		}
 		if op.Outcome != loadgen.OK || op.Done >= last.ForkLow {
 			continue
 		}
-		c.AckedBeforeLastSave++
-		if lost(op, in.Found[i]) {
-			if lostBefore == 0 {
-				first = i
+		ls.acked++
+		if lost(op, found[i]) {
+			if ls.lostBefore == 0 {
+				ls.first = *op
 			}
-			lostBefore++
+			ls.lostBefore++
 		}
 	}
-	if lostBefore == 0 {
+}
+
+// recordLastSave fills the counts bounding what the last save holds, and
+// the stale load if the losses contradict it.
+func (c *Classification) recordLastSave(last *SaveFork, ls lastSaveCounts) {
+	if last == nil {
 		return
 	}
-	op := &in.Ops[first]
+	c.LastSave = last
+	c.AckedBeforeLastSave, c.SentBeforeLastSave = ls.acked, ls.sent
+	if ls.lostBefore == 0 {
+		return
+	}
+	op := &ls.first
 	c.StaleLoad = &StaleLoad{
-		Save:       last,
-		LostBefore: lostBefore,
+		Save:       *last,
+		LostBefore: ls.lostBefore,
 		Example: fmt.Sprintf("the replacement loaded a snapshot older than the last completed save (forked at %s, %s): "+
 			"%d acknowledged writes before that fork are lost, e.g. seq %d acknowledged at %s",
-			fmtOffset(last.ForkLow), last.Source, lostBefore, op.Seq, fmtOffset(op.Done)),
+			fmtOffset(last.ForkLow), last.Source, ls.lostBefore, op.Seq, fmtOffset(op.Done)),
 	}
 }
 

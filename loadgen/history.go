@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,20 +33,23 @@ func (o Op) Latency() time.Duration { return o.Done - o.Intended }
 // History is every op a writer issued. After Writer.Stop it is sorted by
 // Seq and the sequence numbers are contiguous.
 //
-// It lives either in memory (Ops) or, for a writer given a Spool file, on
-// disk, with Ops nil. Len, Chunks and Range work for both; code that must
-// handle trials of tens of millions of ops should use them rather than Ops.
+// It lives either in memory (Ops) or on disk, with Ops nil: in the spool
+// file of a writer given one, or in a history.bin opened by OpenHistory.
+// Len, Chunks and Range work for all three; code that must handle trials of
+// tens of millions of ops should use them rather than Ops.
 type History struct {
 	Ops []Op
 
-	spoolPath string // set when the ops are on disk
-	spoolLen  int
-	err       error // the spool could not be written
+	spoolPath string // set when the ops are in a spool file
+	binPath   string // set when the ops are in a history.bin
+	binBody   int64  // where the ops start in binPath
+	spoolLen  int    // the op count, when on disk
+	err       error  // the spool could not be written
 }
 
 // Len is the number of ops.
 func (h *History) Len() int {
-	if h.spoolPath != "" || h.err != nil {
+	if h.spoolPath != "" || h.binPath != "" || h.err != nil {
 		return h.spoolLen
 	}
 	return len(h.Ops)
@@ -65,8 +69,11 @@ func (h *History) Chunks(n int, fn func(first int, ops []Op) bool) error {
 	if n <= 0 {
 		n = 64 << 10
 	}
-	if h.spoolPath != "" {
+	switch {
+	case h.spoolPath != "":
 		return h.chunksFromSpool(n, fn)
+	case h.binPath != "":
+		return h.chunksFromBin(n, fn)
 	}
 	for first := 0; first < len(h.Ops); first += n {
 		if !fn(first, h.Ops[first:min(first+n, len(h.Ops))]) {
@@ -89,13 +96,17 @@ func (h *History) Range(fn func(i int, op *Op) bool) error {
 	})
 }
 
-// each is Range for the summaries, which have no error to return: a spool
-// error is kept and reported by Err.
-func (h *History) each(fn func(op *Op)) {
-	if err := h.Range(func(_ int, op *Op) bool { fn(op); return true }); err != nil && h.err == nil {
+// Each is Range for callers with no error to return (the summaries, a
+// trial's notes): fn returns false to stop early, and a spool error is kept
+// and reported by Err (and by every later Chunks, Range or WriteTo).
+func (h *History) Each(fn func(op *Op) bool) {
+	if err := h.Range(func(_ int, op *Op) bool { return fn(op) }); err != nil && h.err == nil {
 		h.err = err
 	}
 }
+
+// each is Each over every op.
+func (h *History) each(fn func(op *Op)) { h.Each(func(op *Op) bool { fn(op); return true }) }
 
 // Err reports an error met reading a spooled History (the summaries,
 // which return none, leave it here).
@@ -174,7 +185,8 @@ func (h *History) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, nil
 }
 
-// ReadHistory reads a history written by WriteTo and verifies its checksum.
+// ReadHistory reads a history written by WriteTo into memory and verifies
+// its checksum. OpenHistory reads one from its file without holding it.
 func ReadHistory(r io.Reader) (*History, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -187,55 +199,85 @@ func ReadHistory(r io.Reader) (*History, error) {
 	if got, want := crc32.ChecksumIEEE(body), binary.LittleEndian.Uint32(tail); got != want {
 		return nil, fmt.Errorf("read history: checksum mismatch (file %08x, computed %08x): the file is truncated or corrupt", want, got)
 	}
-	p := body[len(historyMagic):]
-	if v := binary.LittleEndian.Uint16(p); v != historyVersion {
-		return nil, fmt.Errorf("read history: version %d, this build reads %d", v, historyVersion)
+	br := bytes.NewReader(body)
+	count, err := readHistoryHeader(br, int64(len(body)))
+	if err != nil {
+		return nil, err
 	}
-	p = p[2:]
-	count, n := binary.Uvarint(p)
-	if n <= 0 {
-		return nil, errors.New("read history: bad op count")
-	}
-	p = p[n:]
-	if count > uint64(len(p))/6 { // every op takes at least 6 bytes
-		return nil, fmt.Errorf("read history: %d ops cannot fit in %d bytes", count, len(p))
-	}
-	h := &History{Ops: make([]Op, 0, count)}
-	var prevSeq uint64
-	var prevIntended time.Duration
-	next := func() int64 {
-		v, n := binary.Varint(p)
-		if n <= 0 {
-			err = errors.New("truncated varint")
-			return 0
+	h := &History{Ops: make([]Op, count)}
+	d := historyDecoder{r: br}
+	for i := range h.Ops {
+		if err := d.next(&h.Ops[i]); err != nil {
+			return nil, fmt.Errorf("read history op %d: %w", i, err)
 		}
-		p = p[n:]
-		return v
 	}
-	for i := uint64(0); i < count; i++ {
-		var op Op
-		op.Seq = prevSeq + uint64(next())
-		conn, n := binary.Uvarint(p)
-		if n <= 0 || conn > 0xffff {
-			return nil, fmt.Errorf("read history op %d: bad connection", i)
-		}
-		p = p[n:]
-		op.Conn = uint16(conn)
-		op.Intended = prevIntended + time.Duration(next())
-		op.Sent = op.Intended + time.Duration(next())
-		op.Done = op.Sent + time.Duration(next())
-		if err != nil || len(p) == 0 {
-			return nil, fmt.Errorf("read history op %d: truncated", i)
-		}
-		op.Outcome, op.Err = Outcome(p[0]>>4), ErrKind(p[0]&15)
-		p = p[1:]
-		h.Ops = append(h.Ops, op)
-		prevSeq, prevIntended = op.Seq, op.Intended
-	}
-	if len(p) != 0 {
-		return nil, fmt.Errorf("read history: %d bytes after the last op", len(p))
+	if br.Len() != 0 {
+		return nil, fmt.Errorf("read history: %d bytes after the last op", br.Len())
 	}
 	return h, nil
+}
+
+// byteReader is what the decoder reads from: a bytes.Reader or a
+// bufio.Reader.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+// readHistoryHeader reads the magic, the version and the op count from the
+// start of a history of size bytes before its checksum.
+func readHistoryHeader(r byteReader, size int64) (uint64, error) {
+	var hdr [len(historyMagic) + 2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[:len(historyMagic)]) != historyMagic {
+		return 0, errors.New("read history: not a valkey-chaos history file (bad magic)")
+	}
+	if v := binary.LittleEndian.Uint16(hdr[len(historyMagic):]); v != historyVersion {
+		return 0, fmt.Errorf("read history: version %d, this build reads %d", v, historyVersion)
+	}
+	count, err := binary.ReadUvarint(r)
+	if err != nil {
+		return 0, errors.New("read history: bad op count")
+	}
+	if count > uint64(size)/6 { // every op takes at least 6 bytes
+		return 0, fmt.Errorf("read history: %d ops cannot fit in %d bytes", count, size)
+	}
+	return count, nil
+}
+
+// historyDecoder decodes WriteTo's ops one after another.
+type historyDecoder struct {
+	r            io.ByteReader
+	prevSeq      uint64
+	prevIntended time.Duration
+}
+
+func (d *historyDecoder) next(op *Op) error {
+	var vals [4]int64
+	seq, err := binary.ReadVarint(d.r)
+	if err != nil {
+		return errors.New("truncated")
+	}
+	conn, err := binary.ReadUvarint(d.r)
+	if err != nil || conn > 0xffff {
+		return errors.New("bad connection")
+	}
+	for i := 1; i < len(vals); i++ {
+		if vals[i], err = binary.ReadVarint(d.r); err != nil {
+			return errors.New("truncated")
+		}
+	}
+	kind, err := d.r.ReadByte()
+	if err != nil {
+		return errors.New("truncated")
+	}
+	op.Seq = d.prevSeq + uint64(seq)
+	op.Conn = uint16(conn)
+	op.Intended = d.prevIntended + time.Duration(vals[1])
+	op.Sent = op.Intended + time.Duration(vals[2])
+	op.Done = op.Sent + time.Duration(vals[3])
+	op.Outcome, op.Err = Outcome(kind>>4), ErrKind(kind&15)
+	d.prevSeq, d.prevIntended = op.Seq, op.Intended
+	return nil
 }
 
 type countingWriter struct {

@@ -171,6 +171,34 @@ func decodeRecord(rec []byte, op *Op) error {
 	return nil
 }
 
+// SpoolFile writes a spool file as a writer given WriterConfig.Spool does,
+// for ops recorded elsewhere (a test or benchmark that needs a long history
+// on disk without a server).
+type SpoolFile struct{ s *spool }
+
+// CreateSpool creates the new spool file path for ops numbered from first.
+func CreateSpool(path string, first uint64) (*SpoolFile, error) {
+	s, err := createSpool(path, first)
+	if err != nil {
+		return nil, err
+	}
+	return &SpoolFile{s: s}, nil
+}
+
+// Put records op, in any order; its Seq is at least first and its Outcome
+// is set (OK, Fail or Unknown).
+func (f *SpoolFile) Put(op Op) { f.s.put(op.Seq-f.s.first, op) }
+
+// Close writes what is left, closes the file and returns the History that
+// reads it.
+func (f *SpoolFile) Close() (*History, error) {
+	n, err := f.s.close()
+	if err != nil {
+		return nil, err
+	}
+	return &History{spoolPath: f.s.path, spoolLen: n}, nil
+}
+
 // OpenSpooledHistory opens a spool file a writer left (WriterConfig.Spool)
 // as a History that reads its ops from the file on each iteration.
 func OpenSpooledHistory(path string) (*History, error) {
@@ -198,26 +226,26 @@ func OpenSpooledHistory(path string) (*History, error) {
 }
 
 // chunksFromSpool reads the spool file n ops at a time into one reused
-// buffer.
+// buffer: each chunk's records in one read, then decoded.
 func (h *History) chunksFromSpool(n int, fn func(first int, ops []Op) bool) error {
 	f, err := os.Open(h.spoolPath)
 	if err != nil {
 		return fmt.Errorf("read history spool: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 256<<10)
-	if _, err := r.Discard(spoolHeader); err != nil {
+	if _, err := f.Seek(int64(spoolHeader), io.SeekStart); err != nil {
 		return fmt.Errorf("read history spool %s header: %w", h.spoolPath, err)
 	}
+	n = min(n, max(h.spoolLen, 1))
 	buf := make([]Op, n)
-	var rec [spoolRecord]byte
+	raw := make([]byte, n*spoolRecord)
 	for first := 0; first < h.spoolLen; first += n {
 		k := min(n, h.spoolLen-first)
+		if _, err := io.ReadFull(f, raw[:k*spoolRecord]); err != nil {
+			return fmt.Errorf("read history spool %s ops %d..%d: %w", h.spoolPath, first, first+k-1, err)
+		}
 		for i := 0; i < k; i++ {
-			if _, err := io.ReadFull(r, rec[:]); err != nil {
-				return fmt.Errorf("read history spool %s op %d: %w", h.spoolPath, first+i, err)
-			}
-			if err := decodeRecord(rec[:], &buf[i]); err != nil {
+			if err := decodeRecord(raw[i*spoolRecord:(i+1)*spoolRecord], &buf[i]); err != nil {
 				return fmt.Errorf("read history spool %s op %d: %w", h.spoolPath, first+i, err)
 			}
 		}

@@ -104,6 +104,7 @@ func saveRows(env *trialEnv, v logSummary, watched []probe.SaveEvent) []result.S
 // Artifact names inside a run's trials/ directory.
 const (
 	historySuffix = ".history.bin"
+	spoolSuffix   = ".history.spool" // while the trial runs (load.go), when it spools
 	foundSuffix   = ".found.bin"
 	hgrmSuffix    = ".hgrm"
 )
@@ -135,6 +136,27 @@ func writeArtifacts(env *trialEnv, t *result.Trial, h *loadgen.History, rb readB
 	}
 	t.Files.Hgrm = hgrmPath
 	return nil
+}
+
+// dropSpool removes the trial's spool file once history.bin holds its ops.
+// When history.bin was not written the spool stays, the trial's only record
+// of its writes, and a note says where it is.
+func (ev *evidence) dropSpool(env *trialEnv, t *result.Trial) {
+	path, ok := ev.load.history.Spooled()
+	if !ok {
+		return
+	}
+	if t.Files.History == "" {
+		rel := path
+		if r, err := filepath.Rel(env.cfg.OutDir, path); err == nil && !strings.HasPrefix(r, "..") {
+			rel = r
+		}
+		t.Notes = append(t.Notes, "the writes' history is only in the spool file "+rel+": history.bin was not written")
+		return
+	}
+	if err := os.Remove(path); err != nil {
+		env.logf("history spool %s not removed: %v", path, err)
+	}
 }
 
 // LogFiler is implemented by targets that write server logs straight into

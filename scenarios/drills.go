@@ -99,17 +99,17 @@ func (ev *evidence) serverRuns() []result.ServerRun {
 // clientView summarises what the writer's client saw: its failed writes by
 // kind, and the first write acknowledged after the fault.
 func clientView(h *loadgen.History, tFault time.Duration) *result.ClientView {
-	if h == nil || len(h.Ops) == 0 {
+	if h == nil || h.Len() == 0 {
 		return nil
 	}
 	cv := &result.ClientView{Source: "writer", Errors: map[string]int{}}
 	sec := func(d time.Duration) *float64 { s := d.Seconds(); return &s }
-	for _, op := range h.Ops {
+	h.Each(func(op *loadgen.Op) bool {
 		if op.Outcome == loadgen.OK {
 			if tFault > 0 && op.Intended > tFault && cv.FirstOKAfterFaultS == nil {
 				cv.FirstOKAfterFaultS = sec(op.Intended)
 			}
-			continue
+			return true
 		}
 		kind := op.Err.String()
 		if kind == "" {
@@ -120,7 +120,8 @@ func clientView(h *loadgen.History, tFault time.Duration) *result.ClientView {
 			cv.FirstErrorS = sec(op.Intended)
 		}
 		cv.LastErrorS = sec(op.Intended)
-	}
+		return true
+	})
 	return cv
 }
 

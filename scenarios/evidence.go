@@ -49,16 +49,16 @@ type readBackDone struct {
 // the prefix that no op wrote.
 func readBack(ctx context.Context, env *trialEnv, h *loadgen.History) (readBackDone, error) {
 	addr := env.currentAddr()
-	env.logf("reading back %d writes", len(h.Ops))
-	found, err := check.ReadBack(ctx, env.cfg.Conn, addr, env.plan.Prefix, h.Ops, 1000)
+	env.logf("reading back %d writes", h.Len())
+	found, err := check.ReadBackStream(ctx, env.cfg.Conn, addr, env.plan.Prefix, h, 1000)
 	if err != nil {
-		return readBackDone{}, fmt.Errorf("read back %d keys: %w", len(h.Ops), err)
+		return readBackDone{}, fmt.Errorf("read back %d keys: %w", h.Len(), err)
 	}
-	written := make(map[uint64]bool, len(h.Ops))
-	for _, op := range h.Ops {
-		written[op.Seq] = true
+	written, err := check.WrittenSeqs(h)
+	if err != nil {
+		return readBackDone{}, err
 	}
-	unexpected, err := check.ScanUnexpected(ctx, env.cfg.Conn, addr, env.plan.Prefix, func(seq uint64) bool { return written[seq] })
+	unexpected, err := check.ScanUnexpected(ctx, env.cfg.Conn, addr, env.plan.Prefix, written.Has)
 	if err != nil {
 		return readBackDone{}, fmt.Errorf("scan for unexpected keys: %w", err)
 	}
@@ -74,14 +74,20 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 	}
 	t := ev.baseTrial(env)
 	ev.recordFault(env, t)
-	if ev.load.history != nil {
-		ev.recordWrites(env, t)
-		if err := writeArtifacts(env, t, ev.load.history, ev.found, ev.log.lines); err != nil && runErr == nil {
+	if h := ev.load.history; h != nil {
+		if err := ev.recordWrites(env, t); err != nil && runErr == nil {
 			runErr = err
 		}
+		if err := writeArtifacts(env, t, h, ev.found, ev.log.lines); err != nil && runErr == nil {
+			runErr = err
+		}
+		defer ev.dropSpool(env, t) // the trial's summaries read the History until judged
 	}
 	keptData(env, t)
 	ev.recordDrill(env, t)
+	if h := ev.load.history; h != nil && h.Err() != nil && runErr == nil {
+		runErr = fmt.Errorf("the writes' history: %w", h.Err())
+	}
 	t.Assumptions = ev.assumptions(env, t, runErr)
 	if ctx.Err() != nil {
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
@@ -171,8 +177,9 @@ func (ev *evidence) recordFault(env *trialEnv, t *result.Trial) {
 }
 
 // recordWrites fills the numbers DESIGN.md defines from the History, the
-// read-back and the server log.
-func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
+// read-back and the server log. The error is the History's (a spool that
+// cannot be read): the numbers are then incomplete.
+func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) error {
 	h := ev.load.history
 	sum := ev.log.summary
 	t.Saves = saveRows(env, sum, ev.load.saves)
@@ -185,10 +192,12 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
 	case ev.recovery.exited != "":
 		ev.recordUnrecovered(env, t)
 	case ev.found.done:
-		ev.recordClassification(env, t)
+		if err := ev.recordClassification(env, t); err != nil {
+			return err
+		}
 		ev.recordTimeline(env, t)
 	default:
-		t.Writes = len(h.Ops)
+		t.Writes = h.Len()
 		t.Acked, t.Failed, t.Unknown = h.Counts()
 	}
 	if tFault > 0 {
@@ -198,6 +207,10 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
 		t.Problems = append(t.Problems, noteStorage(t, ev.storage.events, tFault)...)
 	}
 	recordLoad(env, t, h)
+	if err := h.Err(); err != nil {
+		return fmt.Errorf("the writes' history: %w", err)
+	}
+	return nil
 }
 
 // floorF is the fork of the dataset's snapshot, the oldest snapshot the
@@ -265,28 +278,35 @@ func (ev *evidence) lossTo(env *trialEnv) time.Time {
 	// A write sent within a few serverCron ticks of SIGTERM is answered
 	// before the shutdown begins; one sent later means the server went on.
 	after := tFault.Add(2 * savepolicy.Tick).Sub(env.base)
-	for _, op := range ev.load.history.Ops {
-		if op.Outcome == loadgen.OK && op.Sent > after && op.Sent < rep.GoneAt.Sub(env.base) {
-			return rep.GoneAt
-		}
+	kept := false
+	ev.load.history.Each(func(op *loadgen.Op) bool {
+		kept = op.Outcome == loadgen.OK && op.Sent > after && op.Sent < rep.GoneAt.Sub(env.base)
+		return !kept
+	})
+	if kept {
+		return rep.GoneAt
 	}
 	return to
 }
 
-func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
+func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) error {
 	var replacement time.Duration
 	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() {
 		replacement = st.Sub(env.base)
 	}
 	lossTo := ev.lossTo(env)
-	ops, found := ev.load.history.Ops, ev.found.found
+	var ops check.OpStream = ev.load.history
+	found := ev.found.found
 	skip, evicted, expired := excluded(ev.memory.events, env.plan.Prefix)
 	t.Evicted, t.Expired = evicted, expired
 	if len(skip) > 0 {
-		ops, found = withoutSeqs(ops, found, skip)
+		var err error
+		if ops, found, err = withoutSeqs(ops, found, skip); err != nil {
+			return err
+		}
 	}
 	in := check.Input{
-		Ops: ops, Found: found, Unexpected: ev.found.unexpected,
+		Found: found, Unexpected: ev.found.unexpected,
 		TFault: lossTo.Sub(env.base), Replacement: replacement,
 		SaveStarts: ev.log.summary.completedForks(env.base), FloorF: ev.floorF(env),
 		CompletedSaves: ev.completedSaves(env, lossTo),
@@ -301,7 +321,12 @@ func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 	}
 	slices.Sort(t.Classified.Excluded)
 	t.OverlapS = ev.overlap(env)
-	applyClassification(t, check.Classify(in), env.base, t.Classified)
+	c, err := check.ClassifyStream(ops, in)
+	if err != nil {
+		return err
+	}
+	applyClassification(t, c, env.base, t.Classified)
+	return nil
 }
 
 // applyClassification fills the numbers DESIGN.md defines from one

@@ -234,15 +234,55 @@ func excluded(ev *probe.KeyEvents, prefix string) (seqs map[uint64]bool, evicted
 	return seqs, add(ev.Evicted), add(ev.Expired)
 }
 
-// withoutSeqs drops the ops (and their read-back) whose seq is in skip.
-func withoutSeqs(ops []loadgen.Op, found []check.Found, skip map[uint64]bool) ([]loadgen.Op, []check.Found) {
-	outOps := make([]loadgen.Op, 0, len(ops))
-	outFound := make([]check.Found, 0, len(found))
-	for i, op := range ops {
-		if !skip[op.Seq] {
-			outOps = append(outOps, op)
-			outFound = append(outFound, found[i])
-		}
+// withoutSeqs drops the ops (and their read-back) whose seq is in skip:
+// the ops as a stream that leaves them out as it reads (a spooled History
+// stays on disk), and the read-back of the others. A read-back that does
+// not match the ops is returned as it is, for Classify to name.
+func withoutSeqs(ops check.OpStream, found []check.Found, skip map[uint64]bool) (check.OpStream, []check.Found, error) {
+	if len(found) != ops.Len() {
+		return ops, found, nil
 	}
-	return outOps, outFound
+	kept := make([]check.Found, 0, len(found))
+	err := ops.Chunks(0, func(first int, chunk []loadgen.Op) bool {
+		for i := range chunk {
+			if !skip[chunk[i].Seq] {
+				kept = append(kept, found[first+i])
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("leave out evicted and expired writes: %w", err)
+	}
+	return skipping{ops: ops, skip: skip, n: len(kept)}, kept, nil
+}
+
+// skipping is a stream without the ops whose seq is in skip.
+type skipping struct {
+	ops  check.OpStream
+	skip map[uint64]bool
+	n    int
+}
+
+var _ check.OpStream = skipping{}
+
+func (s skipping) Len() int { return s.n }
+
+func (s skipping) Chunks(n int, fn func(first int, ops []loadgen.Op) bool) error {
+	var buf []loadgen.Op
+	at := 0
+	return s.ops.Chunks(n, func(_ int, chunk []loadgen.Op) bool {
+		buf = buf[:0]
+		for i := range chunk {
+			if !s.skip[chunk[i].Seq] {
+				buf = append(buf, chunk[i])
+			}
+		}
+		if len(buf) == 0 {
+			return true
+		}
+		more := fn(at, buf)
+		at += len(buf)
+		return more
+	})
 }

@@ -56,9 +56,11 @@ func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 		rc.Skipped = "no history, read-back or classification inputs recorded (a run from an older build, or a trial that never read back)"
 		return rc, nil
 	}
-	h, err := readFile(filepath.Join(dir, t.Files.History), loadgen.ReadHistory)
+	// From the file, a chunk at a time: a long trial's ops need not fit.
+	histPath := filepath.Join(dir, t.Files.History)
+	h, err := loadgen.OpenHistory(histPath)
 	if err != nil {
-		return rc, err
+		return rc, badFile(histPath, err)
 	}
 	found, err := readFile(filepath.Join(dir, t.Files.Found), check.ReadFound)
 	if err != nil {
@@ -70,18 +72,23 @@ func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 	}
 	before := *t
 	ci := t.Classified
-	ops := h.Ops
+	var ops check.OpStream = h
 	if len(ci.Excluded) > 0 {
 		skip := map[uint64]bool{}
 		for _, seq := range ci.Excluded {
 			skip[seq] = true
 		}
-		ops, found = withoutSeqs(ops, found, skip)
+		if ops, found, err = withoutSeqs(ops, found, skip); err != nil {
+			return rc, err
+		}
 	}
-	c := check.Classify(check.Input{
-		Ops: ops, Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
+	c, err := check.ClassifyStream(ops, check.Input{
+		Found: found, Unexpected: ci.Unexpected, TFault: seconds(ci.TFaultS), Replacement: seconds(ci.ReplacementS),
 		SaveStarts: durations(ci.SaveStartsS), FloorF: seconds(ci.FloorFS), CompletedSaves: saveForks(ci.CompletedSaves),
 	})
+	if err != nil {
+		return rc, err
+	}
 	t.Problems = withoutAnomalyExamples(t.Problems)
 	applyClassification(t, c, time.UnixMilli(t.TrialStartUnixMs), ci)
 	t.Problems = dedupe(t.Problems)
@@ -95,17 +102,26 @@ func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return zero, fmt.Errorf("%w: %s is missing: the run directory is incomplete", result.ErrBadInput, path)
-		}
-		return zero, err
+		return zero, badFile(path, err)
 	}
 	defer f.Close()
 	v, err := read(f)
 	if err != nil {
-		return zero, fmt.Errorf("%w: %s: %w", result.ErrBadInput, path, err)
+		return zero, badFile(path, err)
 	}
 	return v, nil
+}
+
+// badFile names a run file that is missing or cannot be read as bad input.
+func badFile(path string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s is missing: the run directory is incomplete", result.ErrBadInput, path)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return err // the file is there but cannot be read: not the input's fault
+	}
+	return fmt.Errorf("%w: %s: %w", result.ErrBadInput, path, err)
 }
 
 func withoutAnomalyExamples(problems []string) []string {

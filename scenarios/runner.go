@@ -47,6 +47,12 @@ type Config struct {
 	// SLOs apply to every trial, on top of each scenario's expect block.
 	SLOs []string
 	slos []slo.SLO // SLOs, parsed by Run
+	// SpoolAboveOps: a trial whose writer may issue more ops than this
+	// (its MaxOps, the rate times its time bound) streams the History to a
+	// spool file in OutDir/trials instead of keeping it in memory, and is
+	// classified from there (40 B per op on disk, not in the harness). 0:
+	// DefaultSpoolAboveOps; negative: always spool.
+	SpoolAboveOps int64
 
 	Target     Target
 	TargetInfo result.Target // kind, server version, ...; rules filled in by the Runner

@@ -40,10 +40,11 @@ func runTrials(t *testing.T, ctx context.Context, rs runSetup, scens ...*Scenari
 }
 
 // trialOpts wrap the target (a test's own misbehaviour on top of a real
-// server) and report the run directory.
+// server), report the run directory and adjust the run's Config.
 type trialOpts struct {
-	wrap func(Target) Target
-	out  *string
+	wrap   func(Target) Target
+	out    *string
+	config func(*Config)
 }
 
 func runTrialsWith(t *testing.T, ctx context.Context, rs runSetup, o trialOpts, scens ...*Scenario) (*result.Run, error) {
@@ -76,7 +77,7 @@ func runTrialsWith(t *testing.T, ctx context.Context, rs runSetup, o trialOpts, 
 	if o.wrap != nil {
 		tgt = o.wrap(tg)
 	}
-	return Run(ctx, Config{
+	cfg := Config{
 		RunID:      "test",
 		OutDir:     out,
 		SaveReal:   rules,
@@ -86,7 +87,11 @@ func runTrialsWith(t *testing.T, ctx context.Context, rs runSetup, o trialOpts, 
 		Target:     tgt,
 		TargetInfo: result.Target{Kind: "local", ServerVersion: tg.Version()},
 		Progress:   testWriter{t},
-	}, scens)
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	return Run(ctx, cfg, scens)
 }
 
 type testWriter struct{ t *testing.T }

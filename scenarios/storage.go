@@ -433,28 +433,28 @@ func orAll(glob string) string {
 func noteRefusals(h *loadgen.History, tFault time.Duration, evs []result.StorageFaultEvent) (*result.Refusal, []string) {
 	var r *result.Refusal
 	var last time.Duration
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	h.Each(func(op *loadgen.Op) bool {
 		if op.Intended >= tFault || op.Outcome != loadgen.Fail || op.Err != loadgen.ErrMisconf {
-			continue
+			return true
 		}
 		if r == nil {
 			r = &result.Refusal{Kind: "misconf", FromS: op.Intended.Seconds()}
 		}
 		r.Count++
 		last = max(last, op.Intended)
-	}
+		return true
+	})
 	if r == nil {
 		return nil, nil
 	}
 	r.ToS = last.Seconds()
 	r.Seconds = r.ToS - r.FromS
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	h.Each(func(op *loadgen.Op) bool {
 		if op.Outcome == loadgen.OK && op.Intended > last && op.Intended < tFault && (r.ResumedS == 0 || op.Intended.Seconds() < r.ResumedS) {
 			r.ResumedS = op.Intended.Seconds()
 		}
-	}
+		return true
+	})
 	if len(evs) > 0 {
 		if lifted := evs[0].LiftS; lifted > 0 && lifted < tFault.Seconds() && r.ResumedS == 0 {
 			return r, []string{fmt.Sprintf("writes were still refused (MISCONF) %.2fs after the storage fault was lifted", tFault.Seconds()-lifted)}

@@ -17,7 +17,7 @@ var corruptRDBLines = []string{"Short read", "Unexpected EOF reading RDB", "Bad 
 func (ev *evidence) recordUnrecovered(env *trialEnv, t *result.Trial) {
 	h, detail := ev.load.history, ev.recovery.exited
 	t.ReplacementExited = detail
-	t.Writes = len(h.Ops)
+	t.Writes = h.Len()
 	t.Acked, t.Failed, t.Unknown = h.Counts()
 	t.LossWindowS = nil
 	addStep(env, t, "port_accepts", ev.recovery.ready.Accepted, "probe")

@@ -28,6 +28,8 @@ EXTRA_ARGS="-loadgen.rounds $ROUNDS -loadgen.ops $OPS -loadgen.pin=${PIN:-true}"
 run ./loadgen 'Preload'
 run ./loadgen 'HistoryMemory' -benchmem
 run ./check 'ReadBack1M' -benchtime 3x
+run ./check 'ClassifyFromSpool'
+run ./report 'ReportTenTrials'
 run ./loadgen 'Pacing$'
 load_after=$(load)
 
@@ -88,6 +90,16 @@ mem=$(metric BenchmarkSpooledHistoryMemory/memory peak-heap-B/op)
 row "History of a 1 h trial at 20k/s (72M ops) in 2 GiB: spooled to disk" "$(fmt "$sp" 1) MiB writer peak heap over 1M ops, flat in the op count ($(fmt "$(metric BenchmarkSpooledHistoryMemory/spool file-B/op)" 0) B/op on disk)" \
   "kept in memory: $(fmt "$mem" 1) B/op peak, $(awk -v b="$mem" 'BEGIN { if (b == "") print "-"; else printf "%.1f", b * 72e6 / 2^30 }') GiB at 72M ops" \
   "$sp" "<=" 2048
+b=BenchmarkClassifyFromSpool
+m=$(metric "$b" at-72M-MiB)
+row "Classification of a 1 h trial at 20k/s (72M ops) from disk in 2 GiB" "$(fmt "$(metric "$b" trial-heap-B/op)" 2) B/op heap held classifying 10M ops from the spool (peak RSS $(fmt "$(metric "$b" peak-rss-B/op)" 2) B/op)" \
+  "$(fmt "$m" 0) MiB at 72M ops; in memory the ops alone take 40 B/op, $(awk 'BEGIN { printf "%.0f", 40 * 72e6 / 2^20 }') MiB; $(fmt "$(metric "$b" ns/op-classified)" 0) ns per op classified" \
+  "$m" "<=" 2048
+b=BenchmarkReportTenTrials
+rt=$(metric "$b" s/report)
+row "Report of a 10-trial run in under 10 s" "$(fmt "$rt" 2) s" \
+  "result.json loaded, $(fmt "$(metric "$b" charts)" 0) charts, report.md, report.html and the summary written" \
+  "$rt" "<=" 10 "busy machine: wall time includes waiting for a CPU"
 b=BenchmarkReadBack1M
 k=$(metric "$b" keys/s)
 sc=$(metric "$b" server-cpu-s/Mkeys)

@@ -1,0 +1,9 @@
+package check
+
+// SetChunkSize makes Classify and WrittenSeqs read streams n ops at a time
+// until the returned func restores the default.
+func SetChunkSize(n int) (restore func()) {
+	old := chunkSize
+	chunkSize = n
+	return func() { chunkSize = old }
+}
