@@ -138,7 +138,10 @@ func cmpOr(v, def int) int {
 }
 
 // clientOptions are the go-redis options of cfg.Client.
-func (cfg *ReaderConfig) clientOptions() *redis.Options {
+// Timeouts on the client's connections are counted into timeouts: a command
+// whose reply timed out may have run on the server, and the tuned client
+// then retries it, so the server's counts can exceed the reader's by those.
+func (cfg *ReaderConfig) clientOptions(timeouts *atomic.Uint64) *redis.Options {
 	addr := cfg.Addr
 	opt := cfg.Conn.Apply(&redis.Options{Addr: addr()})
 	dialTimeout := 5 * time.Second // go-redis's default
@@ -158,9 +161,37 @@ func (cfg *ReaderConfig) clientOptions() *redis.Options {
 	// With TLS, Conn.Dial does the handshake (go-redis applies TLSConfig
 	// only in its own dialer).
 	opt.Dialer = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return cfg.Conn.Dial(ctx, addr(), dialTimeout)
+		c, err := cfg.Conn.Dial(ctx, addr(), dialTimeout)
+		if err != nil {
+			return nil, err
+		}
+		return timeoutCountingConn{Conn: c, timeouts: timeouts}, nil
 	}
 	return opt
+}
+
+// timeoutCountingConn counts the reads and writes that hit their deadline.
+type timeoutCountingConn struct {
+	net.Conn
+	timeouts *atomic.Uint64
+}
+
+func (c timeoutCountingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.count(err)
+	return n, err
+}
+
+func (c timeoutCountingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.count(err)
+	return n, err
+}
+
+func (c timeoutCountingConn) count(err error) {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		c.timeouts.Add(1)
+	}
 }
 
 // ReadResult is what one cache read returned.
@@ -217,6 +248,9 @@ type ReaderStats struct {
 	Origin                      uint64 // origin fetches made
 	Fills                       uint64 // acknowledged SETs: changes the server counts
 	FillsFailed                 uint64
+	// Timeouts counts requests whose reply (or send) hit the client's
+	// deadline: each may have run on the server and been retried.
+	Timeouts uint64
 }
 
 // Reader reads keys cache-aside on an open-loop schedule: GET; on a miss,
@@ -240,7 +274,7 @@ type Reader struct {
 	rng     *rand.Rand
 	reads   []Read
 
-	nReads, nHits, nMisses, nErrors, nOrigin, nFills, nFillsFailed atomic.Uint64
+	nReads, nHits, nMisses, nErrors, nOrigin, nFills, nFillsFailed, nTimeouts atomic.Uint64
 
 	wg       sync.WaitGroup
 	done     chan struct{}
@@ -258,7 +292,7 @@ func StartReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 	if cfg.ZipfS > 0 {
 		r.zipf = rand.NewZipf(r.rng, cfg.ZipfS, 1, cfg.Keys-1)
 	}
-	r.client = redis.NewClient(cfg.clientOptions())
+	r.client = redis.NewClient(cfg.clientOptions(&r.nTimeouts))
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.start = time.Now()
 	r.startOff = r.start.Sub(cfg.Base)
@@ -285,6 +319,7 @@ func (r *Reader) Stats() ReaderStats {
 	return ReaderStats{
 		Reads: r.nReads.Load(), Hits: r.nHits.Load(), Misses: r.nMisses.Load(), Errors: r.nErrors.Load(),
 		Origin: r.nOrigin.Load(), Fills: r.nFills.Load(), FillsFailed: r.nFillsFailed.Load(),
+		Timeouts: r.nTimeouts.Load(),
 	}
 }
 
