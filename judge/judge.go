@@ -22,6 +22,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/slo"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // Decision is what Decide concludes about one trial.
@@ -82,7 +83,7 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 		}
 		fails = append(fails, "the replacement loaded a snapshot older than the last completed save"+sep+s.Detail)
 	}
-	if t.Fault == "stop" && (t.AllowedLoss == nil || !t.AllowedLoss.Everything) {
+	if graceful(t) && (t.AllowedLoss == nil || !t.AllowedLoss.Everything) {
 		fails = append(fails, stopReasons(t)...)
 	}
 	if t.Corrupt > 0 {
@@ -104,9 +105,15 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 	return fails, unsure
 }
 
+// graceful: the fault ends the old server with SIGTERM and its final save
+// (a stop, or a rolling deployment, whose scheduler stops the old task the
+// same way): it is judged as a stop, whatever the save rules' window.
+func graceful(t *result.Trial) bool { return target.FaultKind(t.Fault).Graceful() }
+
 // stopReasons: a graceful stop loses nothing and finishes its final save
 // within the stop timeout; an escalation to SIGKILL is a failure even when
-// nothing happened to be lost.
+// nothing happened to be lost. Writes lost to an overlap of two servers
+// are the overlap's reason, not the stop's.
 func stopReasons(t *result.Trial) []string {
 	timeout := "the stop timeout"
 	if t.StopTimeoutS > 0 {
@@ -117,8 +124,12 @@ func stopReasons(t *result.Trial) []string {
 		return []string{fmt.Sprintf("the final save did not finish within %s: SIGKILL, %d acknowledged writes lost", timeout, t.Lost)}
 	case t.StopEscalated:
 		return []string{fmt.Sprintf("the final save did not finish within %s: SIGKILL (a graceful stop must save and exit in time; this time no acknowledged write happened to be lost)", timeout)}
-	case t.Lost > 0:
-		return []string{fmt.Sprintf("%d acknowledged writes lost on a graceful stop", t.Lost)}
+	case t.Lost > 0 && t.OverlapS == nil:
+		what := "a graceful stop"
+		if t.Fault == string(target.RollingDeploy) {
+			what = "a rolling deployment (the old task's final save must hold them)"
+		}
+		return []string{fmt.Sprintf("%d acknowledged writes lost on %s", t.Lost, what)}
 	}
 	return nil
 }
@@ -130,8 +141,8 @@ func stopReasons(t *result.Trial) []string {
 // end is beyond it cannot decide.
 func lossWindow(t *result.Trial) (fails, unsure []string) {
 	pred := t.PredictedLossWindowS
-	if t.Lost == 0 || pred <= 0 || t.Fault == "stop" {
-		return nil, nil
+	if t.Lost == 0 || pred <= 0 || graceful(t) {
+		return nil, nil // a graceful fault may lose nothing at all: stopReasons
 	}
 	w := t.LossWindowS
 	if w == nil {

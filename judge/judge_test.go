@@ -154,3 +154,47 @@ func TestStrategyLossRules(t *testing.T) {
 		})
 	}
 }
+
+// A rolling deployment stops the old task as StopTask does (SIGTERM, final
+// save, SIGKILL after the stop timeout): it is judged as a stop. The case
+// found in review: the old task's stop escalated, 5612 of 7604
+// acknowledged writes were lost, and the trial passed because the loss
+// window fitted the rules' prediction.
+func TestRollingDeployIsJudgedLikeAStop(t *testing.T) {
+	deploy := func() result.Trial {
+		tr := base()
+		tr.Scenario, tr.Fault, tr.Acked, tr.Lost, tr.StopTimeoutS = "rolling-deploy", "rolling-deploy", 7604, 5612, 2
+		return tr
+	}
+	cases := []struct {
+		name   string
+		edit   func(*result.Trial)
+		want   result.Verdict
+		reason string
+	}{
+		{"escalated, loss within the prediction", func(tr *result.Trial) { tr.StopEscalated = true }, result.Fail, "did not finish within the 2s stop timeout: SIGKILL, 5612 acknowledged writes lost"},
+		{"escalated, nothing lost", func(tr *result.Trial) { tr.StopEscalated, tr.Lost, tr.LossWindowS = true, 0, &result.Window{} }, result.Fail, "SIGKILL"},
+		{"final save in time, writes lost", func(*result.Trial) {}, result.Fail, "5612 acknowledged writes lost on a rolling deployment"},
+		{"final save in time, nothing lost", func(tr *result.Trial) { tr.Lost, tr.LossWindowS = 0, &result.Window{} }, result.Pass, ""},
+		{"aof-everysec allows nothing on a stop", func(tr *result.Trial) {
+			tr.Persistence, tr.AllowedLoss, tr.OldestLostS = "aof-everysec", &result.AllowedLoss{WindowS: 0, Why: "SIGTERM flushes and fsyncs the AOF before exiting"}, f(0.5)
+		}, result.Fail, "allows none"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := deploy()
+			c.edit(&tr)
+			d := Decide(&tr, nil)
+			if d.Verdict != c.want || !strings.Contains(strings.Join(d.Reasons, "; "), c.reason) {
+				t.Fatalf("verdict %s (%q), want %s naming %q", d.Verdict, d.Reasons, c.want, c.reason)
+			}
+		})
+	}
+	// Writes lost to two servers on one dump.rdb are the overlap's reason.
+	tr := deploy()
+	tr.OverlapS, tr.Anomalies = &result.Span{From: 1, To: 2.5}, 5612
+	d := Decide(&tr, nil)
+	if why := strings.Join(d.Reasons, "; "); d.Verdict != result.Fail || !strings.Contains(why, "before the old server was gone") || strings.Contains(why, "lost on a rolling deployment") {
+		t.Errorf("overlapped deployment: verdict %s (%q), want the overlap named as the cause", d.Verdict, d.Reasons)
+	}
+}

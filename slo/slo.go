@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // SLO is one parsed objective: Metric Op Limit. Limits of duration metrics
@@ -65,8 +66,8 @@ var metrics = map[string]metric{
 	"server_load": {duration, `the server's own "DB loaded from disk" time (server_load_s)`, func(t *result.Trial) (float64, bool, bool) {
 		return deref(t.ServerLoadS)
 	}},
-	"final_save": {duration, "final save on a graceful stop (final_save_s); stop trials only", func(t *result.Trial) (float64, bool, bool) {
-		if t.Fault != "stop" {
+	"final_save": {duration, "final save on a graceful stop (final_save_s); stop and rolling-deploy trials only", func(t *result.Trial) (float64, bool, bool) {
+		if !graceful(t) {
 			return 0, false, false
 		}
 		return deref(t.FinalSaveS)
@@ -74,8 +75,8 @@ var metrics = map[string]metric{
 	"lost": {count, "acknowledged writes absent or different after recovery", func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Lost), true, readBack(t)
 	}},
-	"lost_on_stop": {count, "lost, on graceful-stop trials only", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Lost), t.Fault == "stop", readBack(t)
+	"lost_on_stop": {count, "lost, on graceful-stop trials only (stop, rolling-deploy)", func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Lost), graceful(t), readBack(t)
 	}},
 	"lost_on_crash": {count, "lost, on crash trials only", func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Lost), t.Fault == "crash", readBack(t)
@@ -90,6 +91,10 @@ var metrics = map[string]metric{
 		return float64(t.Unexpected), true, readBack(t)
 	}},
 }
+
+// graceful: the old server got SIGTERM and its final save (a stop, or a
+// rolling deployment's stop of the old task).
+func graceful(t *result.Trial) bool { return target.FaultKind(t.Fault).Graceful() }
 
 // readBack is false when the trial never read its keys back (the
 // replacement never started, or the run was cut short before): counts of
