@@ -50,8 +50,9 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 	checks := slo.Evaluate(t, slos)
 	for _, c := range checks {
 		switch {
-		case c.Observed == nil:
-			fails = append(fails, fmt.Sprintf("SLO %s failed: its metric is unknown for this trial (not observed)", c.Name))
+		case c.Observed == nil || c.Undecided:
+			// Missing evidence never passes, and never fails either.
+			unsure = append(unsure, undecidedReason(c))
 		case !c.Pass:
 			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Format(c.Metric, *c.Observed)))
 		}
@@ -69,8 +70,21 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 	return Decision{Verdict: result.Pass, Reasons: []string{}, Checks: checks}
 }
 
+// undecidedReason says why an SLO check could not be decided.
+func undecidedReason(c result.Check) string {
+	if c.Observed == nil {
+		return fmt.Sprintf("SLO %s undecided: its metric is unknown for this trial (not observed)", c.Name)
+	}
+	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit", c.Name, slo.Format(c.Metric, *c.Observed))
+}
+
 // invariants returns the failure reasons and the undecidable ones.
 func invariants(t *result.Trial) (fails, unsure []string) {
+	if t.Unread != "" {
+		// Nothing was read back: lost, anomalies and the rest are unknown,
+		// so no invariant on them can hold; the trial is no pass.
+		unsure = append(unsure, "what was lost is unknown: "+t.Unread)
+	}
 	if t.OverlapS != nil {
 		fails = append(fails, overlapReason(t)) // first: it names the anomalies
 	} else if t.Anomalies > 0 {

@@ -66,10 +66,11 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
 		}, nil, result.Invalid, "another save completed"},
 		{"SLO failed", func(*result.Trial) {}, mustSLO("rto<=1s"), result.Fail, "SLO rto<=1s failed: observed 1.2 s"},
-		// Defect 10: an SLO on data nobody read back fails as unknown.
+		// Defect 10: an SLO on data nobody read back is unknown: never a
+		// pass, and no evidence of a failure either.
 		{"SLO on unread data", func(tr *result.Trial) {
 			tr.Unread, tr.Lost, tr.LossWindowS, tr.Interrupted = "interrupted", 0, nil, "cut short"
-		}, mustSLO("lost==0"), result.Fail, "unknown"},
+		}, mustSLO("lost==0"), result.Inconclusive, "unknown"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -118,8 +119,8 @@ func TestRejudgeAddsSLOsToTheRecordedOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run.Trials[0]
-	if len(got.Checks) != 2 || got.Verdict != result.Fail {
-		t.Fatalf("checks %+v verdict %s, want the recorded SLO kept and the unknown warm-up failing", got.Checks, got.Verdict)
+	if len(got.Checks) != 2 || got.Verdict != result.Inconclusive {
+		t.Fatalf("checks %+v verdict %s, want the recorded SLO kept and the unknown warm-up undecided", got.Checks, got.Verdict)
 	}
 }
 
@@ -196,5 +197,79 @@ func TestRollingDeployIsJudgedLikeAStop(t *testing.T) {
 	d := Decide(&tr, nil)
 	if why := strings.Join(d.Reasons, "; "); d.Verdict != result.Fail || !strings.Contains(why, "before the old server was gone") || strings.Contains(why, "lost on a rolling deployment") {
 		t.Errorf("overlapped deployment: verdict %s (%q), want the overlap named as the cause", d.Verdict, d.Reasons)
+	}
+}
+
+// Missing evidence never passes: for every kind of check, a trial whose
+// value for it is unknown (null, or nothing read back) gets the check
+// undecided with observed null, and the trial inconclusive unless an
+// invariant fails it on its own.
+func TestMissingEvidenceNeverPasses(t *testing.T) {
+	unread := func(tr *result.Trial) {
+		tr.Unread, tr.Lost, tr.LossWindowS = "the keys were never read back: the trial ended before recovery (interrupted)", 0, nil
+	}
+	stop := func(tr *result.Trial) {
+		tr.Fault, tr.Lost, tr.LossWindowS, tr.FinalSaveS = "stop", 0, &result.Window{}, f(0.4)
+	}
+	missing := map[string]struct {
+		edit func(*result.Trial)
+		want result.Verdict
+	}{
+		"loss_window":      {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
+		"loss_window_high": {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
+		"rto":              {func(tr *result.Trial) { tr.RTOS = nil }, result.Fail}, // the cache never served: an invariant
+		"warmup":           {func(tr *result.Trial) { tr.WarmupS = nil }, result.Inconclusive},
+		"server_load":      {func(tr *result.Trial) { tr.ServerLoadS = nil }, result.Inconclusive},
+		"final_save":       {func(tr *result.Trial) { stop(tr); tr.FinalSaveS = nil }, result.Inconclusive},
+		"lost":             {unread, result.Inconclusive},
+		"lost_on_stop":     {func(tr *result.Trial) { stop(tr); unread(tr) }, result.Inconclusive},
+		"lost_on_crash":    {unread, result.Inconclusive},
+		"anomalies":        {unread, result.Inconclusive},
+		"corrupt":          {unread, result.Inconclusive},
+		"unexpected":       {unread, result.Inconclusive},
+	}
+	limit := func(m string) string {
+		if slo.IsDuration(m) {
+			return "1h"
+		}
+		return "0"
+	}
+	for _, m := range slo.Metrics() {
+		c, ok := missing[m]
+		if !ok {
+			t.Errorf("metric %s has no missing-evidence case", m)
+			continue
+		}
+		for _, op := range []string{"<=", ">=", "==", "!="} {
+			expr := m + op + limit(m)
+			t.Run(expr, func(t *testing.T) {
+				tr := base()
+				tr.WarmupS, tr.ServerLoadS = f(0.3), f(0.2)
+				c.edit(&tr)
+				d := Decide(&tr, mustParse(t, expr))
+				if len(d.Checks) != 1 {
+					t.Fatalf("checks %+v, want one", d.Checks)
+				}
+				if ch := d.Checks[0]; ch.Pass || !ch.Undecided || ch.Observed != nil {
+					t.Errorf("check %+v, want undecided with observed null", ch)
+				}
+				if d.Verdict == result.Pass || d.Verdict != c.want {
+					t.Errorf("verdict %s (%q), want %s", d.Verdict, d.Reasons, c.want)
+				}
+			})
+		}
+		// Nothing read back: whatever the check, the trial is no pass.
+		t.Run(m+" on an unread trial", func(t *testing.T) {
+			tr := base()
+			tr.WarmupS, tr.ServerLoadS, tr.FinalSaveS = f(0.3), f(0.2), f(0.4)
+			unread(&tr)
+			expr := m + ">=0"
+			if slo.IsDuration(m) {
+				expr += "s"
+			}
+			if d := Decide(&tr, mustParse(t, expr)); d.Verdict == result.Pass {
+				t.Errorf("an unread trial passed: %q, checks %+v", d.Reasons, d.Checks)
+			}
+		})
 	}
 }

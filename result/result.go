@@ -277,6 +277,10 @@ type Check struct {
 	Limit    float64  `json:"limit"`
 	Observed *float64 `json:"observed"` // null: the metric is unknown for this trial
 	Pass     bool     `json:"pass"`
+	// Undecided: the evidence cannot decide the check (the metric is
+	// unknown, or its bracket straddles the limit); Pass is false, and
+	// the trial is inconclusive unless something else fails it.
+	Undecided bool `json:"undecided,omitempty"`
 }
 
 // Step is one labelled instant of the recovery timeline.

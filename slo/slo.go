@@ -237,7 +237,8 @@ func Observe(t *result.Trial, name string) (v float64, applies, known bool) {
 // Evaluate checks every SLO against the trial. SLOs whose metric does not
 // apply (lost_on_stop on a crash trial) are skipped; a metric the trial
 // recorded as null (rto_s: null, the cache never served; lost when nothing
-// could be read back) fails with Observed null: unknown, never 0.
+// could be read back) is undecided with Observed null: unknown, never 0,
+// and never a pass.
 func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 	var out []result.Check
 	for _, s := range slos {
@@ -249,6 +250,8 @@ func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 		if known {
 			c.Observed = &v
 			c.Pass = compare(v, s.Op, s.Limit)
+		} else {
+			c.Undecided = true
 		}
 		out = append(out, c)
 	}
