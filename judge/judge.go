@@ -12,7 +12,8 @@
 //  3. the SLOs.
 //
 // Evidence that cannot decide (a loss-window bracket that straddles the
-// prediction, an SLO whose metric is unknown) makes the trial inconclusive.
+// prediction or an SLO's limit, an SLO whose metric is unknown, keys never
+// read back) makes the trial inconclusive: missing evidence never passes.
 // Reports and exit codes read the verdict; nothing else computes one.
 package judge
 
@@ -54,7 +55,7 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 			// Missing evidence never passes, and never fails either.
 			unsure = append(unsure, undecidedReason(c))
 		case !c.Pass:
-			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Format(c.Metric, *c.Observed)))
+			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Observed(c)))
 		}
 	}
 	if len(invalid) > 0 {
@@ -75,7 +76,7 @@ func undecidedReason(c result.Check) string {
 	if c.Observed == nil {
 		return fmt.Sprintf("SLO %s undecided: its metric is unknown for this trial (not observed)", c.Name)
 	}
-	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit", c.Name, slo.Format(c.Metric, *c.Observed))
+	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit (rerun, or pin the snapshot with the server log)", c.Name, slo.Observed(c))
 }
 
 // invariants returns the failure reasons and the undecidable ones.

@@ -273,3 +273,44 @@ func TestMissingEvidenceNeverPasses(t *testing.T) {
 		})
 	}
 }
+
+// A loss_window SLO on a bracket (client or one-sided) is decided by the
+// bracket's ends: low end beyond the limit fails, high end within it
+// passes, anything else is inconclusive, never a pass on the point
+// estimate. A window pinned by the server log is decided by its value.
+func TestLossWindowSLOIsDecidedByTheBracketsEnds(t *testing.T) {
+	cases := []struct {
+		name string
+		w    result.Window
+		src  string
+		slo  string
+		want result.Verdict
+		why  string
+	}{
+		{"low end beyond", result.Window{Low: 2.1, High: 2.4, Estimate: 2.2}, result.SourceClientBracket, "loss_window<=2s", result.Fail, "SLO loss_window<=2s failed: observed 2.2 s in [2.1 s, 2.4 s]"},
+		{"high end within", result.Window{Low: 1.5, High: 1.9, Estimate: 1.7}, result.SourceClientBracket, "loss_window<=2s", result.Pass, ""},
+		{"high end on the limit", result.Window{Low: 1.5, High: 2, Estimate: 1.7}, result.SourceClientBracket, "loss_window<=2s", result.Pass, ""},
+		{"straddles, estimate within", result.Window{Low: 1.5, High: 2.4, Estimate: 1.9}, result.SourceClientBracket, "loss_window<=2s", result.Inconclusive, "undecided: observed 1.9 s in [1.5 s, 2.4 s]"},
+		{"straddles, estimate beyond", result.Window{Low: 1.5, High: 2.4, Estimate: 2.1}, result.SourceClientBracket, "loss_window<=2s", result.Inconclusive, "undecided"},
+		{"one-sided, straddles", result.Window{Low: 1.8, High: 2.2, Estimate: 1.8, OneSided: true}, result.SourceServerLog, "loss_window<=2s", result.Inconclusive, "undecided"},
+		{"one-sided, low end beyond", result.Window{Low: 2.05, High: 2.3, Estimate: 2.05, OneSided: true}, result.SourceClientBracket, "loss_window<=2s", result.Fail, "failed"},
+		{"a lower bound, straddles", result.Window{Low: 1.5, High: 2.4, Estimate: 2.1}, result.SourceClientBracket, "loss_window>=2s", result.Inconclusive, "undecided"},
+		{"a lower bound, low end above", result.Window{Low: 2.1, High: 2.4, Estimate: 2.2}, result.SourceClientBracket, "loss_window>=2s", result.Pass, ""},
+		{"pinned by the server log", result.Window{Low: 1.5, High: 2.4, Estimate: 1.9}, result.SourceServerLog, "loss_window<=2s", result.Pass, ""},
+		{"pinned beyond", result.Window{Low: 1.5, High: 2.4, Estimate: 2.1}, result.SourceServerLog, "loss_window<=2s", result.Fail, "observed 2.1 s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := base()
+			w := c.w
+			tr.LossWindowS, tr.SnapshotSource, tr.PredictedLossWindowS = &w, c.src, 10 // the rules' check holds: the SLO alone decides
+			d := Decide(&tr, mustParse(t, c.slo))
+			if d.Verdict != c.want || !strings.Contains(strings.Join(d.Reasons, "; "), c.why) {
+				t.Fatalf("verdict %s (%q), want %s naming %q", d.Verdict, d.Reasons, c.want, c.why)
+			}
+			if ch := d.Checks[0]; ch.Undecided != (c.want == result.Inconclusive) || ch.Pass != (c.want == result.Pass) {
+				t.Errorf("check %+v, want pass=%v undecided=%v", ch, c.want == result.Pass, c.want == result.Inconclusive)
+			}
+		})
+	}
+}

@@ -76,7 +76,7 @@ func legacy(t *result.Trial, slos []slo.SLO) {
 			t.Reasons = appendOnce(t.Reasons, undecidedReason(c))
 		default:
 			t.Verdict = result.Fail
-			t.Reasons = appendOnce(t.Reasons, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Format(c.Metric, *c.Observed)))
+			t.Reasons = appendOnce(t.Reasons, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Observed(c)))
 		}
 	}
 }

@@ -281,6 +281,12 @@ type Check struct {
 	// unknown, or its bracket straddles the limit); Pass is false, and
 	// the trial is inconclusive unless something else fails it.
 	Undecided bool `json:"undecided,omitempty"`
+	// ObservedLow and ObservedHigh bracket the metric when it is only
+	// known to lie between them (a loss window's client or one-sided
+	// bracket): the check is decided by the ends, Observed is the point
+	// estimate shown beside them.
+	ObservedLow  *float64 `json:"observed_low,omitempty"`
+	ObservedHigh *float64 `json:"observed_high,omitempty"`
 }
 
 // Step is one labelled instant of the recovery timeline.
