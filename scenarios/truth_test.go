@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,69 @@ func TestFaultOutsideThePlannedCycleIsInvalid(t *testing.T) {
 	tr := run.Trials[0]
 	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "did not land in the planned cycle") {
 		t.Fatalf("verdict %s (%s), want invalid: the fault left its cycle", tr.Verdict, reasons(tr))
+	}
+}
+
+// unloggedBreak runs one BGSAVE to completion just before the fault, as
+// breakingTarget does, and its server log lost that save's lines (a log
+// delivered in part: awslogs in non-blocking mode drops lines): only the
+// INFO save watcher saw it.
+type unloggedBreak struct {
+	Target
+	addr     string
+	from, to time.Time
+}
+
+func (u *unloggedBreak) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
+	inst, err := u.Target.Start(ctx, spec)
+	u.addr = inst.Addr
+	return inst, err
+}
+
+func (u *unloggedBreak) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
+	u.from = time.Now()
+	if _, err := probe.TakeSnapshot(ctx, u.addr); err != nil {
+		return target.FaultReport{}, err
+	}
+	u.to = time.Now().Add(50 * time.Millisecond) // the parent's "terminated" line comes at its reap
+	return u.Target.Inject(ctx, kind)
+}
+
+func (u *unloggedBreak) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	lines, err := u.Target.ServerLog(ctx)
+	var kept []target.LogLine
+	dropped := 0
+	for _, l := range lines {
+		ev, ok := probe.ParseLogLine(l.Text, l.Zone)
+		save := ok && (ev.Kind == probe.BGSaveStarted || ev.Kind == probe.DBSaved || ev.Kind == probe.BGSaveOK)
+		if save && !ev.Time.Before(u.from.Truncate(time.Millisecond)) && !ev.Time.After(u.to) {
+			dropped++
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if dropped == 0 && !u.from.IsZero() {
+		return nil, fmt.Errorf("test target: the extra save's lines were not found in the log, nothing dropped")
+	}
+	return kept, err
+}
+
+// The same when the server log lost that save's lines: the INFO watcher
+// saw it, and the trial is invalid all the same.
+func TestFaultOutsideThePlannedCycleIsInvalidWithoutItsLogLines(t *testing.T) {
+	s := quick(t, "crash", "5s")
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "2 1000", keys: -1}, trialOpts{wrap: func(tg Target) Target {
+		return &unloggedBreak{Target: tg}
+	}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if len(tr.Saves) == 0 {
+		t.Fatalf("no saves recorded: the log must still hold the cycle's saves")
+	}
+	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "did not land in the planned cycle") {
+		t.Fatalf("verdict %s (%s), want invalid: the fault left its cycle (seen by the INFO watcher only)", tr.Verdict, reasons(tr))
 	}
 }
 
