@@ -353,7 +353,10 @@ func classifiedInput(in check.Input, datasetKeys, keysLoaded int64) *result.Clas
 // completedSaves are the saves of the faulted server that completed before
 // the replacement could load (the old server gone, or the replacement
 // started): what the replacement must have loaded, the latest of them. The
-// dataset snapshot is always one.
+// dataset snapshot is always one. Both witnesses count: the server log's
+// saves (ms instants), and those the INFO save watcher saw that the log
+// does not hold (its lines lost: a log delivered in part), so a stale load
+// is named even when the log lost the last save.
 func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.SaveFork {
 	cutoff := lossTo
 	if g := ev.fault.rep.GoneAt; !g.IsZero() && g.After(cutoff) {
@@ -367,20 +370,29 @@ func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.Save
 	if !ev.snapshot.ForkAfter.IsZero() {
 		out = append(out, check.SaveFork{ForkLow: off(ev.snapshot.ForkAfter), ForkHigh: off(ev.snapshot.ForkBy), End: off(ev.snapshot.Ended), Source: "harness"})
 	}
-	if saves := ev.log.summary.saves; len(saves) > 0 {
-		for _, s := range saves {
-			if s.ok && !s.end.IsZero() && !s.end.After(cutoff) {
-				out = append(out, check.SaveFork{ForkLow: off(s.start), ForkHigh: off(s.start) + time.Millisecond, End: off(s.end), Source: result.SourceServerLog})
-			}
+	logged := ev.log.summary.saves
+	for _, s := range logged {
+		if s.ok && !s.end.IsZero() && !s.end.After(cutoff) {
+			out = append(out, check.SaveFork{ForkLow: off(s.start), ForkHigh: off(s.start) + time.Millisecond, End: off(s.end), Source: result.SourceServerLog})
 		}
-		return out
 	}
 	for _, s := range ev.load.saves {
-		if s.OK && !s.StartedAfter.IsZero() && !s.EndedBy.IsZero() && !s.EndedBy.After(cutoff) {
+		if s.OK && !s.StartedAfter.IsZero() && !s.EndedBy.IsZero() && !s.EndedBy.After(cutoff) && !inLog(logged, s) {
 			out = append(out, check.SaveFork{ForkLow: off(s.StartedAfter), ForkHigh: off(s.StartedBy), End: off(s.Ended), Source: "info"})
 		}
 	}
 	return out
+}
+
+// inLog: the server log holds the save the watcher saw, its start line
+// (ms, truncated) within the watcher's fork bracket.
+func inLog(logged []saveSpan, s probe.SaveEvent) bool {
+	for _, l := range logged {
+		if !l.start.Before(s.StartedAfter.Truncate(time.Millisecond)) && !l.start.After(s.StartedBy) {
+			return true
+		}
+	}
+	return false
 }
 
 // staleLoad names a replacement that loaded an older snapshot than the last

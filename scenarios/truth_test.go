@@ -50,6 +50,58 @@ func TestStaleLoadIsNamedAndFails(t *testing.T) {
 	}
 }
 
+// lateSavesUnlogged is a server log that lost the lines of every save
+// after the first (a log delivered in part): the saves that followed are
+// known from INFO only.
+type lateSavesUnlogged struct{ Target }
+
+var _ SnapshotRestorer = lateSavesUnlogged{}
+
+func (l lateSavesUnlogged) KeepSnapshot(name string) error {
+	return l.Target.(SnapshotRestorer).KeepSnapshot(name)
+}
+
+func (l lateSavesUnlogged) RestoreSnapshot(name string) error {
+	return l.Target.(SnapshotRestorer).RestoreSnapshot(name)
+}
+
+func (l lateSavesUnlogged) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	lines, err := l.Target.ServerLog(ctx)
+	var kept []target.LogLine
+	firstDone := false
+	for _, line := range lines {
+		ev, ok := probe.ParseLogLine(line.Text, line.Zone)
+		switch save := ok && (ev.Kind == probe.SaveTriggered || ev.Kind == probe.BGSaveStarted || ev.Kind == probe.DBSaved || ev.Kind == probe.BGSaveOK); {
+		case save && firstDone:
+			continue
+		case save && ev.Kind == probe.BGSaveOK:
+			firstDone = true
+		}
+		kept = append(kept, line)
+	}
+	return kept, err
+}
+
+// Defect (review, item 5): when the server log lost the last save's lines,
+// the stale load is still named, from the saves the INFO watcher saw.
+func TestStaleLoadIsNamedWhenTheLogLostTheLastSave(t *testing.T) {
+	scens, err := Resolve([]string{"restored-backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "1 1000", keys: -1}, trialOpts{wrap: func(tg Target) Target { return lateSavesUnlogged{tg} }}, scens...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if tr.Verdict != result.Fail || !strings.Contains(reasons(tr), "older than the last completed save") {
+		t.Fatalf("verdict %s (%s), want fail naming the stale load", tr.Verdict, reasons(tr))
+	}
+	if s := tr.StaleLoad; s == nil || s.LostBefore == 0 || !strings.Contains(s.Detail, "info") {
+		t.Fatalf("stale load %+v: want writes acknowledged before the last save's fork lost, that save known from INFO", tr.StaleLoad)
+	}
+}
+
 // breakingTarget runs one BGSAVE to completion just before the fault: a
 // save outside the planned cycle, as foreign writes would cause.
 type breakingTarget struct {
