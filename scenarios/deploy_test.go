@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +64,70 @@ func (d *lockedDeploy) WriterOverlap(context.Context) (target.WriterOverlap, err
 		Detail: "the replacement's server started after the old one had exited: one writer at a time"}, nil
 }
 
+func (d *lockedDeploy) KeepSnapshot(name string) error {
+	return d.Target.(SnapshotRestorer).KeepSnapshot(name)
+}
+
+func (d *lockedDeploy) RestoreSnapshot(name string) error {
+	return d.Target.(SnapshotRestorer).RestoreSnapshot(name)
+}
+
 func lockedDeployTarget(tg Target) Target { return &lockedDeploy{Target: tg} }
+
+// Defect (review, item 6): a locked deployment (the replacement's task
+// placed while the old server still wrote its final save, its server held
+// at the lock until the old one exited) is held to the old server's final
+// save: that save is the last one the replacement must have loaded, so a
+// replacement that loads an older dump.rdb is a stale load naming it. The
+// tasks' overlap is kept as a note, not dropped.
+func TestLockedDeployIsHeldToTheFinalSave(t *testing.T) {
+	const deploy = `
+name: %s
+faults: [rolling-deploy]
+load: {rate: 2000/s, conns: 8}
+dataset: {keys: 20000}
+fault_at: 0.9
+stop_timeout: 30s
+after_recover: 300ms
+%s`
+	held := mustScenario(t, fmt.Sprintf(deploy, "locked", ""))
+	stale := mustScenario(t, fmt.Sprintf(deploy, "locked-restored", "restore: oldest\n"))
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "1 1000", keys: -1}, trialOpts{wrap: lockedDeployTarget}, held, stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range run.Trials {
+		fault := -1.0
+		for _, st := range tr.Steps {
+			if st.Name == "fault" {
+				fault = st.AtS
+			}
+		}
+		if !strings.Contains(strings.Join(tr.Notes, "; "), "the replacement task started") {
+			t.Errorf("%s: notes %q: the tasks' overlap was dropped", tr.Label(), tr.Notes)
+		}
+		if tr.OverlapS != nil {
+			t.Errorf("%s: overlap %+v: the servers did not overlap", tr.Label(), tr.OverlapS)
+		}
+		final := false
+		for _, s := range tr.Classified.CompletedSaves {
+			final = final || s.ForkLowS >= fault
+		}
+		if !final {
+			t.Errorf("%s: completed saves %+v (fault at %.3fs): the old server's final save is not among them", tr.Label(), tr.Classified.CompletedSaves, fault)
+		}
+		switch tr.Scenario {
+		case "locked":
+			if tr.Verdict != result.Pass || tr.Lost != 0 {
+				t.Errorf("locked: verdict %s, lost %d (%s): want the final save loaded, nothing lost", tr.Verdict, tr.Lost, reasons(tr))
+			}
+		case "locked-restored":
+			if tr.Verdict != result.Fail || tr.StaleLoad == nil || tr.StaleLoad.LastSaveForkS < fault {
+				t.Errorf("locked-restored: verdict %s, stale load %+v (fault at %.3fs): want the stale load named against the final save (%s)", tr.Verdict, tr.StaleLoad, fault, reasons(tr))
+			}
+		}
+	}
+}
 
 // Defect (review, item 1): a rolling deployment whose old task's stop
 // escalated to SIGKILL passed with thousands of acknowledged writes lost,

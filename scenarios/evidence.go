@@ -80,6 +80,7 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 			runErr = err
 		}
 	}
+	ev.taskOverlapNote(env, t)
 	keptData(env, t)
 	ev.recordDrill(env, t)
 	t.Assumptions = ev.assumptions(env, t, runErr)
@@ -275,7 +276,7 @@ func (ev *evidence) lossTo(env *trialEnv) time.Time {
 
 func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) {
 	var replacement time.Duration
-	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() {
+	if st := ev.replacementStart(); !st.IsZero() {
 		replacement = st.Sub(env.base)
 	}
 	lossTo := ev.lossTo(env)
@@ -362,7 +363,7 @@ func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.Save
 	if g := ev.fault.rep.GoneAt; !g.IsZero() && g.After(cutoff) {
 		cutoff = g
 	}
-	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() && st.Before(cutoff) {
+	if st := ev.replacementStart(); !st.IsZero() && st.Before(cutoff) {
 		cutoff = st
 	}
 	off := func(t time.Time) time.Duration { return t.Sub(env.base) }
