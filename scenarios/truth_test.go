@@ -357,3 +357,44 @@ func TestRecheckReproducesTheRunFromItsFiles(t *testing.T) {
 		t.Errorf("a tampered lost count was not caught: %q", d)
 	}
 }
+
+// Defect (review, item 7): `valkey-chaos check DIR` skipped a trial that
+// was never read back. It is judged again from its record, never shown as
+// nothing lost, and a tampered verdict on it is caught.
+func TestRecheckJudgesTrialsNeverReadBack(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	s := mustScenario(t, "name: slow\nfaults: [crash]\nload: {rate: 10/s}\ndataset: {keys: 100}\n")
+	var out string
+	_, _ = runTrialsWith(t, ctx, runSetup{save: "60 1"}, trialOpts{out: &out}, s)
+	_, checked, err := Recheck(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) != 1 {
+		t.Fatalf("%d trials rechecked, want the one cut short", len(checked))
+	}
+	c := checked[0]
+	if c.Skipped != "" || c.Unread == "" || c.Now != result.Invalid || len(c.Differences) > 0 {
+		t.Fatalf("rechecked %+v: want it judged again from its record (invalid, unread), not skipped", c)
+	}
+	if line := c.String(); !strings.Contains(line, "what was lost is unknown") || strings.Contains(line, "nothing lost") {
+		t.Errorf("check's line %q: want the loss unknown, never nothing lost", line)
+	}
+	// Negative control: a record that claims a pass is caught.
+	run, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Trials[0].Verdict, run.Trials[0].Reasons = result.Pass, []string{}
+	if err := result.Write(out, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, checked, err = Recheck(out); err != nil {
+		t.Fatal(err)
+	}
+	if d := strings.Join(checked[0].Differences, "; "); !strings.Contains(d, "verdict: recorded pass, now invalid") {
+		t.Errorf("a tampered verdict on an unread trial was not caught: %q", d)
+	}
+}
