@@ -113,11 +113,32 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 		f, u := lossWindow(t)
 		fails, unsure = append(fails, f...), append(unsure, u...)
 	}
-	if t.RTOS == nil && t.ReplacementExited == "" && t.Interrupted == "" && t.SaveFailed == "" { // an exited replacement or a drill's failed save has its own problem line
+	if t.RTOS == nil && recoveryWatched(t) {
 		fails = append(fails, "the cache never served again: RTO unbounded")
 	}
 	fails = append(fails, t.Problems...)
 	return fails, unsure
+}
+
+// recoveryWatched: a fault took the old server away (confirmed gone) and
+// a replacement started that the probe then watched, to the end: only
+// then does a missing RTO mean the cache never served again. A trial that
+// went invalid before its fault, a fault that did not take, a target that
+// produced no replacement, a cut-short trial, an exited replacement or a
+// drill's failed save (each with its own line) says nothing about it.
+func recoveryWatched(t *result.Trial) bool {
+	if t.TFaultUnixMs == 0 || t.ReplacementExited != "" || t.Interrupted != "" || t.SaveFailed != "" {
+		return false
+	}
+	var gone, started bool
+	for _, a := range t.Assumptions {
+		gone = gone || a.Name == "fault_confirmed" && a.Held
+	}
+	for _, s := range t.Steps {
+		gone = gone || s.Name == "old_gone"
+		started = started || s.Name == "new_started"
+	}
+	return gone && started
 }
 
 // graceful: the fault ends the old server with SIGTERM and its final save

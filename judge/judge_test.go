@@ -59,7 +59,7 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			tr.Fault, tr.Lost, tr.StopEscalated, tr.StopTimeoutS, tr.LossWindowS = "stop", 0, true, 30, &result.Window{}
 		}, nil, result.Fail, "did not finish within the 30s stop timeout"},
 		{"graceful stop lost writes", func(tr *result.Trial) { tr.Fault = "stop" }, nil, result.Fail, "lost on a graceful stop"},
-		{"never served", func(tr *result.Trial) { tr.RTOS = nil }, nil, result.Fail, "RTO unbounded"},
+		{"never served", func(tr *result.Trial) { tr.RTOS = nil; recovering(tr) }, nil, result.Fail, "RTO unbounded"},
 		{"a phase's problem fails", func(tr *result.Trial) { tr.Problems = []string{"writes were still refused"} }, nil, result.Fail, "still refused"},
 		{"assumption first: invalid even though it also lost too much", func(tr *result.Trial) {
 			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_in_cycle", Detail: "another save completed"})
@@ -217,7 +217,7 @@ func TestMissingEvidenceNeverPasses(t *testing.T) {
 	}{
 		"loss_window":      {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
 		"loss_window_high": {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
-		"rto":              {func(tr *result.Trial) { tr.RTOS = nil }, result.Fail}, // the cache never served: an invariant
+		"rto":              {func(tr *result.Trial) { tr.RTOS = nil; recovering(tr) }, result.Fail}, // the cache never served: an invariant
 		"warmup":           {func(tr *result.Trial) { tr.WarmupS = nil }, result.Inconclusive},
 		"server_load":      {func(tr *result.Trial) { tr.ServerLoadS = nil }, result.Inconclusive},
 		"final_save":       {func(tr *result.Trial) { stop(tr); tr.FinalSaveS = nil }, result.Inconclusive},
@@ -310,6 +310,50 @@ func TestLossWindowSLOIsDecidedByTheBracketsEnds(t *testing.T) {
 			}
 			if ch := d.Checks[0]; ch.Undecided != (c.want == result.Inconclusive) || ch.Pass != (c.want == result.Pass) {
 				t.Errorf("check %+v, want pass=%v undecided=%v", ch, c.want == result.Pass, c.want == result.Inconclusive)
+			}
+		})
+	}
+}
+
+// recovering marks a trial whose fault took the old server away and whose
+// replacement started, watched by the probe.
+func recovering(tr *result.Trial) {
+	tr.TFaultUnixMs = 1_700_000_000_000
+	tr.Steps = append(tr.Steps, result.Step{Name: "fault", AtS: 3}, result.Step{Name: "old_gone", AtS: 3.01}, result.Step{Name: "new_started", AtS: 3.05})
+}
+
+// A recovery reason only where a fault took the old server away and the
+// replacement was watched and never served: never on a trial that went
+// invalid before its fault, nor on a fault that did not take.
+func TestRecoveryReasonOnlyAfterAWatchedRecovery(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*result.Trial)
+		want bool
+	}{
+		{"watched and never served", func(tr *result.Trial) { recovering(tr) }, true},
+		{"invalid before the fault (pacing)", func(tr *result.Trial) {
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "pacing", Detail: "the write rate fell 12% short"})
+		}, false},
+		{"aborted before the fault (a stop condition)", func(tr *result.Trial) {
+			tr.TFaultUnixMs = 1_700_000_000_000
+			tr.Steps = []result.Step{{Name: "fault", AtS: 3}}
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_confirmed", Detail: "aborted before the fault: stop condition"})
+		}, false},
+		{"no replacement from the target", func(tr *result.Trial) {
+			recovering(tr)
+			tr.Steps = tr.Steps[:2]
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "finished", Detail: "trial did not finish: recover: throttled"})
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := base()
+			tr.RTOS = nil
+			c.edit(&tr)
+			d := Decide(&tr, nil)
+			if got := strings.Contains(strings.Join(d.Reasons, "; "), "never served again"); got != c.want {
+				t.Errorf("reasons %q: RTO reason %v, want %v", d.Reasons, got, c.want)
 			}
 		})
 	}

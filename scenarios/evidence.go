@@ -88,7 +88,11 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
 	}
 	if !ev.found.done && t.ReplacementExited == "" {
-		t.Unread = "the keys were never read back: the trial ended before recovery (" + unreadWhy(ctx, runErr) + ")"
+		when := "the trial ended before recovery"
+		if !ev.recovery.serving.IsZero() {
+			when = "the replacement served, then the read-back failed"
+		}
+		t.Unread = "the keys were never read back: " + when + " (" + unreadWhy(ctx, runErr) + ")"
 	}
 	t.Problems = dedupe(t.Problems)
 	judge.Apply(t, slices.Concat(env.plan.Scenario.expect, env.cfg.slos))
@@ -191,6 +195,9 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) {
 	default:
 		t.Writes = len(h.Ops)
 		t.Acked, t.Failed, t.Unknown = h.Counts()
+		if !ev.recovery.serving.IsZero() {
+			ev.recordTimeline(env, t) // it served, then the read-back failed: the RTO was measured
+		}
 	}
 	if tFault > 0 {
 		refused, problems := noteRefusals(h, tFault, ev.storage.events)
