@@ -12,6 +12,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/procstat"
+	"github.com/trigpointing/valkey-chaos/progress"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
@@ -260,7 +261,7 @@ func TestInterruptedTrialIsMarkedOnDisk(t *testing.T) {
 	if tr.Interrupted == "" || tr.Unread == "" || tr.Verdict != result.Invalid {
 		t.Errorf("trial interrupted %q unread %q verdict %s, want it marked, unread and invalid", tr.Interrupted, tr.Unread, tr.Verdict)
 	}
-	if line := summaryLine(&tr); strings.Contains(line, "nothing lost") {
+	if line := progress.TrialLine(&tr); strings.Contains(line, "nothing lost") {
 		t.Errorf("summary says nothing lost for a trial never read back: %s", line)
 	}
 	if _, err := os.Stat(filepath.Join(out, result.FileName)); err != nil {
