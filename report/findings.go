@@ -276,6 +276,23 @@ func observed(t *result.Trial, c result.Check) string {
 	return slo.Format(c.Metric, v)
 }
 
+// readBack is false when the trial never read its keys back (cut short,
+// or its replacement never started): its counts are unknown, never 0
+// (slo's rule, so every sink shows what the judge saw).
+func readBack(t *result.Trial) bool {
+	_, _, known := slo.Observe(t, "lost")
+	return known
+}
+
+// readBackCount renders one of the read-back counts (lost, recovered, anomalies):
+// "unknown" when nothing was read back.
+func readBackCount(t *result.Trial, n int) string {
+	if !readBack(t) {
+		return "unknown"
+	}
+	return fmt.Sprint(n)
+}
+
 // fmtSeconds prints a duration in seconds with sensible precision.
 func fmtSeconds(s float64) string { return slo.Seconds(s) }
 

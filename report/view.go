@@ -266,21 +266,20 @@ func trialTableRow(t *result.Trial, anchor string) trialRow {
 	row := trialRow{
 		Anchor: anchor, Label: trialLabel(t), Verdict: string(t.Verdict),
 		Rate:  rateText(t),
-		Acked: fmt.Sprint(t.Acked), Lost: fmt.Sprint(t.Lost), Recovered: fmt.Sprint(t.Recovered), Anomalies: fmt.Sprint(t.Anomalies),
-		LossWindow: lossWindowText(t), Predicted: fmtSeconds(t.PredictedLossWindowS),
+		Acked: fmt.Sprint(t.Acked), Lost: readBackCount(t, t.Lost), Recovered: readBackCount(t, t.Recovered), Anomalies: readBackCount(t, t.Anomalies),
+		LossWindow: lossWindowText(t), Predicted: orDash(predictedSeconds(t)),
 		FinalSave: optSeconds(t.FinalSaveS, "-"),
 		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: optSeconds(t.RTOS, "never served"),
-	}
-	if t.ReplacementExited != "" {
-		// Nothing could be read back: a 0 here would read as "nothing lost".
-		row.Lost = "unknown"
 	}
 	return row
 }
 
 func afterRecoveryText(t *result.Trial) string {
-	if t.ReplacementExited != "" {
+	switch {
+	case t.ReplacementExited != "":
 		return "no recovery: the replacement exited while starting (" + t.ReplacementExited + ")"
+	case t.Unread != "":
+		return "unknown: " + t.Unread
 	}
 	return fmt.Sprintf("%d lost, %d recovered (unknown but present), %d unexpected, %d corrupt, %d anomalies", t.Lost, t.Recovered, t.Unexpected, t.Corrupt, t.Anomalies)
 }
@@ -298,6 +297,8 @@ func lossWindowText(t *result.Trial) string {
 	switch {
 	case t.ReplacementExited != "":
 		return "unknown: the replacement never started, nothing could be read back"
+	case t.Unread != "":
+		return "unknown: never read back"
 	case t.Lost == 0:
 		return "nothing lost"
 	case w == nil && t.AllowedLoss != nil && t.AllowedLoss.Everything:
@@ -393,6 +394,15 @@ func trialNumbers(t *result.Trial) []kv {
 		out = append(out, kv{"Files", strings.Join(files, ", ")})
 	}
 	return out
+}
+
+// predictedSeconds is the predicted worst window, "" when there is none
+// (never a bound of 0 s).
+func predictedSeconds(t *result.Trial) string {
+	if t.PredictedLossWindowS <= 0 {
+		return ""
+	}
+	return fmtSeconds(t.PredictedLossWindowS)
 }
 
 func predictedText(t *result.Trial) string {
