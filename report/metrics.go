@@ -21,6 +21,7 @@ type MetricLine struct {
 	Index                int      `json:"index"`
 	Verdict              string   `json:"verdict"`
 	ChecksFailed         int      `json:"checks_failed"`
+	ChecksUndecided      int      `json:"checks_undecided"` // inconclusive checks: not failed
 	RatePerS             float64  `json:"rate_per_s"`
 	TimeScale            float64  `json:"time_scale"`
 	ServerVersion        string   `json:"server_version"`
@@ -54,7 +55,10 @@ func Metrics(run *result.Run) []MetricLine {
 			WarmupS:              t.WarmupS, ServerLoadS: t.ServerLoadS, RTOS: t.RTOS, FinalSaveS: t.FinalSaveS,
 		}
 		for _, c := range t.Checks {
-			if !c.Pass {
+			switch {
+			case undecided(c):
+				m.ChecksUndecided++
+			case !c.Pass:
 				m.ChecksFailed++
 			}
 		}

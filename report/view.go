@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,6 +59,7 @@ type trialView struct {
 
 type checkRow struct {
 	Name, Observed, Result string
+	Class                  string // pass, fail, inconclusive
 	Pass                   bool
 }
 
@@ -85,10 +87,10 @@ func overallStatus(run *result.Run) (status, class string) {
 	var fail, invalid int
 	for _, t := range run.Trials {
 		switch t.Verdict {
-		case "fail":
+		case result.Fail:
 			fail++
-		case "invalid":
-			invalid++
+		case result.Invalid, result.Inconclusive:
+			invalid++ // rerun: no failure, no pass either
 		}
 	}
 	switch {
@@ -97,7 +99,7 @@ func overallStatus(run *result.Run) (status, class string) {
 	case fail > 0:
 		return "FAIL", "fail"
 	case invalid > 0:
-		return "INCONCLUSIVE", "invalid"
+		return "INCONCLUSIVE", "inconclusive"
 	case !run.Complete:
 		return "PARTIAL", "invalid"
 	}
@@ -110,14 +112,15 @@ func verdictCounts(run *result.Run) string {
 		counts[string(t.Verdict)]++
 	}
 	var parts []string
-	for _, v := range []string{"pass", "fail", "invalid"} {
+	known := []string{"pass", "fail", "invalid", "inconclusive"}
+	for _, v := range known {
 		if counts[v] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[v], v))
 		}
 	}
 	var other []string // unknown verdicts stay visible
 	for v := range counts {
-		if v != "pass" && v != "fail" && v != "invalid" {
+		if !slices.Contains(known, v) {
 			other = append(other, v)
 		}
 	}
@@ -419,9 +422,12 @@ func predictedText(t *result.Trial) string {
 func checkRows(t *result.Trial) []checkRow {
 	out := make([]checkRow, 0, len(t.Checks))
 	for _, c := range t.Checks {
-		r := checkRow{Name: c.Name, Observed: observed(t, c), Pass: c.Pass, Result: "pass"}
-		if !c.Pass {
-			r.Result = "FAIL"
+		r := checkRow{Name: c.Name, Observed: observed(t, c), Pass: c.Pass, Result: "pass", Class: "pass"}
+		switch {
+		case undecided(c):
+			r.Result, r.Class = "INCONCLUSIVE", "inconclusive" // the evidence could not decide: no failure
+		case !c.Pass:
+			r.Result, r.Class = "FAIL", "fail"
 		}
 		out = append(out, r)
 	}
