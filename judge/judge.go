@@ -12,7 +12,8 @@
 //  3. the SLOs.
 //
 // Evidence that cannot decide (a loss-window bracket that straddles the
-// prediction, an SLO whose metric is unknown) makes the trial inconclusive.
+// prediction or an SLO's limit, an SLO whose metric is unknown, keys never
+// read back) makes the trial inconclusive: missing evidence never passes.
 // Reports and exit codes read the verdict; nothing else computes one.
 package judge
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/slo"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // Decision is what Decide concludes about one trial.
@@ -49,10 +51,11 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 	checks := slo.Evaluate(t, slos)
 	for _, c := range checks {
 		switch {
-		case c.Observed == nil:
-			fails = append(fails, fmt.Sprintf("SLO %s failed: its metric is unknown for this trial (not observed)", c.Name))
+		case c.Observed == nil || c.Undecided:
+			// Missing evidence never passes, and never fails either.
+			unsure = append(unsure, undecidedReason(c))
 		case !c.Pass:
-			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Format(c.Metric, *c.Observed)))
+			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Observed(c)))
 		}
 	}
 	if len(invalid) > 0 {
@@ -68,8 +71,21 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 	return Decision{Verdict: result.Pass, Reasons: []string{}, Checks: checks}
 }
 
+// undecidedReason says why an SLO check could not be decided.
+func undecidedReason(c result.Check) string {
+	if c.Observed == nil {
+		return fmt.Sprintf("SLO %s undecided: its metric is unknown for this trial (not observed)", c.Name)
+	}
+	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit (rerun, or pin the snapshot with the server log)", c.Name, slo.Observed(c))
+}
+
 // invariants returns the failure reasons and the undecidable ones.
 func invariants(t *result.Trial) (fails, unsure []string) {
+	if t.Unread != "" {
+		// Nothing was read back: lost, anomalies and the rest are unknown,
+		// so no invariant on them can hold; the trial is no pass.
+		unsure = append(unsure, "what was lost is unknown: "+t.Unread)
+	}
 	if t.OverlapS != nil {
 		fails = append(fails, overlapReason(t)) // first: it names the anomalies
 	} else if t.Anomalies > 0 {
@@ -82,7 +98,7 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 		}
 		fails = append(fails, "the replacement loaded a snapshot older than the last completed save"+sep+s.Detail)
 	}
-	if t.Fault == "stop" && (t.AllowedLoss == nil || !t.AllowedLoss.Everything) {
+	if graceful(t) && (t.AllowedLoss == nil || !t.AllowedLoss.Everything) {
 		fails = append(fails, stopReasons(t)...)
 	}
 	if t.Corrupt > 0 {
@@ -97,16 +113,43 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 		f, u := lossWindow(t)
 		fails, unsure = append(fails, f...), append(unsure, u...)
 	}
-	if t.RTOS == nil && t.ReplacementExited == "" && t.Interrupted == "" && t.SaveFailed == "" { // an exited replacement or a drill's failed save has its own problem line
+	if t.RTOS == nil && recoveryWatched(t) {
 		fails = append(fails, "the cache never served again: RTO unbounded")
 	}
 	fails = append(fails, t.Problems...)
 	return fails, unsure
 }
 
+// recoveryWatched: a fault took the old server away (confirmed gone) and
+// a replacement started that the probe then watched, to the end: only
+// then does a missing RTO mean the cache never served again. A trial that
+// went invalid before its fault, a fault that did not take, a target that
+// produced no replacement, a cut-short trial, an exited replacement or a
+// drill's failed save (each with its own line) says nothing about it.
+func recoveryWatched(t *result.Trial) bool {
+	if t.TFaultUnixMs == 0 || t.ReplacementExited != "" || t.Interrupted != "" || t.SaveFailed != "" {
+		return false
+	}
+	var gone, started bool
+	for _, a := range t.Assumptions {
+		gone = gone || a.Name == "fault_confirmed" && a.Held
+	}
+	for _, s := range t.Steps {
+		gone = gone || s.Name == "old_gone"
+		started = started || s.Name == "new_started"
+	}
+	return gone && started
+}
+
+// graceful: the fault ends the old server with SIGTERM and its final save
+// (a stop, or a rolling deployment, whose scheduler stops the old task the
+// same way): it is judged as a stop, whatever the save rules' window.
+func graceful(t *result.Trial) bool { return target.FaultKind(t.Fault).Graceful() }
+
 // stopReasons: a graceful stop loses nothing and finishes its final save
 // within the stop timeout; an escalation to SIGKILL is a failure even when
-// nothing happened to be lost.
+// nothing happened to be lost. Writes lost to an overlap of two servers
+// are the overlap's reason, not the stop's.
 func stopReasons(t *result.Trial) []string {
 	timeout := "the stop timeout"
 	if t.StopTimeoutS > 0 {
@@ -117,8 +160,12 @@ func stopReasons(t *result.Trial) []string {
 		return []string{fmt.Sprintf("the final save did not finish within %s: SIGKILL, %d acknowledged writes lost", timeout, t.Lost)}
 	case t.StopEscalated:
 		return []string{fmt.Sprintf("the final save did not finish within %s: SIGKILL (a graceful stop must save and exit in time; this time no acknowledged write happened to be lost)", timeout)}
-	case t.Lost > 0:
-		return []string{fmt.Sprintf("%d acknowledged writes lost on a graceful stop", t.Lost)}
+	case t.Lost > 0 && t.OverlapS == nil:
+		what := "a graceful stop"
+		if t.Fault == string(target.RollingDeploy) {
+			what = "a rolling deployment (the old task's final save must hold them)"
+		}
+		return []string{fmt.Sprintf("%d acknowledged writes lost on %s", t.Lost, what)}
 	}
 	return nil
 }
@@ -130,8 +177,8 @@ func stopReasons(t *result.Trial) []string {
 // end is beyond it cannot decide.
 func lossWindow(t *result.Trial) (fails, unsure []string) {
 	pred := t.PredictedLossWindowS
-	if t.Lost == 0 || pred <= 0 || t.Fault == "stop" {
-		return nil, nil
+	if t.Lost == 0 || pred <= 0 || graceful(t) {
+		return nil, nil // a graceful fault may lose nothing at all: stopReasons
 	}
 	w := t.LossWindowS
 	if w == nil {

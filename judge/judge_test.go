@@ -59,17 +59,18 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			tr.Fault, tr.Lost, tr.StopEscalated, tr.StopTimeoutS, tr.LossWindowS = "stop", 0, true, 30, &result.Window{}
 		}, nil, result.Fail, "did not finish within the 30s stop timeout"},
 		{"graceful stop lost writes", func(tr *result.Trial) { tr.Fault = "stop" }, nil, result.Fail, "lost on a graceful stop"},
-		{"never served", func(tr *result.Trial) { tr.RTOS = nil }, nil, result.Fail, "RTO unbounded"},
+		{"never served", func(tr *result.Trial) { tr.RTOS = nil; recovering(tr) }, nil, result.Fail, "RTO unbounded"},
 		{"a phase's problem fails", func(tr *result.Trial) { tr.Problems = []string{"writes were still refused"} }, nil, result.Fail, "still refused"},
 		{"assumption first: invalid even though it also lost too much", func(tr *result.Trial) {
 			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_in_cycle", Detail: "another save completed"})
 			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
 		}, nil, result.Invalid, "another save completed"},
 		{"SLO failed", func(*result.Trial) {}, mustSLO("rto<=1s"), result.Fail, "SLO rto<=1s failed: observed 1.2 s"},
-		// Defect 10: an SLO on data nobody read back fails as unknown.
+		// Defect 10: an SLO on data nobody read back is unknown: never a
+		// pass, and no evidence of a failure either.
 		{"SLO on unread data", func(tr *result.Trial) {
 			tr.Unread, tr.Lost, tr.LossWindowS, tr.Interrupted = "interrupted", 0, nil, "cut short"
-		}, mustSLO("lost==0"), result.Fail, "unknown"},
+		}, mustSLO("lost==0"), result.Inconclusive, "unknown"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -118,8 +119,8 @@ func TestRejudgeAddsSLOsToTheRecordedOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run.Trials[0]
-	if len(got.Checks) != 2 || got.Verdict != result.Fail {
-		t.Fatalf("checks %+v verdict %s, want the recorded SLO kept and the unknown warm-up failing", got.Checks, got.Verdict)
+	if len(got.Checks) != 2 || got.Verdict != result.Inconclusive {
+		t.Fatalf("checks %+v verdict %s, want the recorded SLO kept and the unknown warm-up undecided", got.Checks, got.Verdict)
 	}
 }
 
@@ -150,6 +151,209 @@ func TestStrategyLossRules(t *testing.T) {
 			tr.LossWindowS = &result.Window{Low: 8, High: 9, Estimate: 8.5} // beyond the rules' prediction: not the rule here
 			if d := Decide(&tr, nil); d.Verdict != c.want {
 				t.Errorf("verdict %s, want %s: %q", d.Verdict, c.want, d.Reasons)
+			}
+		})
+	}
+}
+
+// A rolling deployment stops the old task as StopTask does (SIGTERM, final
+// save, SIGKILL after the stop timeout): it is judged as a stop. The case
+// found in review: the old task's stop escalated, 5612 of 7604
+// acknowledged writes were lost, and the trial passed because the loss
+// window fitted the rules' prediction.
+func TestRollingDeployIsJudgedLikeAStop(t *testing.T) {
+	deploy := func() result.Trial {
+		tr := base()
+		tr.Scenario, tr.Fault, tr.Acked, tr.Lost, tr.StopTimeoutS = "rolling-deploy", "rolling-deploy", 7604, 5612, 2
+		return tr
+	}
+	cases := []struct {
+		name   string
+		edit   func(*result.Trial)
+		want   result.Verdict
+		reason string
+	}{
+		{"escalated, loss within the prediction", func(tr *result.Trial) { tr.StopEscalated = true }, result.Fail, "did not finish within the 2s stop timeout: SIGKILL, 5612 acknowledged writes lost"},
+		{"escalated, nothing lost", func(tr *result.Trial) { tr.StopEscalated, tr.Lost, tr.LossWindowS = true, 0, &result.Window{} }, result.Fail, "SIGKILL"},
+		{"final save in time, writes lost", func(*result.Trial) {}, result.Fail, "5612 acknowledged writes lost on a rolling deployment"},
+		{"final save in time, nothing lost", func(tr *result.Trial) { tr.Lost, tr.LossWindowS = 0, &result.Window{} }, result.Pass, ""},
+		{"aof-everysec allows nothing on a stop", func(tr *result.Trial) {
+			tr.Persistence, tr.AllowedLoss, tr.OldestLostS = "aof-everysec", &result.AllowedLoss{WindowS: 0, Why: "SIGTERM flushes and fsyncs the AOF before exiting"}, f(0.5)
+		}, result.Fail, "allows none"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := deploy()
+			c.edit(&tr)
+			d := Decide(&tr, nil)
+			if d.Verdict != c.want || !strings.Contains(strings.Join(d.Reasons, "; "), c.reason) {
+				t.Fatalf("verdict %s (%q), want %s naming %q", d.Verdict, d.Reasons, c.want, c.reason)
+			}
+		})
+	}
+	// Writes lost to two servers on one dump.rdb are the overlap's reason.
+	tr := deploy()
+	tr.OverlapS, tr.Anomalies = &result.Span{From: 1, To: 2.5}, 5612
+	d := Decide(&tr, nil)
+	if why := strings.Join(d.Reasons, "; "); d.Verdict != result.Fail || !strings.Contains(why, "before the old server was gone") || strings.Contains(why, "lost on a rolling deployment") {
+		t.Errorf("overlapped deployment: verdict %s (%q), want the overlap named as the cause", d.Verdict, d.Reasons)
+	}
+}
+
+// Missing evidence never passes: for every kind of check, a trial whose
+// value for it is unknown (null, or nothing read back) gets the check
+// undecided with observed null, and the trial inconclusive unless an
+// invariant fails it on its own.
+func TestMissingEvidenceNeverPasses(t *testing.T) {
+	unread := func(tr *result.Trial) {
+		tr.Unread, tr.Lost, tr.LossWindowS = "the keys were never read back: the trial ended before recovery (interrupted)", 0, nil
+	}
+	stop := func(tr *result.Trial) {
+		tr.Fault, tr.Lost, tr.LossWindowS, tr.FinalSaveS = "stop", 0, &result.Window{}, f(0.4)
+	}
+	missing := map[string]struct {
+		edit func(*result.Trial)
+		want result.Verdict
+	}{
+		"loss_window":      {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
+		"loss_window_high": {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
+		"rto":              {func(tr *result.Trial) { tr.RTOS = nil; recovering(tr) }, result.Fail}, // the cache never served: an invariant
+		"warmup":           {func(tr *result.Trial) { tr.WarmupS = nil }, result.Inconclusive},
+		"server_load":      {func(tr *result.Trial) { tr.ServerLoadS = nil }, result.Inconclusive},
+		"final_save":       {func(tr *result.Trial) { stop(tr); tr.FinalSaveS = nil }, result.Inconclusive},
+		"lost":             {unread, result.Inconclusive},
+		"lost_on_stop":     {func(tr *result.Trial) { stop(tr); unread(tr) }, result.Inconclusive},
+		"lost_on_crash":    {unread, result.Inconclusive},
+		"anomalies":        {unread, result.Inconclusive},
+		"corrupt":          {unread, result.Inconclusive},
+		"unexpected":       {unread, result.Inconclusive},
+	}
+	limit := func(m string) string {
+		if slo.IsDuration(m) {
+			return "1h"
+		}
+		return "0"
+	}
+	for _, m := range slo.Metrics() {
+		c, ok := missing[m]
+		if !ok {
+			t.Errorf("metric %s has no missing-evidence case", m)
+			continue
+		}
+		for _, op := range []string{"<=", ">=", "==", "!="} {
+			expr := m + op + limit(m)
+			t.Run(expr, func(t *testing.T) {
+				tr := base()
+				tr.WarmupS, tr.ServerLoadS = f(0.3), f(0.2)
+				c.edit(&tr)
+				d := Decide(&tr, mustParse(t, expr))
+				if len(d.Checks) != 1 {
+					t.Fatalf("checks %+v, want one", d.Checks)
+				}
+				if ch := d.Checks[0]; ch.Pass || !ch.Undecided || ch.Observed != nil {
+					t.Errorf("check %+v, want undecided with observed null", ch)
+				}
+				if d.Verdict == result.Pass || d.Verdict != c.want {
+					t.Errorf("verdict %s (%q), want %s", d.Verdict, d.Reasons, c.want)
+				}
+			})
+		}
+		// Nothing read back: whatever the check, the trial is no pass.
+		t.Run(m+" on an unread trial", func(t *testing.T) {
+			tr := base()
+			tr.WarmupS, tr.ServerLoadS, tr.FinalSaveS = f(0.3), f(0.2), f(0.4)
+			unread(&tr)
+			expr := m + ">=0"
+			if slo.IsDuration(m) {
+				expr += "s"
+			}
+			if d := Decide(&tr, mustParse(t, expr)); d.Verdict == result.Pass {
+				t.Errorf("an unread trial passed: %q, checks %+v", d.Reasons, d.Checks)
+			}
+		})
+	}
+}
+
+// A loss_window SLO on a bracket (client or one-sided) is decided by the
+// bracket's ends: low end beyond the limit fails, high end within it
+// passes, anything else is inconclusive, never a pass on the point
+// estimate. A window pinned by the server log is decided by its value.
+func TestLossWindowSLOIsDecidedByTheBracketsEnds(t *testing.T) {
+	cases := []struct {
+		name string
+		w    result.Window
+		src  string
+		slo  string
+		want result.Verdict
+		why  string
+	}{
+		{"low end beyond", result.Window{Low: 2.1, High: 2.4, Estimate: 2.2}, result.SourceClientBracket, "loss_window<=2s", result.Fail, "SLO loss_window<=2s failed: observed 2.2 s in [2.1 s, 2.4 s]"},
+		{"high end within", result.Window{Low: 1.5, High: 1.9, Estimate: 1.7}, result.SourceClientBracket, "loss_window<=2s", result.Pass, ""},
+		{"high end on the limit", result.Window{Low: 1.5, High: 2, Estimate: 1.7}, result.SourceClientBracket, "loss_window<=2s", result.Pass, ""},
+		{"straddles, estimate within", result.Window{Low: 1.5, High: 2.4, Estimate: 1.9}, result.SourceClientBracket, "loss_window<=2s", result.Inconclusive, "undecided: observed 1.9 s in [1.5 s, 2.4 s]"},
+		{"straddles, estimate beyond", result.Window{Low: 1.5, High: 2.4, Estimate: 2.1}, result.SourceClientBracket, "loss_window<=2s", result.Inconclusive, "undecided"},
+		{"one-sided, straddles", result.Window{Low: 1.8, High: 2.2, Estimate: 1.8, OneSided: true}, result.SourceServerLog, "loss_window<=2s", result.Inconclusive, "undecided"},
+		{"one-sided, low end beyond", result.Window{Low: 2.05, High: 2.3, Estimate: 2.05, OneSided: true}, result.SourceClientBracket, "loss_window<=2s", result.Fail, "failed"},
+		{"a lower bound, straddles", result.Window{Low: 1.5, High: 2.4, Estimate: 2.1}, result.SourceClientBracket, "loss_window>=2s", result.Inconclusive, "undecided"},
+		{"a lower bound, low end above", result.Window{Low: 2.1, High: 2.4, Estimate: 2.2}, result.SourceClientBracket, "loss_window>=2s", result.Pass, ""},
+		{"pinned by the server log", result.Window{Low: 1.5, High: 2.4, Estimate: 1.9}, result.SourceServerLog, "loss_window<=2s", result.Pass, ""},
+		{"pinned beyond", result.Window{Low: 1.5, High: 2.4, Estimate: 2.1}, result.SourceServerLog, "loss_window<=2s", result.Fail, "observed 2.1 s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := base()
+			w := c.w
+			tr.LossWindowS, tr.SnapshotSource, tr.PredictedLossWindowS = &w, c.src, 10 // the rules' check holds: the SLO alone decides
+			d := Decide(&tr, mustParse(t, c.slo))
+			if d.Verdict != c.want || !strings.Contains(strings.Join(d.Reasons, "; "), c.why) {
+				t.Fatalf("verdict %s (%q), want %s naming %q", d.Verdict, d.Reasons, c.want, c.why)
+			}
+			if ch := d.Checks[0]; ch.Undecided != (c.want == result.Inconclusive) || ch.Pass != (c.want == result.Pass) {
+				t.Errorf("check %+v, want pass=%v undecided=%v", ch, c.want == result.Pass, c.want == result.Inconclusive)
+			}
+		})
+	}
+}
+
+// recovering marks a trial whose fault took the old server away and whose
+// replacement started, watched by the probe.
+func recovering(tr *result.Trial) {
+	tr.TFaultUnixMs = 1_700_000_000_000
+	tr.Steps = append(tr.Steps, result.Step{Name: "fault", AtS: 3}, result.Step{Name: "old_gone", AtS: 3.01}, result.Step{Name: "new_started", AtS: 3.05})
+}
+
+// A recovery reason only where a fault took the old server away and the
+// replacement was watched and never served: never on a trial that went
+// invalid before its fault, nor on a fault that did not take.
+func TestRecoveryReasonOnlyAfterAWatchedRecovery(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*result.Trial)
+		want bool
+	}{
+		{"watched and never served", func(tr *result.Trial) { recovering(tr) }, true},
+		{"invalid before the fault (pacing)", func(tr *result.Trial) {
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "pacing", Detail: "the write rate fell 12% short"})
+		}, false},
+		{"aborted before the fault (a stop condition)", func(tr *result.Trial) {
+			tr.TFaultUnixMs = 1_700_000_000_000
+			tr.Steps = []result.Step{{Name: "fault", AtS: 3}}
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_confirmed", Detail: "aborted before the fault: stop condition"})
+		}, false},
+		{"no replacement from the target", func(tr *result.Trial) {
+			recovering(tr)
+			tr.Steps = tr.Steps[:2]
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "finished", Detail: "trial did not finish: recover: throttled"})
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := base()
+			tr.RTOS = nil
+			c.edit(&tr)
+			d := Decide(&tr, nil)
+			if got := strings.Contains(strings.Join(d.Reasons, "; "), "never served again"); got != c.want {
+				t.Errorf("reasons %q: RTO reason %v, want %v", d.Reasons, got, c.want)
 			}
 		})
 	}

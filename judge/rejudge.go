@@ -62,19 +62,22 @@ func mergeSLOs(have, extra []slo.SLO) []slo.SLO {
 }
 
 // legacy re-evaluates SLOs on a trial without recorded assumptions: its
-// verdict stays unless an SLO fails a trial that was not invalid.
+// verdict stays unless an SLO fails a trial that was not invalid, or one
+// that cannot be decided makes a passing trial inconclusive.
 func legacy(t *result.Trial, slos []slo.SLO) {
 	t.Checks = slo.Evaluate(t, slos)
 	for _, c := range t.Checks {
-		if c.Pass || t.Verdict == result.Invalid {
-			continue
+		switch {
+		case c.Pass || t.Verdict == result.Invalid:
+		case c.Observed == nil || c.Undecided:
+			if t.Verdict == result.Pass {
+				t.Verdict = result.Inconclusive
+			}
+			t.Reasons = appendOnce(t.Reasons, undecidedReason(c))
+		default:
+			t.Verdict = result.Fail
+			t.Reasons = appendOnce(t.Reasons, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Observed(c)))
 		}
-		t.Verdict = result.Fail
-		why := "its metric is unknown for this trial (not observed)"
-		if c.Observed != nil {
-			why = "observed " + slo.Format(c.Metric, *c.Observed)
-		}
-		t.Reasons = appendOnce(t.Reasons, fmt.Sprintf("SLO %s failed: %s", c.Name, why))
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package progress shows how far long phases (preload, waiting for the
-// snapshot cycle, recovery, read-back) have got. On a terminal it redraws one
+// snapshot cycle, recovery, read-back) have got, and the line each trial
+// ends with (TrialLine). On a terminal it redraws one
 // line with rate and ETA; otherwise (CI logs, files) it prints plain lines, at
 // most one every few seconds per phase, so logs stay short.
 package progress

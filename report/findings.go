@@ -200,7 +200,10 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 		add("fail", "%s: the cache never served again: the RTO is unbounded.", label)
 	}
 	for _, c := range t.Checks {
-		if !c.Pass {
+		switch {
+		case undecided(c):
+			add("warn", "%s: SLO %s is undecided: observed %s; the evidence cannot decide it (rerun, or pin the snapshot with the server log).", label, c.Name, observed(t, c))
+		case !c.Pass:
 			add("fail", "%s: SLO %s failed: observed %s.", label, c.Name, observed(t, c))
 		}
 	}
@@ -268,12 +271,38 @@ func warmupFindings(run *result.Run) []Finding {
 }
 
 // observed renders a check's observation, "null" when the trial had none.
+// observed is what the check recorded (with its bracket, when it has
+// one); a check without a record (an older build's) reads the trial.
 func observed(t *result.Trial, c result.Check) string {
+	if c.Observed != nil || c.Undecided {
+		return slo.Observed(c)
+	}
 	v, _, known := slo.Observe(t, c.Metric)
 	if !known {
 		return "null (never measured)"
 	}
 	return slo.Format(c.Metric, v)
+}
+
+// undecided: the judge could not decide the check (its metric unknown, or
+// its bracket straddling the limit): inconclusive, never a failure.
+func undecided(c result.Check) bool { return c.Undecided }
+
+// readBack is false when the trial never read its keys back (cut short,
+// or its replacement never started): its counts are unknown, never 0
+// (slo's rule, so every sink shows what the judge saw).
+func readBack(t *result.Trial) bool {
+	_, _, known := slo.Observe(t, "lost")
+	return known
+}
+
+// readBackCount renders one of the read-back counts (lost, recovered, anomalies):
+// "unknown" when nothing was read back.
+func readBackCount(t *result.Trial, n int) string {
+	if !readBack(t) {
+		return "unknown"
+	}
+	return fmt.Sprint(n)
 }
 
 // fmtSeconds prints a duration in seconds with sensible precision.

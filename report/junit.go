@@ -61,8 +61,8 @@ func (s *junitSuite) add(c junitCase) {
 }
 
 // WriteJUnit writes the run's verdicts as JUnit XML: a testcase per trial
-// (failed with its reasons; invalid trials skipped with theirs) and per SLO
-// check of each trial.
+// (failed with its reasons; invalid and inconclusive trials skipped with
+// theirs) and per SLO check of each trial (an undecided check skipped).
 func WriteJUnit(w io.Writer, run *result.Run) error {
 	suite := junitSuite{Name: "valkey-chaos " + run.RunID}
 	if run.StartedUnixMs > 0 {
@@ -74,9 +74,14 @@ func WriteJUnit(w io.Writer, run *result.Run) error {
 		tc := junitCase{Name: trialLabel(t), Classname: class, SystemOut: trialSummary(t)}
 		why := strings.Join(t.Reasons, "; ")
 		switch t.Verdict {
-		case "pass":
-		case "invalid":
+		case result.Pass:
+		case result.Invalid:
 			tc.Skipped = &junitSkipped{Message: "invalid trial (not evidence): " + why}
+		case result.Inconclusive:
+			// Not a failure: the evidence could not decide. JUnit has no
+			// third outcome; a skipped case with its reasons is what CI
+			// reporters show as neither passed nor failed (exit 4 says rerun).
+			tc.Skipped = &junitSkipped{Message: "inconclusive trial (the evidence cannot decide): " + why}
 		default:
 			if why == "" {
 				why = "verdict " + string(t.Verdict)
@@ -87,8 +92,10 @@ func WriteJUnit(w io.Writer, run *result.Run) error {
 		for _, c := range t.Checks {
 			cc := junitCase{Name: trialLabel(t) + ": " + c.Name, Classname: class + ".slo"}
 			switch {
-			case t.Verdict == "invalid":
+			case t.Verdict == result.Invalid:
 				cc.Skipped = &junitSkipped{Message: "trial invalid: " + why}
+			case undecided(c):
+				cc.Skipped = &junitSkipped{Message: fmt.Sprintf("SLO %s undecided (inconclusive): observed %s", c.Name, observed(t, c))}
 			case !c.Pass:
 				msg := fmt.Sprintf("SLO %s failed: observed %s", c.Name, observed(t, c))
 				cc.Failure = &junitFailure{Message: msg, Type: "slo", Body: msg}
@@ -120,8 +127,8 @@ func writeJUnit(w io.Writer, name string, suites []junitSuite) error {
 
 // trialSummary is the one line of numbers CI shows next to a test case.
 func trialSummary(t *result.Trial) string {
-	return fmt.Sprintf("rate %s/s, acked %d, lost %d, loss window %s, warm-up %s, RTO %s",
-		fmtRate(t.RatePerS), t.Acked, t.Lost, lossWindowText(t), optSeconds(t.WarmupS, "none"), optSeconds(t.RTOS, "never served"))
+	return fmt.Sprintf("rate %s/s, acked %d, lost %s, loss window %s, warm-up %s, RTO %s",
+		fmtRate(t.RatePerS), t.Acked, readBackCount(t, t.Lost), lossWindowText(t), optSeconds(t.WarmupS, "none"), optSeconds(t.RTOS, "never served"))
 }
 
 func fmtUnixMsISO(ms int64) string {

@@ -10,7 +10,8 @@ import (
 
 // MetricLine is one trial as a dashboard reads it: one JSON object per line.
 // Durations are seconds at the run's time scale; null means not measured
-// (rto_s null: the cache never served again).
+// (rto_s null: the cache never served again; lost, recovered, anomalies,
+// corrupt and the loss window null: nothing was read back).
 type MetricLine struct {
 	RunID                string   `json:"run_id"`
 	StartedUnixMs        int64    `json:"started_unix_ms"`
@@ -20,16 +21,17 @@ type MetricLine struct {
 	Index                int      `json:"index"`
 	Verdict              string   `json:"verdict"`
 	ChecksFailed         int      `json:"checks_failed"`
+	ChecksUndecided      int      `json:"checks_undecided"` // inconclusive checks: not failed
 	RatePerS             float64  `json:"rate_per_s"`
 	TimeScale            float64  `json:"time_scale"`
 	ServerVersion        string   `json:"server_version"`
 	TFaultUnixMs         int64    `json:"t_fault_unix_ms"`
 	Acked                int      `json:"acked"`
-	Lost                 int      `json:"lost"`
-	Recovered            int      `json:"recovered"`
+	Lost                 *int     `json:"lost"`
+	Recovered            *int     `json:"recovered"`
 	Unknown              int      `json:"unknown"`
-	Anomalies            int      `json:"anomalies"`
-	Corrupt              int      `json:"corrupt"`
+	Anomalies            *int     `json:"anomalies"`
+	Corrupt              *int     `json:"corrupt"`
 	LossWindowS          *float64 `json:"loss_window_s"`
 	LossWindowHighS      *float64 `json:"loss_window_high_s"`
 	PredictedLossWindowS float64  `json:"predicted_loss_window_s"`
@@ -48,16 +50,24 @@ func Metrics(run *result.Run) []MetricLine {
 			RunID: run.RunID, StartedUnixMs: run.StartedUnixMs, Scenario: t.Scenario, Fault: t.Fault, Rule: t.Rule,
 			Index: t.Index, Verdict: string(t.Verdict), RatePerS: t.RatePerS, TimeScale: run.Target.TimeScale,
 			ServerVersion: run.Target.ServerVersion, TFaultUnixMs: t.TFaultUnixMs,
-			Acked: t.Acked, Lost: t.Lost, Recovered: t.Recovered, Unknown: t.Unknown, Anomalies: t.Anomalies, Corrupt: t.Corrupt,
+			Acked: t.Acked, Unknown: t.Unknown,
 			PredictedLossWindowS: t.PredictedLossWindowS,
 			WarmupS:              t.WarmupS, ServerLoadS: t.ServerLoadS, RTOS: t.RTOS, FinalSaveS: t.FinalSaveS,
 		}
 		for _, c := range t.Checks {
-			if !c.Pass {
+			switch {
+			case undecided(c):
+				m.ChecksUndecided++
+			case !c.Pass:
 				m.ChecksFailed++
 			}
 		}
+		if readBack(t) {
+			lost, recovered, anomalies, corrupt := t.Lost, t.Recovered, t.Anomalies, t.Corrupt
+			m.Lost, m.Recovered, m.Anomalies, m.Corrupt = &lost, &recovered, &anomalies, &corrupt
+		}
 		switch w := t.LossWindowS; {
+		case !readBack(t):
 		case t.Lost == 0:
 			zero := 0.0
 			m.LossWindowS, m.LossWindowHighS = &zero, &zero

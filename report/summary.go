@@ -18,9 +18,12 @@ func WriteSummary(w io.Writer, run *result.Run) error {
 		if t.LossWindowS != nil && t.Lost > 0 {
 			win = fmt.Sprintf("%.2f [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
 		}
-		lost := fmt.Sprint(t.Lost)
-		if t.ReplacementExited != "" { // nothing could be read back
-			lost, win = "unknown", "unknown"
+		if !readBack(&t) { // nothing could be read back: unknown, never 0
+			win = "unknown"
+		}
+		pred := "-" // no prediction, not a bound of 0
+		if t.PredictedLossWindowS > 0 {
+			pred = fmt.Sprintf("%.2f", t.PredictedLossWindowS)
 		}
 		label := t.Scenario
 		if t.Rule != "" {
@@ -29,8 +32,8 @@ func WriteSummary(w io.Writer, run *result.Run) error {
 		if t.Dataset != nil { // a size sweep: the size tells the trials apart
 			label += " " + fmtCount(t.Dataset.Keys) + " keys"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, lost, t.Recovered, t.Anomalies,
-			win, t.PredictedLossWindowS, summarySeconds(t.WarmupS), summarySeconds(t.ServerLoadS), summarySeconds(t.RTOS), t.Verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", label, t.Fault, savepolicy.FormatRate(t.RatePerS), t.Acked, readBackCount(&t, t.Lost), readBackCount(&t, t.Recovered), readBackCount(&t, t.Anomalies),
+			win, pred, summarySeconds(t.WarmupS), summarySeconds(t.ServerLoadS), summarySeconds(t.RTOS), t.Verdict)
 	}
 	return tw.Flush()
 }

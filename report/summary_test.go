@@ -34,3 +34,35 @@ func TestNeverRecoveredTrialIsNotShownAsNothingLost(t *testing.T) {
 		t.Errorf("after recovery: %q", got)
 	}
 }
+
+// Defect (review, item 10): a trial that was never read back (cut short)
+// showed "lost 0" in the summary table where its own line said unknown.
+// Unknown renders as unknown in every sink: the summary, the report's
+// table, JUnit's line, the metrics.
+func TestUnreadTrialIsUnknownInEverySink(t *testing.T) {
+	tr := result.Trial{Scenario: "crash", Fault: "crash", Verdict: result.Invalid, Acked: 500, RatePerS: 100,
+		Unread: "the keys were never read back: the trial ended before recovery (interrupted)", Reasons: []string{"trial did not finish: interrupted"}}
+	run := &result.Run{Trials: []result.Trial{tr}}
+	var b bytes.Buffer
+	if err := WriteSummary(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	f := strings.Fields(lines[1])
+	if len(f) < 9 || f[4] != "unknown" || f[5] != "unknown" || f[6] != "unknown" || f[7] != "unknown" || f[8] != "-" {
+		t.Errorf("summary row %q: want lost, recovered, anomalies and the window unknown, no prediction", lines[1])
+	}
+	row := trialTableRow(&tr, "a")
+	if row.Lost != "unknown" || row.Recovered != "unknown" || row.Anomalies != "unknown" || !strings.Contains(row.LossWindow, "unknown") || row.Predicted != "-" {
+		t.Errorf("report row %+v: want the read-back counts and the window unknown", row)
+	}
+	if got := afterRecoveryText(&tr); !strings.Contains(got, "unknown") || strings.Contains(got, "0 lost") {
+		t.Errorf("after recovery: %q", got)
+	}
+	if got := trialSummary(&tr); !strings.Contains(got, "lost unknown") || strings.Contains(got, "nothing lost") {
+		t.Errorf("JUnit line %q: want lost unknown", got)
+	}
+	if m := Metrics(run)[0]; m.Lost != nil || m.Recovered != nil || m.Anomalies != nil || m.LossWindowS != nil {
+		t.Errorf("metrics %+v: want lost, recovered, anomalies and the window null", m)
+	}
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,6 +59,7 @@ type trialView struct {
 
 type checkRow struct {
 	Name, Observed, Result string
+	Class                  string // pass, fail, inconclusive
 	Pass                   bool
 }
 
@@ -85,10 +87,10 @@ func overallStatus(run *result.Run) (status, class string) {
 	var fail, invalid int
 	for _, t := range run.Trials {
 		switch t.Verdict {
-		case "fail":
+		case result.Fail:
 			fail++
-		case "invalid":
-			invalid++
+		case result.Invalid, result.Inconclusive:
+			invalid++ // rerun: no failure, no pass either
 		}
 	}
 	switch {
@@ -97,7 +99,7 @@ func overallStatus(run *result.Run) (status, class string) {
 	case fail > 0:
 		return "FAIL", "fail"
 	case invalid > 0:
-		return "INCONCLUSIVE", "invalid"
+		return "INCONCLUSIVE", "inconclusive"
 	case !run.Complete:
 		return "PARTIAL", "invalid"
 	}
@@ -110,14 +112,15 @@ func verdictCounts(run *result.Run) string {
 		counts[string(t.Verdict)]++
 	}
 	var parts []string
-	for _, v := range []string{"pass", "fail", "invalid"} {
+	known := []string{"pass", "fail", "invalid", "inconclusive"}
+	for _, v := range known {
 		if counts[v] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[v], v))
 		}
 	}
 	var other []string // unknown verdicts stay visible
 	for v := range counts {
-		if v != "pass" && v != "fail" && v != "invalid" {
+		if !slices.Contains(known, v) {
 			other = append(other, v)
 		}
 	}
@@ -266,21 +269,20 @@ func trialTableRow(t *result.Trial, anchor string) trialRow {
 	row := trialRow{
 		Anchor: anchor, Label: trialLabel(t), Verdict: string(t.Verdict),
 		Rate:  rateText(t),
-		Acked: fmt.Sprint(t.Acked), Lost: fmt.Sprint(t.Lost), Recovered: fmt.Sprint(t.Recovered), Anomalies: fmt.Sprint(t.Anomalies),
-		LossWindow: lossWindowText(t), Predicted: fmtSeconds(t.PredictedLossWindowS),
+		Acked: fmt.Sprint(t.Acked), Lost: readBackCount(t, t.Lost), Recovered: readBackCount(t, t.Recovered), Anomalies: readBackCount(t, t.Anomalies),
+		LossWindow: lossWindowText(t), Predicted: orDash(predictedSeconds(t)),
 		FinalSave: optSeconds(t.FinalSaveS, "-"),
 		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: optSeconds(t.RTOS, "never served"),
-	}
-	if t.ReplacementExited != "" {
-		// Nothing could be read back: a 0 here would read as "nothing lost".
-		row.Lost = "unknown"
 	}
 	return row
 }
 
 func afterRecoveryText(t *result.Trial) string {
-	if t.ReplacementExited != "" {
+	switch {
+	case t.ReplacementExited != "":
 		return "no recovery: the replacement exited while starting (" + t.ReplacementExited + ")"
+	case t.Unread != "":
+		return "unknown: " + t.Unread
 	}
 	return fmt.Sprintf("%d lost, %d recovered (unknown but present), %d unexpected, %d corrupt, %d anomalies", t.Lost, t.Recovered, t.Unexpected, t.Corrupt, t.Anomalies)
 }
@@ -298,6 +300,8 @@ func lossWindowText(t *result.Trial) string {
 	switch {
 	case t.ReplacementExited != "":
 		return "unknown: the replacement never started, nothing could be read back"
+	case t.Unread != "":
+		return "unknown: never read back"
 	case t.Lost == 0:
 		return "nothing lost"
 	case w == nil && t.AllowedLoss != nil && t.AllowedLoss.Everything:
@@ -395,6 +399,15 @@ func trialNumbers(t *result.Trial) []kv {
 	return out
 }
 
+// predictedSeconds is the predicted worst window, "" when there is none
+// (never a bound of 0 s).
+func predictedSeconds(t *result.Trial) string {
+	if t.PredictedLossWindowS <= 0 {
+		return ""
+	}
+	return fmtSeconds(t.PredictedLossWindowS)
+}
+
 func predictedText(t *result.Trial) string {
 	if t.PredictedLossWindowS <= 0 {
 		return "-"
@@ -409,9 +422,12 @@ func predictedText(t *result.Trial) string {
 func checkRows(t *result.Trial) []checkRow {
 	out := make([]checkRow, 0, len(t.Checks))
 	for _, c := range t.Checks {
-		r := checkRow{Name: c.Name, Observed: observed(t, c), Pass: c.Pass, Result: "pass"}
-		if !c.Pass {
-			r.Result = "FAIL"
+		r := checkRow{Name: c.Name, Observed: observed(t, c), Pass: c.Pass, Result: "pass", Class: "pass"}
+		switch {
+		case undecided(c):
+			r.Result, r.Class = "INCONCLUSIVE", "inconclusive" // the evidence could not decide: no failure
+		case !c.Pass:
+			r.Result, r.Class = "FAIL", "fail"
 		}
 		out = append(out, r)
 	}

@@ -277,6 +277,16 @@ type Check struct {
 	Limit    float64  `json:"limit"`
 	Observed *float64 `json:"observed"` // null: the metric is unknown for this trial
 	Pass     bool     `json:"pass"`
+	// Undecided: the evidence cannot decide the check (the metric is
+	// unknown, or its bracket straddles the limit); Pass is false, and
+	// the trial is inconclusive unless something else fails it.
+	Undecided bool `json:"undecided,omitempty"`
+	// ObservedLow and ObservedHigh bracket the metric when it is only
+	// known to lie between them (a loss window's client or one-sided
+	// bracket): the check is decided by the ends, Observed is the point
+	// estimate shown beside them.
+	ObservedLow  *float64 `json:"observed_low,omitempty"`
+	ObservedHigh *float64 `json:"observed_high,omitempty"`
 }
 
 // Step is one labelled instant of the recovery timeline.

@@ -72,7 +72,10 @@ func confirmDetail(in injected) string {
 
 // faultInCycle: a fault placed by fault_at must land in the planned cycle;
 // another save completing between the cycle's save and the fault (foreign
-// writes on a shared server, clock skew against lastsave) moves it.
+// writes on a shared server, clock skew against lastsave) moves it. Both
+// witnesses are read: the server log's ms instants, and the INFO save
+// watcher, which sees a save whose log lines were lost (a log delivered in
+// part, or not at all).
 func (ev *evidence) faultInCycle() (bool, string) {
 	pl := ev.placement
 	if !pl.byFaultAt {
@@ -83,16 +86,15 @@ func (ev *evidence) faultInCycle() (bool, string) {
 			start.Format("15:04:05.000"), end.Format("15:04:05.000"))
 	}
 	tFault := ev.fault.tFault
-	if saves := ev.log.summary.saves; len(saves) > 0 {
-		// The log's ms instants: a save that began after the cycle's save
-		// ended and finished by the fault.
-		for _, s := range saves {
-			if s.ok && s.start.After(pl.cycle.Ended) && !s.end.IsZero() && !s.end.After(tFault) {
-				return breach(s.start, s.end)
-			}
+	// The log's ms instants: a save that began after the cycle's save
+	// ended and finished by the fault.
+	for _, s := range ev.log.summary.saves {
+		if s.ok && s.start.After(pl.cycle.Ended) && !s.end.IsZero() && !s.end.After(tFault) {
+			return breach(s.start, s.end)
 		}
-		return true, ""
 	}
+	// The watcher's polls: a save first seen running after the cycle's
+	// save ended, and seen finished by the fault.
 	for _, s := range ev.load.saves {
 		if s.OK && s.Started.After(pl.cycle.Ended) && !s.EndedBy.IsZero() && !s.EndedBy.After(tFault) {
 			return breach(s.Started, s.EndedBy)

@@ -83,6 +83,7 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 		}
 		defer ev.dropSpool(env, t) // the trial's summaries read the History until judged
 	}
+	ev.taskOverlapNote(env, t)
 	keptData(env, t)
 	ev.recordDrill(env, t)
 	if h := ev.load.history; h != nil && h.Err() != nil && runErr == nil {
@@ -93,7 +94,11 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
 	}
 	if !ev.found.done && t.ReplacementExited == "" {
-		t.Unread = "the keys were never read back: the trial ended before recovery (" + unreadWhy(ctx, runErr) + ")"
+		when := "the trial ended before recovery"
+		if !ev.recovery.serving.IsZero() {
+			when = "the replacement served, then the read-back failed"
+		}
+		t.Unread = "the keys were never read back: " + when + " (" + unreadWhy(ctx, runErr) + ")"
 	}
 	t.Problems = dedupe(t.Problems)
 	judge.Apply(t, slices.Concat(env.plan.Scenario.expect, env.cfg.slos))
@@ -199,6 +204,9 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) error {
 	default:
 		t.Writes = h.Len()
 		t.Acked, t.Failed, t.Unknown = h.Counts()
+		if !ev.recovery.serving.IsZero() {
+			ev.recordTimeline(env, t) // it served, then the read-back failed: the RTO was measured
+		}
 	}
 	if tFault > 0 {
 		refused, problems := noteRefusals(h, tFault, ev.storage.events)
@@ -291,7 +299,7 @@ func (ev *evidence) lossTo(env *trialEnv) time.Time {
 
 func (ev *evidence) recordClassification(env *trialEnv, t *result.Trial) error {
 	var replacement time.Duration
-	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() {
+	if st := ev.replacementStart(); !st.IsZero() {
 		replacement = st.Sub(env.base)
 	}
 	lossTo := ev.lossTo(env)
@@ -378,13 +386,16 @@ func classifiedInput(in check.Input, datasetKeys, keysLoaded int64) *result.Clas
 // completedSaves are the saves of the faulted server that completed before
 // the replacement could load (the old server gone, or the replacement
 // started): what the replacement must have loaded, the latest of them. The
-// dataset snapshot is always one.
+// dataset snapshot is always one. Both witnesses count: the server log's
+// saves (ms instants), and those the INFO save watcher saw that the log
+// does not hold (its lines lost: a log delivered in part), so a stale load
+// is named even when the log lost the last save.
 func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.SaveFork {
 	cutoff := lossTo
 	if g := ev.fault.rep.GoneAt; !g.IsZero() && g.After(cutoff) {
 		cutoff = g
 	}
-	if st := ev.recovery.rec.Instance.StartedAt; !st.IsZero() && st.Before(cutoff) {
+	if st := ev.replacementStart(); !st.IsZero() && st.Before(cutoff) {
 		cutoff = st
 	}
 	off := func(t time.Time) time.Duration { return t.Sub(env.base) }
@@ -392,20 +403,29 @@ func (ev *evidence) completedSaves(env *trialEnv, lossTo time.Time) []check.Save
 	if !ev.snapshot.ForkAfter.IsZero() {
 		out = append(out, check.SaveFork{ForkLow: off(ev.snapshot.ForkAfter), ForkHigh: off(ev.snapshot.ForkBy), End: off(ev.snapshot.Ended), Source: "harness"})
 	}
-	if saves := ev.log.summary.saves; len(saves) > 0 {
-		for _, s := range saves {
-			if s.ok && !s.end.IsZero() && !s.end.After(cutoff) {
-				out = append(out, check.SaveFork{ForkLow: off(s.start), ForkHigh: off(s.start) + time.Millisecond, End: off(s.end), Source: result.SourceServerLog})
-			}
+	logged := ev.log.summary.saves
+	for _, s := range logged {
+		if s.ok && !s.end.IsZero() && !s.end.After(cutoff) {
+			out = append(out, check.SaveFork{ForkLow: off(s.start), ForkHigh: off(s.start) + time.Millisecond, End: off(s.end), Source: result.SourceServerLog})
 		}
-		return out
 	}
 	for _, s := range ev.load.saves {
-		if s.OK && !s.StartedAfter.IsZero() && !s.EndedBy.IsZero() && !s.EndedBy.After(cutoff) {
+		if s.OK && !s.StartedAfter.IsZero() && !s.EndedBy.IsZero() && !s.EndedBy.After(cutoff) && !inLog(logged, s) {
 			out = append(out, check.SaveFork{ForkLow: off(s.StartedAfter), ForkHigh: off(s.StartedBy), End: off(s.Ended), Source: "info"})
 		}
 	}
 	return out
+}
+
+// inLog: the server log holds the save the watcher saw, its start line
+// (ms, truncated) within the watcher's fork bracket.
+func inLog(logged []saveSpan, s probe.SaveEvent) bool {
+	for _, l := range logged {
+		if !l.start.Before(s.StartedAfter.Truncate(time.Millisecond)) && !l.start.After(s.StartedBy) {
+			return true
+		}
+	}
+	return false
 }
 
 // staleLoad names a replacement that loaded an older snapshot than the last

@@ -93,58 +93,74 @@ func (v logSummary) completedForks(base time.Time) []time.Duration {
 	return out
 }
 
-func parseLog(lines []target.LogLine) []probe.LogEvent {
-	var events []probe.LogEvent
+// logEvent is one parsed line with the instance (process or task) that
+// wrote it: PIDs repeat across tasks (a container's server is often PID 1,
+// its save child the same small number), so a line belongs to the save of
+// its own instance only.
+type logEvent struct {
+	probe.LogEvent
+	instance string
+}
+
+// proc names one process of one instance.
+type proc struct {
+	instance string
+	pid      int
+}
+
+func parseLog(lines []target.LogLine) []logEvent {
+	var events []logEvent
 	for _, l := range lines {
 		if ev, ok := probe.ParseLogLine(l.Text, l.Zone); ok {
-			events = append(events, ev)
+			events = append(events, logEvent{LogEvent: ev, instance: l.Instance})
 		}
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
 	return events
 }
 
-func summarizeLog(events []probe.LogEvent, replacementStarted time.Time) logSummary {
+func summarizeLog(events []logEvent, replacementStarted time.Time) logSummary {
 	v := logSummary{keysLoaded: -1}
-	var trigger string
-	open := map[int]int{}  // main pid -> index of its open save in v.saves
-	child := map[int]int{} // save child pid -> index of its save in v.saves
+	trigger := map[string]string{} // instance -> the rule its next save starts for
+	open := map[proc]int{}         // main process -> index of its open save in v.saves
+	child := map[proc]int{}        // save child -> index of its save in v.saves
 	var finalStart time.Time
-	var finalPID int
+	var final proc
 	for _, ev := range events {
+		me := proc{ev.instance, ev.PID}
 		switch ev.Kind {
 		case probe.SaveTriggered:
-			trigger = ev.Trigger
+			trigger[ev.instance] = ev.Trigger
 		case probe.BGSaveStarted:
-			v.saves = append(v.saves, saveSpan{start: ev.Time, trigger: trigger})
-			open[ev.PID] = len(v.saves) - 1
-			child[ev.ChildPID] = len(v.saves) - 1
-			trigger = ""
+			v.saves = append(v.saves, saveSpan{start: ev.Time, trigger: trigger[ev.instance]})
+			open[me] = len(v.saves) - 1
+			child[proc{ev.instance, ev.ChildPID}] = len(v.saves) - 1
+			delete(trigger, ev.instance)
 		case probe.BGSaveOK, probe.BGSaveError:
-			if i, ok := open[ev.PID]; ok {
+			if i, ok := open[me]; ok {
 				v.saves[i].end, v.saves[i].ok = ev.Time, ev.Kind == probe.BGSaveOK
-				delete(open, ev.PID)
+				delete(open, me)
 			}
 		case probe.FinalSaveStarted:
-			finalStart, finalPID = ev.Time, ev.PID
+			finalStart, final = ev.Time, me
 			v.saves = append(v.saves, saveSpan{start: ev.Time, trigger: "shutdown"})
-			open[ev.PID] = len(v.saves) - 1
+			open[me] = len(v.saves) - 1
 		case probe.DBSaved:
 			// The child logs it after renaming its file into dump.rdb: the
 			// save completed even if the server was killed before it noticed.
-			if i, ok := child[ev.PID]; ok {
+			if i, ok := child[me]; ok {
 				v.saves[i].ok = true
 				if v.saves[i].end.IsZero() {
 					v.saves[i].end = ev.Time
 				}
-				delete(child, ev.PID)
+				delete(child, me)
 				continue
 			}
-			if ev.PID == finalPID && !finalStart.IsZero() {
+			if me == final && !finalStart.IsZero() {
 				v.finalSave = ev.Time.Sub(finalStart)
-				if i, ok := open[ev.PID]; ok {
+				if i, ok := open[me]; ok {
 					v.saves[i].end, v.saves[i].ok = ev.Time, true
-					delete(open, ev.PID)
+					delete(open, me)
 				}
 				finalStart = time.Time{}
 			}

@@ -60,3 +60,37 @@ func TestCompletedForksAreTheSavesThatReachedDumpRDB(t *testing.T) {
 		})
 	}
 }
+
+// Defect (review, item 12): save lines were matched by PID alone, but two
+// tasks (the old one and its replacement) often share PIDs: each
+// container's server is PID 1 and its save child the same small number.
+// With the tasks overlapping, the old task's child finishing its save
+// closed the replacement's save, and the old save was never seen to
+// complete. Lines belong to the saves of their own instance.
+func TestSaveLinesOfTwoTasksWithTheSamePIDAreKeptApart(t *testing.T) {
+	at := func(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
+	lines := []target.LogLine{
+		{Instance: "task-old", Text: "1:M 26 Nov 2026 12:00:01.900 * 100 changes in 1 seconds. Saving..."},
+		{Instance: "task-old", Text: "1:M 26 Nov 2026 12:00:02.000 * Background saving started by pid 20"},
+		{Instance: "task-new", Text: "1:M 26 Nov 2026 12:00:02.500 * Background saving started by pid 20"},
+		{Instance: "task-old", Text: "20:C 26 Nov 2026 12:00:02.600 * DB saved on disk"},
+		{Instance: "task-old", Text: "1:M 26 Nov 2026 12:00:02.700 * Background saving terminated with success"},
+		{Instance: "task-new", Text: "20:C 26 Nov 2026 12:00:03.000 * DB saved on disk"},
+		{Instance: "task-new", Text: "1:M 26 Nov 2026 12:00:03.100 * Background saving terminated with success"},
+	}
+	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.Local)
+	v := summarizeLog(parseLog(lines), time.Time{})
+	if len(v.saves) != 2 {
+		t.Fatalf("saves %+v, want two", v.saves)
+	}
+	want := []struct {
+		start, end time.Duration
+		trigger    string
+	}{{at(2000), at(2700), "1 100"}, {at(2500), at(3100), ""}}
+	for i, w := range want {
+		s := v.saves[i]
+		if !s.ok || s.start.Sub(base) != w.start || s.end.Sub(base) != w.end || s.trigger != w.trigger {
+			t.Errorf("save %d: %+v (start %v end %v), want ok from %v to %v, trigger %q", i, s, s.start.Sub(base), s.end.Sub(base), w.start, w.end, w.trigger)
+		}
+	}
+}

@@ -41,6 +41,40 @@ func overlapOf(env *trialEnv, rep target.FaultReport) *result.Span {
 	return &result.Span{From: env.offset(rep.OverlapFrom), To: env.offset(rep.OverlapTo)}
 }
 
+// replacementStart is when the replacement's server started: its own start
+// line where the target can tell (a task held at the single-writer lock
+// starts its server only once the old one has exited, so the old server's
+// final save is what it must load), else the instance's start (the task's,
+// on ECS). Zero when no replacement started.
+func (ev *evidence) replacementStart() time.Time {
+	st := ev.recovery.rec.Instance.StartedAt
+	if w := ev.log.writers; w != nil && !w.NewServerStarted.IsZero() && (st.IsZero() || w.NewServerStarted.After(st)) {
+		return w.NewServerStarted
+	}
+	return st
+}
+
+// taskOverlapNote keeps, as a note, that the replacement's task started
+// before the old server was gone when its server did not (the lock held
+// it back) or when that cannot be told: the verdict rests on the servers,
+// the note says what the scheduler did.
+func (ev *evidence) taskOverlapNote(env *trialEnv, t *result.Trial) {
+	tasks := overlapOf(env, ev.fault.rep)
+	if tasks == nil || ev.overlap(env) != nil {
+		return // no task overlap, or the servers' own: overlap_s, a failure
+	}
+	held := "the loss is measured from the task's start (whether its server waited is not known)"
+	if st := ev.replacementStart(); !st.Equal(ev.recovery.rec.Instance.StartedAt) {
+		held = fmt.Sprintf("its server started at %+.3fs, so it is held to the old server's last save, its final save included", env.offset(st))
+	}
+	servers := "its server's start line is not in the log"
+	if w := ev.log.writers; w != nil && w.Detail != "" {
+		servers = w.Detail
+	}
+	t.Notes = append(t.Notes, fmt.Sprintf("the replacement task started %.2fs before the old server was gone (tasks overlapped %+.2fs..%+.2fs): %s; %s",
+		tasks.To-tasks.From, tasks.From, tasks.To, servers, held))
+}
+
 // classifyFault is the instant the loss window is measured to: the fault,
 // or the replacement's start when the two servers overlapped.
 func classifyFault(rep target.FaultReport, tFault time.Time) time.Time {

@@ -23,6 +23,26 @@ type Rechecked struct {
 	// Differences name every number or verdict that came out differently.
 	Differences []string
 	Skipped     string // why the trial could not be rechecked (no history or read-back file)
+	// Unread says the trial was never read back: it was judged again
+	// from its record alone, and what it lost is unknown.
+	Unread string
+}
+
+// String is the trial's line for `valkey-chaos check`.
+func (r Rechecked) String() string {
+	var s string
+	switch {
+	case r.Skipped != "":
+		return fmt.Sprintf("%-40s  skipped: %s", r.Label, r.Skipped)
+	case len(r.Differences) == 0:
+		s = fmt.Sprintf("%-40s  %s (reproduced)", r.Label, r.Now)
+	default:
+		s = fmt.Sprintf("%-40s  %s -> %s: %s", r.Label, r.Recorded, r.Now, strings.Join(r.Differences, "; "))
+	}
+	if r.Unread != "" {
+		s += "; never read back, judged from its record: what was lost is unknown (" + r.Unread + ")"
+	}
+	return s
 }
 
 // Recheck classifies and judges every trial of a finished run again from
@@ -52,8 +72,11 @@ func Recheck(dir string) (*result.Run, []Rechecked, error) {
 
 func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 	rc := Rechecked{Label: t.Label(), Recorded: t.Verdict, Now: t.Verdict}
+	if unread := neverReadBack(t); unread != "" && len(t.Assumptions) > 0 {
+		return rejudgeUnread(t, rc, unread)
+	}
 	if t.Files.History == "" || t.Files.Found == "" || t.Classified == nil {
-		rc.Skipped = "no history, read-back or classification inputs recorded (a run from an older build, or a trial that never read back)"
+		rc.Skipped = "no history, read-back or classification inputs recorded (a run from an older build)"
 		return rc, nil
 	}
 	// From the file, a chunk at a time: a long trial's ops need not fit.
@@ -94,6 +117,32 @@ func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 	t.Problems = dedupe(t.Problems)
 	judge.Apply(t, slos)
 	rc.Now = t.Verdict
+	rc.Differences = differences(&before, t)
+	return rc, nil
+}
+
+// neverReadBack is why a trial has nothing to classify ("" when it was read
+// back): it was cut short first, or its replacement never started.
+func neverReadBack(t *result.Trial) string {
+	switch {
+	case t.Unread != "":
+		return t.Unread
+	case t.ReplacementExited != "":
+		return "the replacement exited while starting: " + t.ReplacementExited
+	}
+	return ""
+}
+
+// rejudgeUnread has the judge decide a trial that was never read back
+// again from its record: nothing to classify, and nothing shown as lost.
+func rejudgeUnread(t *result.Trial, rc Rechecked, unread string) (Rechecked, error) {
+	slos, err := judge.RecordedSLOs(t)
+	if err != nil {
+		return rc, err
+	}
+	before := *t
+	judge.Apply(t, slos)
+	rc.Now, rc.Unread = t.Verdict, unread
 	rc.Differences = differences(&before, t)
 	return rc, nil
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/procstat"
+	"github.com/trigpointing/valkey-chaos/progress"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/slo"
@@ -143,7 +142,7 @@ func Run(ctx context.Context, cfg Config, scens []*Scenario) (*result.Run, error
 			return run, werr
 		}
 		if done.trial != nil && ctx.Err() == nil {
-			out.Logf("  -> %s", summaryLine(done.trial))
+			out.Logf("  -> %s", progress.TrialLine(done.trial))
 		}
 	}
 	return finishRun(ctx, cfg, run, len(plans))
@@ -248,37 +247,4 @@ func PrepareOutDir(dir string) error {
 		return fmt.Errorf("%w: output directory %s is not writable (%v): choose a writable --out", result.ErrBadInput, dir, err)
 	}
 	return os.Remove(probe)
-}
-
-func summaryLine(t *result.Trial) string {
-	if t == nil {
-		return "no result"
-	}
-	w := "n/a"
-	switch {
-	case t.ReplacementExited != "":
-		w = "unknown (never recovered)"
-	case t.Unread != "":
-		w = "unknown (not read back)"
-	case t.Lost == 0 && t.Verdict != result.Invalid:
-		w = "none, nothing lost"
-	case t.LossWindowS != nil:
-		w = fmt.Sprintf("%.2fs [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
-	}
-	lost := fmt.Sprint(t.Lost)
-	if t.ReplacementExited != "" || t.Unread != "" {
-		lost = "unknown"
-	}
-	f := func(p *float64) string {
-		if p == nil || math.IsNaN(*p) {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.3fs", *p)
-	}
-	line := fmt.Sprintf("%s: acked %d, lost %s, recovered %d, anomalies %d, loss window %s (predicted <= %.2fs), warm-up %s, server load %s, RTO %s",
-		strings.ToUpper(string(t.Verdict)), t.Acked, lost, t.Recovered, t.Anomalies, w, t.PredictedLossWindowS, f(t.WarmupS), f(t.ServerLoadS), f(t.RTOS))
-	if len(t.Reasons) > 0 {
-		line += "; " + strings.Join(t.Reasons, "; ")
-	}
-	return line
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
-	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // ReaderSpec is a scenario's cache-aside application: GETs over a key space
@@ -117,11 +116,12 @@ func (p TrialPlan) readerConfig(env *trialEnv) (loadgen.ReaderConfig, time.Durat
 }
 
 // strategyFault is how the fault meets persistence: a crash (or SHUTDOWN
-// NOSAVE), a graceful stop, or a crash that also takes the host's
+// NOSAVE), a graceful stop (a stop, or a rolling deployment, which stops
+// the old task the same way), or a crash that also takes the host's
 // unsynced writes.
 func strategyFault(p TrialPlan, hostLoss bool) savepolicy.Fault {
 	switch {
-	case p.Fault == target.Stop:
+	case p.Fault.Graceful():
 		return savepolicy.FaultStop
 	case hostLoss:
 		return savepolicy.FaultHostLoss
@@ -138,7 +138,7 @@ type UnsyncedDropper interface {
 // dropUnsynced models the host going with the fault (host_loss: true):
 // after a crash, before the replacement starts.
 func dropUnsynced(env *trialEnv) (*result.HostLoss, error) {
-	if !env.plan.Scenario.HostLoss || env.plan.Fault == target.Stop {
+	if !env.plan.Scenario.HostLoss || env.plan.Fault.Graceful() {
 		return nil, nil
 	}
 	d, ok := env.cfg.Target.(UnsyncedDropper)

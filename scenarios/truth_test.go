@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/procstat"
+	"github.com/trigpointing/valkey-chaos/progress"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/target"
 )
@@ -49,6 +51,58 @@ func TestStaleLoadIsNamedAndFails(t *testing.T) {
 	}
 }
 
+// lateSavesUnlogged is a server log that lost the lines of every save
+// after the first (a log delivered in part): the saves that followed are
+// known from INFO only.
+type lateSavesUnlogged struct{ Target }
+
+var _ SnapshotRestorer = lateSavesUnlogged{}
+
+func (l lateSavesUnlogged) KeepSnapshot(name string) error {
+	return l.Target.(SnapshotRestorer).KeepSnapshot(name)
+}
+
+func (l lateSavesUnlogged) RestoreSnapshot(name string) error {
+	return l.Target.(SnapshotRestorer).RestoreSnapshot(name)
+}
+
+func (l lateSavesUnlogged) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	lines, err := l.Target.ServerLog(ctx)
+	var kept []target.LogLine
+	firstDone := false
+	for _, line := range lines {
+		ev, ok := probe.ParseLogLine(line.Text, line.Zone)
+		switch save := ok && (ev.Kind == probe.SaveTriggered || ev.Kind == probe.BGSaveStarted || ev.Kind == probe.DBSaved || ev.Kind == probe.BGSaveOK); {
+		case save && firstDone:
+			continue
+		case save && ev.Kind == probe.BGSaveOK:
+			firstDone = true
+		}
+		kept = append(kept, line)
+	}
+	return kept, err
+}
+
+// Defect (review, item 5): when the server log lost the last save's lines,
+// the stale load is still named, from the saves the INFO watcher saw.
+func TestStaleLoadIsNamedWhenTheLogLostTheLastSave(t *testing.T) {
+	scens, err := Resolve([]string{"restored-backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "1 1000", keys: -1}, trialOpts{wrap: func(tg Target) Target { return lateSavesUnlogged{tg} }}, scens...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if tr.Verdict != result.Fail || !strings.Contains(reasons(tr), "older than the last completed save") {
+		t.Fatalf("verdict %s (%s), want fail naming the stale load", tr.Verdict, reasons(tr))
+	}
+	if s := tr.StaleLoad; s == nil || s.LostBefore == 0 || !strings.Contains(s.Detail, "info") {
+		t.Fatalf("stale load %+v: want writes acknowledged before the last save's fork lost, that save known from INFO", tr.StaleLoad)
+	}
+}
+
 // breakingTarget runs one BGSAVE to completion just before the fault: a
 // save outside the planned cycle, as foreign writes would cause.
 type breakingTarget struct {
@@ -82,6 +136,69 @@ func TestFaultOutsideThePlannedCycleIsInvalid(t *testing.T) {
 	tr := run.Trials[0]
 	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "did not land in the planned cycle") {
 		t.Fatalf("verdict %s (%s), want invalid: the fault left its cycle", tr.Verdict, reasons(tr))
+	}
+}
+
+// unloggedBreak runs one BGSAVE to completion just before the fault, as
+// breakingTarget does, and its server log lost that save's lines (a log
+// delivered in part: awslogs in non-blocking mode drops lines): only the
+// INFO save watcher saw it.
+type unloggedBreak struct {
+	Target
+	addr     string
+	from, to time.Time
+}
+
+func (u *unloggedBreak) Start(ctx context.Context, spec target.StartSpec) (target.Instance, error) {
+	inst, err := u.Target.Start(ctx, spec)
+	u.addr = inst.Addr
+	return inst, err
+}
+
+func (u *unloggedBreak) Inject(ctx context.Context, kind target.FaultKind) (target.FaultReport, error) {
+	u.from = time.Now()
+	if _, err := probe.TakeSnapshot(ctx, u.addr); err != nil {
+		return target.FaultReport{}, err
+	}
+	u.to = time.Now().Add(50 * time.Millisecond) // the parent's "terminated" line comes at its reap
+	return u.Target.Inject(ctx, kind)
+}
+
+func (u *unloggedBreak) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	lines, err := u.Target.ServerLog(ctx)
+	var kept []target.LogLine
+	dropped := 0
+	for _, l := range lines {
+		ev, ok := probe.ParseLogLine(l.Text, l.Zone)
+		save := ok && (ev.Kind == probe.BGSaveStarted || ev.Kind == probe.DBSaved || ev.Kind == probe.BGSaveOK)
+		if save && !ev.Time.Before(u.from.Truncate(time.Millisecond)) && !ev.Time.After(u.to) {
+			dropped++
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if dropped == 0 && !u.from.IsZero() {
+		return nil, fmt.Errorf("test target: the extra save's lines were not found in the log, nothing dropped")
+	}
+	return kept, err
+}
+
+// The same when the server log lost that save's lines: the INFO watcher
+// saw it, and the trial is invalid all the same.
+func TestFaultOutsideThePlannedCycleIsInvalidWithoutItsLogLines(t *testing.T) {
+	s := quick(t, "crash", "5s")
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "2 1000", keys: -1}, trialOpts{wrap: func(tg Target) Target {
+		return &unloggedBreak{Target: tg}
+	}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if len(tr.Saves) == 0 {
+		t.Fatalf("no saves recorded: the log must still hold the cycle's saves")
+	}
+	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "did not land in the planned cycle") {
+		t.Fatalf("verdict %s (%s), want invalid: the fault left its cycle (seen by the INFO watcher only)", tr.Verdict, reasons(tr))
 	}
 }
 
@@ -144,7 +261,7 @@ func TestInterruptedTrialIsMarkedOnDisk(t *testing.T) {
 	if tr.Interrupted == "" || tr.Unread == "" || tr.Verdict != result.Invalid {
 		t.Errorf("trial interrupted %q unread %q verdict %s, want it marked, unread and invalid", tr.Interrupted, tr.Unread, tr.Verdict)
 	}
-	if line := summaryLine(&tr); strings.Contains(line, "nothing lost") {
+	if line := progress.TrialLine(&tr); strings.Contains(line, "nothing lost") {
 		t.Errorf("summary says nothing lost for a trial never read back: %s", line)
 	}
 	if _, err := os.Stat(filepath.Join(out, result.FileName)); err != nil {
@@ -239,5 +356,46 @@ func TestRecheckReproducesTheRunFromItsFiles(t *testing.T) {
 	}
 	if d := strings.Join(checked[1].Differences, "; "); !strings.Contains(d, "lost: recorded") {
 		t.Errorf("a tampered lost count was not caught: %q", d)
+	}
+}
+
+// Defect (review, item 7): `valkey-chaos check DIR` skipped a trial that
+// was never read back. It is judged again from its record, never shown as
+// nothing lost, and a tampered verdict on it is caught.
+func TestRecheckJudgesTrialsNeverReadBack(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	s := mustScenario(t, "name: slow\nfaults: [crash]\nload: {rate: 10/s}\ndataset: {keys: 100}\n")
+	var out string
+	_, _ = runTrialsWith(t, ctx, runSetup{save: "60 1"}, trialOpts{out: &out}, s)
+	_, checked, err := Recheck(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) != 1 {
+		t.Fatalf("%d trials rechecked, want the one cut short", len(checked))
+	}
+	c := checked[0]
+	if c.Skipped != "" || c.Unread == "" || c.Now != result.Invalid || len(c.Differences) > 0 {
+		t.Fatalf("rechecked %+v: want it judged again from its record (invalid, unread), not skipped", c)
+	}
+	if line := c.String(); !strings.Contains(line, "what was lost is unknown") || strings.Contains(line, "nothing lost") {
+		t.Errorf("check's line %q: want the loss unknown, never nothing lost", line)
+	}
+	// Negative control: a record that claims a pass is caught.
+	run, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Trials[0].Verdict, run.Trials[0].Reasons = result.Pass, []string{}
+	if err := result.Write(out, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, checked, err = Recheck(out); err != nil {
+		t.Fatal(err)
+	}
+	if d := strings.Join(checked[0].Differences, "; "); !strings.Contains(d, "verdict: recorded pass, now invalid") {
+		t.Errorf("a tampered verdict on an unread trial was not caught: %q", d)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // SLO is one parsed objective: Metric Op Limit. Limits of duration metrics
@@ -41,55 +42,73 @@ type metric struct {
 	kind  kind
 	help  string
 	value func(t *result.Trial) (v float64, applies, known bool)
+	// bracket, when set, says the value is only known to lie in [lo, hi]
+	// (ok): the check is then decided by the ends, never by the estimate.
+	bracket func(t *result.Trial) (lo, hi float64, ok bool)
 }
 
 var metrics = map[string]metric{
-	"loss_window": {duration, "point estimate of the loss window (t_fault - snapshot instant); 0 when nothing was lost", func(t *result.Trial) (float64, bool, bool) {
+	"loss_window": {kind: duration, help: "the loss window (t_fault - snapshot instant), decided by its bracket's ends unless the server log pins it; 0 when nothing was lost", value: func(t *result.Trial) (float64, bool, bool) {
 		if t.LossWindowS == nil {
 			return 0, true, t.Lost == 0 && readBack(t)
 		}
 		return t.LossWindowS.Estimate, true, true
-	}},
-	"loss_window_high": {duration, "upper end of the loss-window bracket", func(t *result.Trial) (float64, bool, bool) {
+	}, bracket: lossWindowBracket},
+	"loss_window_high": {kind: duration, help: "upper end of the loss-window bracket", value: func(t *result.Trial) (float64, bool, bool) {
 		if t.LossWindowS == nil {
 			return 0, true, t.Lost == 0 && readBack(t)
 		}
 		return t.LossWindowS.High, true, true
 	}},
-	"rto": {duration, "fault to first successful read of a surviving key (rto_s)", func(t *result.Trial) (float64, bool, bool) {
+	"rto": {kind: duration, help: "fault to first successful read of a surviving key (rto_s)", value: func(t *result.Trial) (float64, bool, bool) {
 		return deref(t.RTOS)
 	}},
-	"warmup": {duration, "new process start to first non-LOADING reply (warmup_s)", func(t *result.Trial) (float64, bool, bool) {
+	"warmup": {kind: duration, help: "new process start to first non-LOADING reply (warmup_s)", value: func(t *result.Trial) (float64, bool, bool) {
 		return deref(t.WarmupS)
 	}},
-	"server_load": {duration, `the server's own "DB loaded from disk" time (server_load_s)`, func(t *result.Trial) (float64, bool, bool) {
+	"server_load": {kind: duration, help: `the server's own "DB loaded from disk" time (server_load_s)`, value: func(t *result.Trial) (float64, bool, bool) {
 		return deref(t.ServerLoadS)
 	}},
-	"final_save": {duration, "final save on a graceful stop (final_save_s); stop trials only", func(t *result.Trial) (float64, bool, bool) {
-		if t.Fault != "stop" {
+	"final_save": {kind: duration, help: "final save on a graceful stop (final_save_s); stop and rolling-deploy trials only", value: func(t *result.Trial) (float64, bool, bool) {
+		if !graceful(t) {
 			return 0, false, false
 		}
 		return deref(t.FinalSaveS)
 	}},
-	"lost": {count, "acknowledged writes absent or different after recovery", func(t *result.Trial) (float64, bool, bool) {
+	"lost": {kind: count, help: "acknowledged writes absent or different after recovery", value: func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Lost), true, readBack(t)
 	}},
-	"lost_on_stop": {count, "lost, on graceful-stop trials only", func(t *result.Trial) (float64, bool, bool) {
-		return float64(t.Lost), t.Fault == "stop", readBack(t)
+	"lost_on_stop": {kind: count, help: "lost, on graceful-stop trials only (stop, rolling-deploy)", value: func(t *result.Trial) (float64, bool, bool) {
+		return float64(t.Lost), graceful(t), readBack(t)
 	}},
-	"lost_on_crash": {count, "lost, on crash trials only", func(t *result.Trial) (float64, bool, bool) {
+	"lost_on_crash": {kind: count, help: "lost, on crash trials only", value: func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Lost), t.Fault == "crash", readBack(t)
 	}},
-	"anomalies": {count, "consistency anomalies (survivors not a point-in-time prefix)", func(t *result.Trial) (float64, bool, bool) {
+	"anomalies": {kind: count, help: "consistency anomalies (survivors not a point-in-time prefix)", value: func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Anomalies), true, readBack(t)
 	}},
-	"corrupt": {count, "keys that came back with a wrong value", func(t *result.Trial) (float64, bool, bool) {
+	"corrupt": {kind: count, help: "keys that came back with a wrong value", value: func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Corrupt), true, readBack(t)
 	}},
-	"unexpected": {count, "keys under the run prefix that were never written", func(t *result.Trial) (float64, bool, bool) {
+	"unexpected": {kind: count, help: "keys under the run prefix that were never written", value: func(t *result.Trial) (float64, bool, bool) {
 		return float64(t.Unexpected), true, readBack(t)
 	}},
 }
+
+// lossWindowBracket: a loss window the server log does not pin is known
+// only to lie within its bracket (client or one-sided); its estimate is a
+// midpoint or a guess, no measurement.
+func lossWindowBracket(t *result.Trial) (lo, hi float64, ok bool) {
+	w := t.LossWindowS
+	if w == nil || t.Lost == 0 || t.SnapshotSource == result.SourceServerLog && !w.OneSided {
+		return 0, 0, false
+	}
+	return w.Low, w.High, true
+}
+
+// graceful: the old server got SIGTERM and its final save (a stop, or a
+// rolling deployment's stop of the old task).
+func graceful(t *result.Trial) bool { return target.FaultKind(t.Fault).Graceful() }
 
 // readBack is false when the trial never read its keys back (the
 // replacement never started, or the run was cut short before): counts of
@@ -201,6 +220,19 @@ func Format(metric string, v float64) string {
 	return fmt.Sprintf("%g", v)
 }
 
+// Observed renders what a check observed: "null (not observed)" when
+// unknown, the estimate and its bracket when the metric is bracketed
+// ("1.9 s in [1.8 s, 2.6 s]"), else the value.
+func Observed(c result.Check) string {
+	switch {
+	case c.Observed == nil:
+		return "null (not observed)"
+	case c.ObservedLow != nil && c.ObservedHigh != nil:
+		return fmt.Sprintf("%s in [%s, %s]", Format(c.Metric, *c.Observed), Format(c.Metric, *c.ObservedLow), Format(c.Metric, *c.ObservedHigh))
+	}
+	return Format(c.Metric, *c.Observed)
+}
+
 // Seconds prints a duration in seconds with sensible precision.
 func Seconds(s float64) string {
 	switch a := math.Abs(s); {
@@ -232,7 +264,8 @@ func Observe(t *result.Trial, name string) (v float64, applies, known bool) {
 // Evaluate checks every SLO against the trial. SLOs whose metric does not
 // apply (lost_on_stop on a crash trial) are skipped; a metric the trial
 // recorded as null (rto_s: null, the cache never served; lost when nothing
-// could be read back) fails with Observed null: unknown, never 0.
+// could be read back) is undecided with Observed null: unknown, never 0,
+// and never a pass.
 func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 	var out []result.Check
 	for _, s := range slos {
@@ -241,13 +274,44 @@ func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 			continue
 		}
 		c := result.Check{Name: s.Expr, Metric: s.Metric, Op: s.Op, Limit: s.Limit}
-		if known {
+		switch {
+		case !known:
+			c.Undecided = true
+		case metrics[s.Metric].bracket != nil:
+			c.Observed = &v
+			c.Pass = compare(v, s.Op, s.Limit)
+			if lo, hi, ok := metrics[s.Metric].bracket(t); ok {
+				c.ObservedLow, c.ObservedHigh = &lo, &hi
+				decided := false
+				c.Pass, decided = compareRange(lo, hi, s.Op, s.Limit)
+				c.Undecided = !decided
+			}
+		default:
 			c.Observed = &v
 			c.Pass = compare(v, s.Op, s.Limit)
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// compareRange decides "v op limit" for a v known only to lie in [lo, hi]:
+// pass when it holds for every such v, fail when for none, else undecided.
+// For "<=": lo > limit fails, hi <= limit passes, anything else cannot
+// decide.
+func compareRange(lo, hi float64, op string, limit float64) (pass, decided bool) {
+	if lo == hi {
+		return compare(lo, op, limit), true
+	}
+	switch op {
+	case "==":
+		return false, limit < lo || limit > hi
+	case "!=":
+		out := limit < lo || limit > hi
+		return out, out
+	}
+	a, b := compare(lo, op, limit), compare(hi, op, limit)
+	return a && b, a == b
 }
 
 func compare(v float64, op string, limit float64) bool {

@@ -36,6 +36,13 @@ const (
 // Kinds lists every fault kind, for flag help and validation.
 var Kinds = []FaultKind{Crash, Stop, ShutdownNoSave, RollingDeploy}
 
+// Graceful is true for faults that end the old server with SIGTERM, its
+// final save, and SIGKILL only after the stop timeout: a stop, and a
+// rolling deployment (the scheduler stops the old task exactly so once the
+// new one is placed). Such a fault loses nothing when the final save fits
+// the stop timeout; an escalation to SIGKILL is a failure.
+func (k FaultKind) Graceful() bool { return k == Stop || k == RollingDeploy }
+
 // NeedsScheduler is true for faults that only a target with a service
 // scheduler can inject: one that starts the new server itself, before the
 // old one stops.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,8 +16,9 @@ func newCheckCmd() *cobra.Command {
 		Short: "Classify and judge a finished run again from its own files, with this build's checker",
 		Long: `Reads results/<run-id>/ (result.json, each trial's history and per-key read-back),
 classifies every trial again and has the judge decide again, then prints, per trial, the
-recorded and the new verdict and every number that changed. It never touches a server
-and writes nothing.
+recorded and the new verdict and every number that changed. A trial that was never read
+back is judged again from its record (what it lost stays unknown). It never touches a
+server and writes nothing.
 
 Exit codes: 0 the verdicts are reproduced and every trial passed; 3 a verdict changed, or
 a trial failed; 4 inconclusive; 2 bad input (not a run directory, a missing file).`,
@@ -31,14 +31,9 @@ a trial failed; 4 inconclusive; 2 bad input (not a run directory, a missing file
 			w := cmd.OutOrStdout()
 			changed := 0
 			for _, c := range checked {
-				switch {
-				case c.Skipped != "":
-					fmt.Fprintf(w, "%-40s  skipped: %s\n", c.Label, c.Skipped)
-				case len(c.Differences) == 0:
-					fmt.Fprintf(w, "%-40s  %s (reproduced)\n", c.Label, c.Now)
-				default:
+				fmt.Fprintln(w, c)
+				if len(c.Differences) > 0 {
 					changed++
-					fmt.Fprintf(w, "%-40s  %s -> %s: %s\n", c.Label, c.Recorded, c.Now, strings.Join(c.Differences, "; "))
 				}
 			}
 			if changed > 0 {

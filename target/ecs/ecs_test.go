@@ -514,6 +514,8 @@ func TestPublishMetricsPutsOneDatumPerTrialMetric(t *testing.T) {
 	run := &result.Run{RunID: "r1", FinishedUnixMs: fault.UnixMilli() + 60000, Trials: []result.Trial{
 		{Scenario: "thresholds", Fault: "crash", LossWindowS: &result.Window{Estimate: 61.2}, RTOS: f(2.5), WarmupS: f(1.9), Lost: 120, Verdict: "fail", TFaultUnixMs: fault.UnixMilli()},
 		{Scenario: "thresholds", Fault: "stop", WarmupS: f(1.8), Verdict: "pass", TFaultUnixMs: fault.UnixMilli()},
+		// Never read back: what it lost is unknown, so no lost datum (not 0).
+		{Scenario: "thresholds", Fault: "rolling-deploy", Verdict: "invalid", Unread: "interrupted", TFaultUnixMs: fault.UnixMilli()},
 	}}
 	if err := ecs.PublishMetrics(ctx, awsCfg, "ValkeyChaos/Test", run); err != nil {
 		t.Fatalf("PublishMetrics: %v", err)
@@ -531,6 +533,7 @@ func TestPublishMetricsPutsOneDatumPerTrialMetric(t *testing.T) {
 	want := map[string]float64{
 		"loss_window_s/crash": 61.2, "rto_s/crash": 2.5, "warmup_s/crash": 1.9, "lost/crash": 120, "verdict_failed/crash": 1, "verdict_invalid/crash": 0,
 		"warmup_s/stop": 1.8, "lost/stop": 0, "verdict_failed/stop": 0, "verdict_invalid/stop": 0,
+		"verdict_failed/rolling-deploy": 0, "verdict_invalid/rolling-deploy": 1,
 		"verdict_failed/": 1,
 	}
 	if len(got) != len(want) {

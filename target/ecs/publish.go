@@ -42,7 +42,8 @@ const metricsPerCall = 500
 // dimensions Scenario and Fault, stamped at the trial's fault, plus one
 // run-wide verdict_failed without dimensions (1 when any trial failed) for
 // a single alarm on a scheduled run. Missing numbers (a trial that never
-// served has no RTO) are left out rather than sent as zero.
+// served has no RTO, one never read back no lost) are left out rather
+// than sent as zero.
 func PublishMetrics(ctx context.Context, cfg aws.Config, namespace string, run *result.Run) error {
 	return put(ctx, cfg, namespace, run.RunID, runMetrics(run))
 }
@@ -99,7 +100,9 @@ func runMetrics(run *result.Run) []cwtypes.MetricDatum {
 		if tr.WarmupS != nil {
 			add("warmup_s", *tr.WarmupS, cwtypes.StandardUnitSeconds)
 		}
-		add("lost", float64(tr.Lost), cwtypes.StandardUnitCount)
+		if tr.Unread == "" && tr.ReplacementExited == "" { // never read back: lost is unknown, not 0
+			add("lost", float64(tr.Lost), cwtypes.StandardUnitCount)
+		}
 		add("verdict_failed", boolMetric(tr.Verdict == "fail"), cwtypes.StandardUnitCount)
 		add("verdict_invalid", boolMetric(tr.Verdict == "invalid"), cwtypes.StandardUnitCount)
 		anyFailed = max(anyFailed, boolMetric(tr.Verdict == "fail"))
