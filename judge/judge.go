@@ -51,8 +51,12 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 	checks := slo.Evaluate(t, slos)
 	for _, c := range checks {
 		switch {
-		case c.Observed == nil || c.Undecided:
-			// Missing evidence never passes, and never fails either.
+		case c.Observed == nil:
+			// Missing evidence never passes: an SLO on an unknown value
+			// fails as unknown (issue 10), never passes with 0.
+			fails = append(fails, fmt.Sprintf("SLO %s failed: its metric is unknown for this trial (not observed)", c.Name))
+		case c.Undecided:
+			// A bracket straddling the limit: the evidence cannot decide.
 			unsure = append(unsure, undecidedReason(c))
 		case !c.Pass:
 			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Observed(c)))
@@ -73,9 +77,6 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 
 // undecidedReason says why an SLO check could not be decided.
 func undecidedReason(c result.Check) string {
-	if c.Observed == nil {
-		return fmt.Sprintf("SLO %s undecided: its metric is unknown for this trial (not observed)", c.Name)
-	}
 	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit (rerun, or pin the snapshot with the server log)", c.Name, slo.Observed(c))
 }
 

@@ -66,11 +66,14 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
 		}, nil, result.Invalid, "another save completed"},
 		{"SLO failed", func(*result.Trial) {}, mustSLO("rto<=1s"), result.Fail, "SLO rto<=1s failed: observed 1.2 s"},
-		// Defect 10: an SLO on data nobody read back is unknown: never a
-		// pass, and no evidence of a failure either.
+		// Defect 10: an SLO on data nobody read back fails as unknown.
 		{"SLO on unread data", func(tr *result.Trial) {
 			tr.Unread, tr.Lost, tr.LossWindowS, tr.Interrupted = "interrupted", 0, nil, "cut short"
-		}, mustSLO("lost==0"), result.Inconclusive, "unknown"},
+		}, mustSLO("lost==0"), result.Fail, "unknown"},
+		// Without an SLO on it, a trial never read back is no pass either.
+		{"unread, no SLO", func(tr *result.Trial) {
+			tr.Unread, tr.Lost, tr.LossWindowS, tr.Interrupted = "interrupted", 0, nil, "cut short"
+		}, nil, result.Inconclusive, "what was lost is unknown"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,8 +122,8 @@ func TestRejudgeAddsSLOsToTheRecordedOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run.Trials[0]
-	if len(got.Checks) != 2 || got.Verdict != result.Inconclusive {
-		t.Fatalf("checks %+v verdict %s, want the recorded SLO kept and the unknown warm-up undecided", got.Checks, got.Verdict)
+	if len(got.Checks) != 2 || got.Verdict != result.Fail {
+		t.Fatalf("checks %+v verdict %s, want the recorded SLO kept and the unknown warm-up failing", got.Checks, got.Verdict)
 	}
 }
 
@@ -215,18 +218,18 @@ func TestMissingEvidenceNeverPasses(t *testing.T) {
 		edit func(*result.Trial)
 		want result.Verdict
 	}{
-		"loss_window":      {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
-		"loss_window_high": {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
+		"loss_window":      {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Fail},
+		"loss_window_high": {func(tr *result.Trial) { tr.LossWindowS = nil }, result.Fail},
 		"rto":              {func(tr *result.Trial) { tr.RTOS = nil; recovering(tr) }, result.Fail}, // the cache never served: an invariant
-		"warmup":           {func(tr *result.Trial) { tr.WarmupS = nil }, result.Inconclusive},
-		"server_load":      {func(tr *result.Trial) { tr.ServerLoadS = nil }, result.Inconclusive},
-		"final_save":       {func(tr *result.Trial) { stop(tr); tr.FinalSaveS = nil }, result.Inconclusive},
-		"lost":             {unread, result.Inconclusive},
-		"lost_on_stop":     {func(tr *result.Trial) { stop(tr); unread(tr) }, result.Inconclusive},
-		"lost_on_crash":    {unread, result.Inconclusive},
-		"anomalies":        {unread, result.Inconclusive},
-		"corrupt":          {unread, result.Inconclusive},
-		"unexpected":       {unread, result.Inconclusive},
+		"warmup":           {func(tr *result.Trial) { tr.WarmupS = nil }, result.Fail},
+		"server_load":      {func(tr *result.Trial) { tr.ServerLoadS = nil }, result.Fail},
+		"final_save":       {func(tr *result.Trial) { stop(tr); tr.FinalSaveS = nil }, result.Fail},
+		"lost":             {unread, result.Fail},
+		"lost_on_stop":     {func(tr *result.Trial) { stop(tr); unread(tr) }, result.Fail},
+		"lost_on_crash":    {unread, result.Fail},
+		"anomalies":        {unread, result.Fail},
+		"corrupt":          {unread, result.Fail},
+		"unexpected":       {unread, result.Fail},
 	}
 	limit := func(m string) string {
 		if slo.IsDuration(m) {
@@ -250,8 +253,9 @@ func TestMissingEvidenceNeverPasses(t *testing.T) {
 				if len(d.Checks) != 1 {
 					t.Fatalf("checks %+v, want one", d.Checks)
 				}
-				if ch := d.Checks[0]; ch.Pass || !ch.Undecided || ch.Observed != nil {
-					t.Errorf("check %+v, want undecided with observed null", ch)
+				// Issue 10: an SLO on unknown data fails as unknown.
+				if ch := d.Checks[0]; ch.Pass || ch.Undecided || ch.Observed != nil {
+					t.Errorf("check %+v, want failed with observed null", ch)
 				}
 				if d.Verdict == result.Pass || d.Verdict != c.want {
 					t.Errorf("verdict %s (%q), want %s", d.Verdict, d.Reasons, c.want)

@@ -62,14 +62,18 @@ func mergeSLOs(have, extra []slo.SLO) []slo.SLO {
 }
 
 // legacy re-evaluates SLOs on a trial without recorded assumptions: its
-// verdict stays unless an SLO fails a trial that was not invalid, or one
-// that cannot be decided makes a passing trial inconclusive.
+// verdict stays unless an SLO fails a trial that was not invalid (an
+// unknown metric fails as unknown), or one whose bracket straddles its
+// limit makes a passing trial inconclusive.
 func legacy(t *result.Trial, slos []slo.SLO) {
 	t.Checks = slo.Evaluate(t, slos)
 	for _, c := range t.Checks {
 		switch {
 		case c.Pass || t.Verdict == result.Invalid:
-		case c.Observed == nil || c.Undecided:
+		case c.Observed == nil:
+			t.Verdict = result.Fail
+			t.Reasons = appendOnce(t.Reasons, fmt.Sprintf("SLO %s failed: its metric is unknown for this trial (not observed)", c.Name))
+		case c.Undecided:
 			if t.Verdict == result.Pass {
 				t.Verdict = result.Inconclusive
 			}

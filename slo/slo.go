@@ -264,8 +264,8 @@ func Observe(t *result.Trial, name string) (v float64, applies, known bool) {
 // Evaluate checks every SLO against the trial. SLOs whose metric does not
 // apply (lost_on_stop on a crash trial) are skipped; a metric the trial
 // recorded as null (rto_s: null, the cache never served; lost when nothing
-// could be read back) is undecided with Observed null: unknown, never 0,
-// and never a pass.
+// could be read back) fails with Observed null: unknown, never 0, and
+// never a pass.
 func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 	var out []result.Check
 	for _, s := range slos {
@@ -276,7 +276,7 @@ func Evaluate(t *result.Trial, slos []SLO) []result.Check {
 		c := result.Check{Name: s.Expr, Metric: s.Metric, Op: s.Op, Limit: s.Limit}
 		switch {
 		case !known:
-			c.Undecided = true
+			// Observed stays null: the check fails as unknown.
 		case metrics[s.Metric].bracket != nil:
 			c.Observed = &v
 			c.Pass = compare(v, s.Op, s.Limit)
