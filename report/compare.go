@@ -149,15 +149,15 @@ var compareMetrics = []compareMetric{
 	{"rto", "s", 0.1, func(t *result.Trial) (float64, bool) { return derefOK(t.RTOS) }},
 	{"warmup", "s", 0.1, func(t *result.Trial) (float64, bool) { return derefOK(t.WarmupS) }},
 	{"final_save", "s", 0.1, func(t *result.Trial) (float64, bool) {
-		if t.Fault != "stop" {
+		if !graceful(t) {
 			return 0, false
 		}
 		return derefOK(t.FinalSaveS)
 	}},
 	// Loss on a crash scales with the rate and is judged by the window; a
-	// graceful stop must lose nothing.
+	// graceful stop (a stop or a rolling deployment) must lose nothing.
 	{"lost_on_stop", "writes", 0, func(t *result.Trial) (float64, bool) {
-		return float64(t.Lost), t.Fault == "stop"
+		return float64(t.Lost), graceful(t)
 	}},
 	{"anomalies", "", 0, func(t *result.Trial) (float64, bool) { return float64(t.Anomalies), true }},
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/slo"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // Finding is one plain-language conclusion drawn from the numbers.
@@ -99,7 +100,7 @@ func rpoFindings(run *result.Run) []Finding {
 			ar = &atRate{rate: t.RatePerS}
 			rates = append(rates, ar)
 		}
-		if t.Fault != "stop" && t.Verdict != "invalid" && t.LossWindowS != nil && t.Lost > 0 && strategyOf(t) == string(savepolicy.StrategyRDB) {
+		if !graceful(t) && t.Verdict != "invalid" && t.LossWindowS != nil && t.Lost > 0 && strategyOf(t) == string(savepolicy.StrategyRDB) {
 			ar.crashes = append(ar.crashes, t)
 		}
 	}
@@ -152,6 +153,10 @@ func rpoFindings(run *result.Run) []Finding {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
+// graceful: the fault ends the old server with SIGTERM and its final save
+// (a stop, or a rolling deployment): target's predicate, the judge's too.
+func graceful(t *result.Trial) bool { return target.FaultKind(t.Fault).Graceful() }
+
 // lossWindowFinding words the judge's verdict on the loss window against
 // the prediction (result.Trial.LossWindowVerdict): a failure only when the
 // judge found one, inconclusive when its evidence could not decide.
@@ -191,7 +196,7 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 	timeout := run.Target.StopTimeoutS
 	if a := t.AllowedLoss; a != nil && a.Everything {
 		add("info", "%s lost %d acknowledged writes, as persistence %s allows: %s.", label, t.Lost, strategyOf(t), a.Why)
-	} else if t.Fault == "stop" {
+	} else if graceful(t) {
 		switch {
 		case t.StopEscalated:
 			add("fail", "%s: the final save did not finish within the %s stop timeout; SIGKILL came and %d acknowledged writes were lost: a StopTask loses data. Raise stop_timeout (120 s is the Fargate maximum), shrink the dataset or give the save faster storage.",

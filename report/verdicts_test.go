@@ -153,3 +153,40 @@ func TestLossWindowFindingFollowsTheJudge(t *testing.T) {
 		})
 	}
 }
+
+// Defect (review, findings 3): the report tested Fault == "stop", so a
+// rolling deployment, which the judge holds to a stop's rules, was read
+// as a crash: no final-save finding, its loss listed among the crashes,
+// no final_save or lost_on_stop in compare, no capacity row, a crash's
+// glyph on the loss-window chart. One predicate (target's Graceful) now.
+func TestRollingDeployIsGracefulThroughoutTheReport(t *testing.T) {
+	fs := 2.0
+	deploy := func(lost int) result.Trial {
+		return judgedTrial(func(tr *result.Trial) {
+			tr.Fault, tr.Lost, tr.FinalSaveS = "rolling-deploy", lost, &fs
+			tr.Dataset = &result.Dataset{Keys: int64(1000 + lost), RDBBytes: 1 << 20}
+		})
+	}
+	saved, lost := deploy(0), deploy(7)
+	if !mentions(findingsOf(saved), "ok", "lost nothing: the final save took 2 s, 7% of the 30 s stop timeout") {
+		t.Errorf("findings %+v lack the final save's headroom", findingsOf(saved))
+	}
+	if !mentions(findingsOf(lost), "fail", "a graceful stop lost 7 acknowledged writes") {
+		t.Errorf("findings %+v lack the graceful stop's loss", findingsOf(lost))
+	}
+	for _, m := range compareMetrics {
+		if m.name != "final_save" && m.name != "lost_on_stop" {
+			continue
+		}
+		if _, ok := m.get(&lost); !ok {
+			t.Errorf("compare: %s does not apply to a rolling deploy", m.name)
+		}
+	}
+	run := &result.Run{Target: result.Target{StopTimeoutS: 30}, Trials: []result.Trial{saved, lost}}
+	if v := capacity(run); v == nil || len(v.Rows) != 2 {
+		t.Errorf("capacity %+v, want a row per rolling deploy", v)
+	}
+	if g := windowGroupOf(&lost); g != groupGracefulLoss {
+		t.Errorf("loss-window chart group %d, want the graceful stops' (%d)", g, groupGracefulLoss)
+	}
+}
