@@ -31,12 +31,17 @@ type Decision struct {
 	Verdict result.Verdict
 	Reasons []string
 	Checks  []result.Check
+	// NeverServed and LossWindow are the invariants' conclusions that
+	// sinks word on their own (result.Trial.NeverServed, LossWindowVerdict).
+	NeverServed bool
+	LossWindow  result.Verdict
 }
 
 // Apply decides t and records the decision in it.
 func Apply(t *result.Trial, slos []slo.SLO) {
 	d := Decide(t, slos)
 	t.Verdict, t.Reasons, t.Checks = d.Verdict, d.Reasons, d.Checks
+	t.NeverServed, t.LossWindowVerdict = d.NeverServed, d.LossWindow
 }
 
 // Decide judges one trial from its recorded evidence.
@@ -47,9 +52,9 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 			invalid = append(invalid, a.Detail)
 		}
 	}
-	fails, unsure := invariants(t)
-	checks := slo.Evaluate(t, slos)
-	for _, c := range checks {
+	fails, unsure, lw := invariants(t)
+	d := Decision{Checks: slo.Evaluate(t, slos), NeverServed: neverServed(t), LossWindow: lw}
+	for _, c := range d.Checks {
 		switch {
 		case c.Observed == nil:
 			// Missing evidence never passes: an SLO on an unknown value
@@ -64,15 +69,18 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 	}
 	if len(invalid) > 0 {
 		// What went wrong besides stays visible, after the cause.
-		return Decision{Verdict: result.Invalid, Reasons: dedupe(append(invalid, append(fails, unsure...)...)), Checks: checks}
+		d.Verdict, d.Reasons = result.Invalid, dedupe(append(invalid, append(fails, unsure...)...))
+		return d
 	}
 	switch {
 	case len(fails) > 0:
-		return Decision{Verdict: result.Fail, Reasons: dedupe(append(fails, unsure...)), Checks: checks}
+		d.Verdict, d.Reasons = result.Fail, dedupe(append(fails, unsure...))
 	case len(unsure) > 0:
-		return Decision{Verdict: result.Inconclusive, Reasons: dedupe(unsure), Checks: checks}
+		d.Verdict, d.Reasons = result.Inconclusive, dedupe(unsure)
+	default:
+		d.Verdict, d.Reasons = result.Pass, []string{}
 	}
-	return Decision{Verdict: result.Pass, Reasons: []string{}, Checks: checks}
+	return d
 }
 
 // undecidedReason says why an SLO check could not be decided.
@@ -80,8 +88,9 @@ func undecidedReason(c result.Check) string {
 	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit (rerun, or pin the snapshot with the server log)", c.Name, slo.Observed(c))
 }
 
-// invariants returns the failure reasons and the undecidable ones.
-func invariants(t *result.Trial) (fails, unsure []string) {
+// invariants returns the failure reasons, the undecidable ones, and how
+// the loss window held against the prediction ("" when it was not held).
+func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict) {
 	if t.Unread != "" {
 		// Nothing was read back: lost, anomalies and the rest are unknown,
 		// so no invariant on them can hold; the trial is no pass.
@@ -111,14 +120,27 @@ func invariants(t *result.Trial) (fails, unsure []string) {
 	if t.AllowedLoss != nil {
 		fails = append(fails, strategyLoss(t)...)
 	} else {
-		f, u := lossWindow(t)
-		fails, unsure = append(fails, f...), append(unsure, u...)
+		var why string
+		if lw, why = lossWindow(t); lw == result.Fail {
+			fails = append(fails, why)
+		} else if lw == result.Inconclusive {
+			unsure = append(unsure, why)
+		}
 	}
 	if t.RTOS == nil && recoveryWatched(t) {
 		fails = append(fails, "the cache never served again: RTO unbounded")
 	}
 	fails = append(fails, t.Problems...)
-	return fails, unsure
+	return fails, unsure, lw
+}
+
+// neverServed: the judge's finding that the cache never served again (RTO
+// unbounded): a recovery watched to the end without serving (the reason
+// above), or a replacement that exited while starting (scenarios records
+// it as a crash loop, with its own reason). Any other null RTO (no fault,
+// invalid before the fault, cut short) says nothing about serving.
+func neverServed(t *result.Trial) bool {
+	return t.RTOS == nil && (recoveryWatched(t) || t.ReplacementExited != "")
 }
 
 // recoveryWatched: a fault took the old server away (confirmed gone) and
@@ -171,25 +193,27 @@ func stopReasons(t *result.Trial) []string {
 	return nil
 }
 
-// lossWindow holds the measured window against the prediction. Only
+// lossWindow holds the measured window against the prediction: its
+// verdict and, for a fail or an inconclusive one, the reason. Only
 // evidence that the window exceeded the prediction fails a trial: the
 // server log's fork instant (ms, truncated: +1 ms), or a bracket's low
 // end. A bracket whose low end is within the prediction but whose high
-// end is beyond it cannot decide.
-func lossWindow(t *result.Trial) (fails, unsure []string) {
+// end is beyond it cannot decide. "" when the window is not held against
+// the prediction at all.
+func lossWindow(t *result.Trial) (result.Verdict, string) {
 	pred := t.PredictedLossWindowS
 	if t.Lost == 0 || pred <= 0 || graceful(t) {
-		return nil, nil // a graceful fault may lose nothing at all: stopReasons
+		return "", "" // a graceful fault may lose nothing at all: stopReasons
 	}
 	w := t.LossWindowS
 	if w == nil {
-		return nil, []string{fmt.Sprintf("%d acknowledged writes lost but the loss window could not be bracketed: it cannot be held against the %.2fs prediction", t.Lost, pred)}
+		return result.Inconclusive, fmt.Sprintf("%d acknowledged writes lost but the loss window could not be bracketed: it cannot be held against the %.2fs prediction", t.Lost, pred)
 	}
 	if t.SnapshotSource == result.SourceServerLog && !w.OneSided {
 		if w.Estimate+0.001 > pred {
-			return []string{fmt.Sprintf("loss window (pinned by the server log) %.2fs exceeds the %.2fs the save rules promise", w.Estimate+0.001, pred)}, nil
+			return result.Fail, fmt.Sprintf("loss window (pinned by the server log) %.2fs exceeds the %.2fs the save rules promise", w.Estimate+0.001, pred)
 		}
-		return nil, nil
+		return result.Pass, ""
 	}
 	side := "bracket"
 	if w.OneSided {
@@ -197,11 +221,11 @@ func lossWindow(t *result.Trial) (fails, unsure []string) {
 	}
 	switch {
 	case w.Low > pred:
-		return []string{fmt.Sprintf("loss window at least %.2fs (%s low end) exceeds the %.2fs the save rules promise", w.Low, side, pred)}, nil
+		return result.Fail, fmt.Sprintf("loss window at least %.2fs (%s low end) exceeds the %.2fs the save rules promise", w.Low, side, pred)
 	case w.High > pred:
-		return nil, []string{fmt.Sprintf("loss window %s [%.2f..%.2f]s straddles the %.2fs prediction: the evidence cannot decide (rerun, or pin the snapshot with the server log)", side, w.Low, w.High, pred)}
+		return result.Inconclusive, fmt.Sprintf("loss window %s [%.2f..%.2f]s straddles the %.2fs prediction: the evidence cannot decide (rerun, or pin the snapshot with the server log)", side, w.Low, w.High, pred)
 	}
-	return nil, nil
+	return result.Pass, ""
 }
 
 // everysecSlack is how far past an AOF strategy's window the oldest lost

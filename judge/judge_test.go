@@ -359,6 +359,52 @@ func TestRecoveryReasonOnlyAfterAWatchedRecovery(t *testing.T) {
 			if got := strings.Contains(strings.Join(d.Reasons, "; "), "never served again"); got != c.want {
 				t.Errorf("reasons %q: RTO reason %v, want %v", d.Reasons, got, c.want)
 			}
+			// The typed record sinks read says the same as the reason.
+			if Apply(&tr, nil); tr.NeverServed != c.want {
+				t.Errorf("never_served %v, want %v (reasons %q)", tr.NeverServed, c.want, tr.Reasons)
+			}
+		})
+	}
+	// A replacement that exited while starting is a crash loop (scenarios'
+	// own reason): the cache never served again either.
+	tr := base()
+	tr.RTOS, tr.ReplacementExited = nil, "exit status 1"
+	tr.Problems = []string{"the replacement exited while starting (exit status 1): on ECS the task would crash-loop: RTO unbounded"}
+	recovering(&tr)
+	if Apply(&tr, nil); !tr.NeverServed || tr.Verdict != result.Fail {
+		t.Errorf("exited replacement: never_served %v, verdict %s", tr.NeverServed, tr.Verdict)
+	}
+}
+
+// The judge records how the loss window held against the prediction, so
+// that sinks word its verdict and never decide it again: only the
+// server log's instant or the bracket's low end fails; a straddling or
+// missing bracket is inconclusive; a window not held (nothing lost, a
+// graceful fault) has none.
+func TestLossWindowVerdictIsRecorded(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*result.Trial)
+		want result.Verdict
+	}{
+		{"within the prediction", func(*result.Trial) {}, result.Pass},
+		{"low end beyond", func(tr *result.Trial) { tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8} }, result.Fail},
+		{"pinned by the server log beyond", func(tr *result.Trial) {
+			tr.SnapshotSource, tr.LossWindowS = result.SourceServerLog, &result.Window{Low: 2, High: 3, Estimate: 2.6}
+		}, result.Fail},
+		{"straddles", func(tr *result.Trial) { tr.LossWindowS = &result.Window{Low: 2.0, High: 3.1, Estimate: 2.55} }, result.Inconclusive},
+		{"not bracketed", func(tr *result.Trial) { tr.LossWindowS = nil }, result.Inconclusive},
+		{"nothing lost", func(tr *result.Trial) { tr.Lost = 0 }, ""},
+		{"a rolling deploy is a graceful stop", func(tr *result.Trial) { tr.Fault = "rolling-deploy" }, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := base()
+			c.edit(&tr)
+			Apply(&tr, nil)
+			if tr.LossWindowVerdict != c.want {
+				t.Errorf("loss_window_verdict %q, want %q (verdict %s, reasons %q)", tr.LossWindowVerdict, c.want, tr.Verdict, tr.Reasons)
+			}
 		})
 	}
 }

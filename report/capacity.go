@@ -24,12 +24,13 @@ type capacityRow struct {
 	Keys, RDB, FinalSave, Throughput, Outcome, Warmup, Lost string
 }
 
-// capacity builds the sweep table from the stop trials that carry their own
+// capacity builds the sweep table from the graceful-stop trials (a stop or
+// a rolling deployment: both end with a final save) that carry their own
 // dataset; nil when the run swept no sizes.
 func capacity(run *result.Run) *capacityView {
 	var trials []result.Trial
 	for _, t := range run.Trials {
-		if t.Dataset != nil && t.Fault == "stop" && t.Verdict != "invalid" {
+		if t.Dataset != nil && graceful(&t) && t.Verdict != "invalid" {
 			trials = append(trials, t)
 		}
 	}

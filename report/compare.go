@@ -149,15 +149,15 @@ var compareMetrics = []compareMetric{
 	{"rto", "s", 0.1, func(t *result.Trial) (float64, bool) { return derefOK(t.RTOS) }},
 	{"warmup", "s", 0.1, func(t *result.Trial) (float64, bool) { return derefOK(t.WarmupS) }},
 	{"final_save", "s", 0.1, func(t *result.Trial) (float64, bool) {
-		if t.Fault != "stop" {
+		if !graceful(t) {
 			return 0, false
 		}
 		return derefOK(t.FinalSaveS)
 	}},
 	// Loss on a crash scales with the rate and is judged by the window; a
-	// graceful stop must lose nothing.
+	// graceful stop (a stop or a rolling deployment) must lose nothing.
 	{"lost_on_stop", "writes", 0, func(t *result.Trial) (float64, bool) {
-		return float64(t.Lost), t.Fault == "stop"
+		return float64(t.Lost), graceful(t)
 	}},
 	{"anomalies", "", 0, func(t *result.Trial) (float64, bool) { return float64(t.Anomalies), true }},
 }
@@ -169,8 +169,9 @@ func derefOK(p *float64) (float64, bool) {
 	return *p, true
 }
 
-// nullIsWorst names metrics whose null means "never happened": an RTO of
-// null is the cache never serving again, worse than any number.
+// nullIsWorst names metrics whose null means "never happened" on a trial
+// the judge found never served again (result.Trial.NeverServed): worse
+// than any number. Any other null was not measured and is left out.
 var nullIsWorst = map[string]bool{"rto": true, "warmup": true}
 
 // cell is one metric of one scenario in one run.
@@ -260,7 +261,7 @@ func Compare(runs []LoadedRun, tolerance float64) *Comparison {
 						continue
 					}
 					v, ok := m.get(t)
-					if !ok && !(nullIsWorst[m.name]) {
+					if !ok && !(nullIsWorst[m.name] && t.NeverServed) {
 						continue
 					}
 					applies = true
@@ -292,7 +293,7 @@ func Compare(runs []LoadedRun, tolerance float64) *Comparison {
 }
 
 // worst folds one repetition into a cell: the larger value wins, and a
-// null (never served) beats any value.
+// null (the judge's never served) beats any value.
 func worst(cl cell, v float64, known bool) cell {
 	switch {
 	case !known:

@@ -10,6 +10,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/slo"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // Finding is one plain-language conclusion drawn from the numbers.
@@ -99,7 +100,7 @@ func rpoFindings(run *result.Run) []Finding {
 			ar = &atRate{rate: t.RatePerS}
 			rates = append(rates, ar)
 		}
-		if t.Fault != "stop" && t.Verdict != "invalid" && t.LossWindowS != nil && t.Lost > 0 && strategyOf(t) == string(savepolicy.StrategyRDB) {
+		if !graceful(t) && t.Verdict != "invalid" && t.LossWindowS != nil && t.Lost > 0 && strategyOf(t) == string(savepolicy.StrategyRDB) {
 			ar.crashes = append(ar.crashes, t)
 		}
 	}
@@ -152,6 +153,34 @@ func rpoFindings(run *result.Run) []Finding {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
+// graceful: the fault ends the old server with SIGTERM and its final save
+// (a stop, or a rolling deployment): target's predicate, the judge's too.
+func graceful(t *result.Trial) bool { return target.FaultKind(t.Fault).Graceful() }
+
+// lossWindowFinding words the judge's verdict on the loss window against
+// the prediction (result.Trial.LossWindowVerdict): a failure only when the
+// judge found one, inconclusive when its evidence could not decide.
+func lossWindowFinding(t *result.Trial) []Finding {
+	label, pred := trialLabel(t), fmtSeconds(t.PredictedLossWindowS)
+	w := t.LossWindowS
+	switch {
+	case t.LossWindowVerdict == result.Fail && w != nil:
+		return []Finding{{Level: "fail", Text: fmt.Sprintf("%s: the loss window exceeded the %s the save rules allow: measured %s, snapshot instant from the %s. Look for a failed or slow BGSAVE, or a second writer of dump.rdb.",
+			label, pred, lossWindowText(t), orDash(t.SnapshotSource))}}
+	case t.LossWindowVerdict == result.Inconclusive && w == nil:
+		return []Finding{{Level: "warn", Text: fmt.Sprintf("%s is inconclusive: %d acknowledged writes were lost but the loss window could not be bracketed, so it cannot be held against the %s the save rules allow. Rerun it.",
+			label, t.Lost, pred)}}
+	case t.LossWindowVerdict == result.Inconclusive:
+		side := "bracket"
+		if w.OneSided {
+			side = "one-sided bracket (no write survived)"
+		}
+		return []Finding{{Level: "warn", Text: fmt.Sprintf("%s is inconclusive on its loss window: the %s [%s, %s] straddles the %s the save rules allow, so the evidence cannot decide (only the low end beyond it would prove a breach). Rerun it, or pin the snapshot with the server log.",
+			label, side, fmtSeconds(w.Low), fmtSeconds(w.High), pred)}}
+	}
+	return nil
+}
+
 // trialFindings cover one trial: stop-timeout headroom, loss beyond the
 // prediction, anomalies, SLOs, leaked temp files, invalidity.
 func trialFindings(run *result.Run, t *result.Trial) []Finding {
@@ -167,7 +196,7 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 	timeout := run.Target.StopTimeoutS
 	if a := t.AllowedLoss; a != nil && a.Everything {
 		add("info", "%s lost %d acknowledged writes, as persistence %s allows: %s.", label, t.Lost, strategyOf(t), a.Why)
-	} else if t.Fault == "stop" {
+	} else if graceful(t) {
 		switch {
 		case t.StopEscalated:
 			add("fail", "%s: the final save did not finish within the %s stop timeout; SIGKILL came and %d acknowledged writes were lost: a StopTask loses data. Raise stop_timeout (120 s is the Fargate maximum), shrink the dataset or give the save faster storage.",
@@ -186,17 +215,14 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 			add("ok", "%s lost nothing.", label)
 		}
 	}
-	if w := t.LossWindowS; w != nil && strategyOf(t) == string(savepolicy.StrategyRDB) && t.PredictedLossWindowS > 0 && w.High > t.PredictedLossWindowS {
-		add("fail", "%s: the loss window reached %s, beyond the %s the save rules allow. Look for a failed or slow BGSAVE, or a second writer of dump.rdb.",
-			label, fmtSeconds(w.High), fmtSeconds(t.PredictedLossWindowS))
-	}
+	out = append(out, lossWindowFinding(t)...)
 	if t.Anomalies > 0 {
 		add("fail", "%s: %d consistency anomalies: the survivors are not a point-in-time prefix, so two processes wrote dump.rdb or a stale file was loaded.", label, t.Anomalies)
 	}
 	if t.Corrupt > 0 {
 		add("fail", "%s: %d keys came back with the wrong value.", label, t.Corrupt)
 	}
-	if t.RTOS == nil {
+	if t.NeverServed {
 		add("fail", "%s: the cache never served again: the RTO is unbounded.", label)
 	}
 	for _, c := range t.Checks {

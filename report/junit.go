@@ -128,7 +128,7 @@ func writeJUnit(w io.Writer, name string, suites []junitSuite) error {
 // trialSummary is the one line of numbers CI shows next to a test case.
 func trialSummary(t *result.Trial) string {
 	return fmt.Sprintf("rate %s/s, acked %d, lost %s, loss window %s, warm-up %s, RTO %s",
-		fmtRate(t.RatePerS), t.Acked, readBackCount(t, t.Lost), lossWindowText(t), optSeconds(t.WarmupS, "none"), optSeconds(t.RTOS, "never served"))
+		fmtRate(t.RatePerS), t.Acked, readBackCount(t, t.Lost), lossWindowText(t), optSeconds(t.WarmupS, "none"), rtoText(t, "never served"))
 }
 
 func fmtUnixMsISO(ms int64) string {

@@ -60,6 +60,28 @@ func (w windowPoints) Len() int                        { return len(w) }
 func (w windowPoints) XY(i int) (float64, float64)     { return w[i].x, w[i].y }
 func (w windowPoints) YError(i int) (float64, float64) { return w[i].y - w[i].lo, w[i].hi - w[i].y }
 
+// windowGroup is how a trial's point on the loss-window chart may be read.
+type windowGroup int
+
+const (
+	groupCrash        windowGroup = iota // crash and other faults: held to the rules' window
+	groupGracefulLoss                    // a graceful stop (stop, rolling deploy) that lost writes
+	groupNoLoss                          // nothing lost, plotted at 0
+	groupInvalid                         // says nothing about Valkey
+)
+
+func windowGroupOf(t *result.Trial) windowGroup {
+	switch {
+	case t.Verdict == result.Invalid:
+		return groupInvalid
+	case t.Lost == 0:
+		return groupNoLoss
+	case graceful(t):
+		return groupGracefulLoss
+	}
+	return groupCrash
+}
+
 // lossWindowChart plots every trial's measured loss window against its write
 // rate over the sawtooth the save rules predict. ok is false when no trial
 // has a rate to place.
@@ -126,12 +148,12 @@ func lossWindowChart(run *result.Run) (png []byte, ok bool, err error) {
 			pt.y, pt.lo, pt.hi = w.Estimate, math.Min(w.Low, w.Estimate), math.Max(w.High, w.Estimate)
 		}
 		yMax = math.Max(yMax, pt.hi)
-		switch {
-		case t.Verdict == "invalid":
+		switch windowGroupOf(&t) {
+		case groupInvalid:
 			invalid = append(invalid, pt)
-		case t.Lost == 0:
+		case groupNoLoss:
 			noLoss = append(noLoss, pt)
-		case t.Fault == "stop":
+		case groupGracefulLoss:
 			stopLoss = append(stopLoss, pt)
 		default:
 			crash = append(crash, pt)

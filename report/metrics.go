@@ -10,7 +10,8 @@ import (
 
 // MetricLine is one trial as a dashboard reads it: one JSON object per line.
 // Durations are seconds at the run's time scale; null means not measured
-// (rto_s null: the cache never served again; lost, recovered, anomalies,
+// (rto_s null: not measured, or the cache never served again when
+// never_served, the judge's finding, says so; lost, recovered, anomalies,
 // corrupt and the loss window null: nothing was read back).
 type MetricLine struct {
 	RunID                string   `json:"run_id"`
@@ -38,6 +39,7 @@ type MetricLine struct {
 	WarmupS              *float64 `json:"warmup_s"`
 	ServerLoadS          *float64 `json:"server_load_s"`
 	RTOS                 *float64 `json:"rto_s"`
+	NeverServed          bool     `json:"never_served"`
 	FinalSaveS           *float64 `json:"final_save_s"`
 }
 
@@ -52,7 +54,7 @@ func Metrics(run *result.Run) []MetricLine {
 			ServerVersion: run.Target.ServerVersion, TFaultUnixMs: t.TFaultUnixMs,
 			Acked: t.Acked, Unknown: t.Unknown,
 			PredictedLossWindowS: t.PredictedLossWindowS,
-			WarmupS:              t.WarmupS, ServerLoadS: t.ServerLoadS, RTOS: t.RTOS, FinalSaveS: t.FinalSaveS,
+			WarmupS:              t.WarmupS, ServerLoadS: t.ServerLoadS, RTOS: t.RTOS, NeverServed: t.NeverServed, FinalSaveS: t.FinalSaveS,
 		}
 		for _, c := range t.Checks {
 			switch {

@@ -84,8 +84,10 @@ func phasesChart(run *result.Run) ([]byte, bool, error) {
 		switch {
 		case !ok:
 			totalText[k] = "no fault recorded"
-		case t.RTOS == nil:
+		case t.RTOS == nil && t.NeverServed:
 			totalText[k] = fmt.Sprintf("%.2f s, never served (RTO unbounded)", total)
+		case t.RTOS == nil:
+			totalText[k] = fmt.Sprintf("%.2f s, RTO not measured", total)
 		default:
 			totalText[k] = fmt.Sprintf("RTO %.2f s", *t.RTOS)
 		}

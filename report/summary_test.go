@@ -25,7 +25,9 @@ func TestSummaryHasOneLinePerTrial(t *testing.T) {
 // A replacement that never started leaves nothing to read back: the report
 // must not show that as zero lost.
 func TestNeverRecoveredTrialIsNotShownAsNothingLost(t *testing.T) {
-	tr := &result.Trial{Scenario: "corrupt-rdb", Fault: "stop", Verdict: "fail", Acked: 500, ReplacementExited: "exit status 1"}
+	// never_served as the judge records it for a replacement that exited
+	// while starting (a crash loop).
+	tr := &result.Trial{Scenario: "corrupt-rdb", Fault: "stop", Verdict: "fail", Acked: 500, ReplacementExited: "exit status 1", NeverServed: true}
 	row := trialTableRow(tr, "a")
 	if row.Lost != "unknown" || strings.Contains(row.LossWindow, "nothing lost") || row.RTO != "never served" {
 		t.Errorf("row %+v, want lost unknown, no 'nothing lost', RTO never served", row)

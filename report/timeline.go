@@ -36,8 +36,9 @@ func faultAt(t *result.Trial) (float64, bool) {
 	return 0, false
 }
 
-// outage is [fault, serving]; open-ended (serving = +Inf) when the cache
-// never served again.
+// outage is [fault, serving]; open-ended (serving = +Inf) when no serving
+// step was recorded (the cache never served again only when the judge
+// says so: result.Trial.NeverServed).
 func outage(t *result.Trial) (from, to float64, ok bool) {
 	from, ok = faultAt(t)
 	if !ok {
@@ -130,8 +131,11 @@ func timelineChart(run *result.Run, t *result.Trial) ([]byte, error) {
 			p.Add(span{ofrom, oto, colOutage})
 		}
 		label := fmt.Sprintf("outage: fault to serving, %.2f s", oto-ofrom)
-		if never {
+		switch {
+		case never && t.NeverServed:
 			label = "outage: fault onwards, never served again"
+		case never:
+			label = "outage: fault onwards, no serving observed"
 		}
 		legend = append(legend, legendItem{label, []plot.Thumbnailer{boxThumb{colOutage}}})
 	}

@@ -208,7 +208,7 @@ func buildView(dir string, run *result.Run) *view {
 		sv.Table = append(sv.Table, trialTableRow(t, tv.Anchor))
 		v.Verdicts = append(v.Verdicts, verdictRow{
 			Anchor: tv.Anchor, Label: tv.Label, Fault: t.Fault, Rule: t.Rule, Rate: fmtRate(t.RatePerS) + "/s",
-			Verdict: string(t.Verdict), Reasons: t.Reasons, LossWindow: lossWindowText(t), RTO: optSeconds(t.RTOS, "never served"),
+			Verdict: string(t.Verdict), Reasons: t.Reasons, LossWindow: lossWindowText(t), RTO: rtoText(t, "never served"),
 		})
 	}
 	for _, name := range order {
@@ -272,7 +272,7 @@ func trialTableRow(t *result.Trial, anchor string) trialRow {
 		Acked: fmt.Sprint(t.Acked), Lost: readBackCount(t, t.Lost), Recovered: readBackCount(t, t.Recovered), Anomalies: readBackCount(t, t.Anomalies),
 		LossWindow: lossWindowText(t), Predicted: orDash(predictedSeconds(t)),
 		FinalSave: optSeconds(t.FinalSaveS, "-"),
-		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: optSeconds(t.RTOS, "never served"),
+		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: rtoText(t, "never served"),
 	}
 	return row
 }
@@ -314,6 +314,19 @@ func lossWindowText(t *result.Trial) string {
 	return fmt.Sprintf("%s [%s, %s]", fmtSeconds(w.Estimate), fmtSeconds(w.Low), fmtSeconds(w.High))
 }
 
+// rtoText is the trial's RTO; never when the judge found the cache never
+// served again (result.Trial.NeverServed), "not measured" for any other
+// null (no fault, invalid before it, cut short).
+func rtoText(t *result.Trial, never string) string {
+	switch {
+	case t.RTOS != nil:
+		return fmtSeconds(*t.RTOS)
+	case t.NeverServed:
+		return never
+	}
+	return "not measured"
+}
+
 func optSeconds(p *float64, none string) string {
 	if p == nil {
 		return none
@@ -348,7 +361,7 @@ func trialNumbers(t *result.Trial) []kv {
 	out = append(out,
 		kv{"Warm-up", optSeconds(t.WarmupS, "no non-LOADING reply")},
 		kv{"Server load (its log)", optSeconds(t.ServerLoadS, "-")},
-		kv{"RTO", optSeconds(t.RTOS, "never served: unbounded")},
+		kv{"RTO", rtoText(t, "never served: unbounded")},
 	)
 	if l := t.Latency; l != nil && l.Count > 0 {
 		out = append(out, kv{"Latency (acknowledged)", fmt.Sprintf("p50 %.3g ms, p90 %.3g ms, p99 %.3g ms, p99.9 %.3g ms, max %.3g ms over %d writes", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)})

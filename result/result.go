@@ -179,6 +179,19 @@ type Trial struct {
 	// recompute it.
 	Verdict Verdict  `json:"verdict"`
 	Reasons []string `json:"reasons"`
+	// NeverServed: the judge found that the cache never served again
+	// after a fault took the old server away (the replacement was watched
+	// to the end, or it exited while starting: a crash loop): RTO
+	// unbounded. A null rto_s alone does not say so: a trial with no fault,
+	// one invalid before its fault or cut short leaves it null too.
+	NeverServed bool `json:"never_served,omitempty"`
+	// LossWindowVerdict is how the judge held the loss window against the
+	// save rules' prediction: fail (the server log's instant, or the
+	// bracket's low end, beyond it), inconclusive (the bracket straddles
+	// it, or the loss could not be bracketed), pass; empty when it was not
+	// held against it (nothing lost, no prediction, a graceful fault, a
+	// persistence strategy with its own allowance).
+	LossWindowVerdict Verdict `json:"loss_window_verdict,omitempty"`
 	// Assumptions are the harness's own preconditions as the phases
 	// observed them (pacing held, a snapshot completed during the load, the
 	// fault was confirmed and landed in the planned cycle, the rule that

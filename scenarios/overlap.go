@@ -75,15 +75,6 @@ func (ev *evidence) taskOverlapNote(env *trialEnv, t *result.Trial) {
 		tasks.To-tasks.From, tasks.From, tasks.To, servers, held))
 }
 
-// classifyFault is the instant the loss window is measured to: the fault,
-// or the replacement's start when the two servers overlapped.
-func classifyFault(rep target.FaultReport, tFault time.Time) time.Time {
-	if !rep.OverlapFrom.IsZero() && rep.OverlapFrom.After(tFault) {
-		return rep.OverlapFrom
-	}
-	return tFault
-}
-
 // FaultSupporter is a target that says which faults it can inject.
 type FaultSupporter interface {
 	Supports(kind target.FaultKind) error

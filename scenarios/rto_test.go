@@ -37,8 +37,8 @@ func TestNoRecoveryReasonBeforeTheFault(t *testing.T) {
 	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "aborted before the fault") {
 		t.Fatalf("verdict %s (%s), want invalid, aborted before the fault", tr.Verdict, reasons(tr))
 	}
-	if strings.Contains(reasons(tr), "never served again") {
-		t.Errorf("reasons %q: a recovery reason on a trial whose fault was never injected", reasons(tr))
+	if strings.Contains(reasons(tr), "never served again") || tr.NeverServed {
+		t.Errorf("reasons %q, never_served %v: a recovery reason on a trial whose fault was never injected", reasons(tr), tr.NeverServed)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestRTOMeasuredWhenTheReadBackFails(t *testing.T) {
 	if tr.Verdict != result.Invalid || tr.Unread == "" {
 		t.Fatalf("verdict %s, unread %q (%s): want invalid, never read back", tr.Verdict, tr.Unread, reasons(tr))
 	}
-	if tr.RTOS == nil || strings.Contains(reasons(tr), "never served again") {
+	if tr.RTOS == nil || strings.Contains(reasons(tr), "never served again") || tr.NeverServed {
 		t.Errorf("RTO %v, reasons %q: the replacement served before the read-back failed", tr.RTOS, reasons(tr))
 	}
 }

@@ -163,8 +163,8 @@ func TestCorruptRDBMakesTheReplacementRefuseToStart(t *testing.T) {
 	if tr.ReplacementExited == "" {
 		t.Fatalf("the replacement came up on a truncated dump.rdb: %s", reasons(tr))
 	}
-	if tr.RTOS != nil {
-		t.Errorf("RTO %v, want unbounded (null)", *tr.RTOS)
+	if tr.RTOS != nil || !tr.NeverServed {
+		t.Errorf("RTO %v, never_served %v: want unbounded (null), and the judge's record that the cache never served again", tr.RTOS, tr.NeverServed)
 	}
 	why := reasons(tr)
 	if tr.Verdict != "fail" || !strings.Contains(why, "RTO unbounded") || !strings.Contains(why, "crash-loop") || !strings.Contains(why, "Remedy: move the bad dump.rdb aside") {
