@@ -58,6 +58,8 @@ func Metrics(run *result.Run) []MetricLine {
 			}
 		}
 		switch w := t.LossWindowS; {
+		case unread(t):
+			// never read back: the window is unknown (null), not 0
 		case t.Lost == 0:
 			zero := 0.0
 			m.LossWindowS, m.LossWindowHighS = &zero, &zero

@@ -19,7 +19,7 @@ func WriteSummary(w io.Writer, run *result.Run) error {
 			win = fmt.Sprintf("%.2f [%.2f..%.2f]", t.LossWindowS.Estimate, t.LossWindowS.Low, t.LossWindowS.High)
 		}
 		lost := fmt.Sprint(t.Lost)
-		if t.ReplacementExited != "" { // nothing could be read back
+		if unread(&t) { // nothing (or not everything) could be read back
 			lost, win = "unknown", "unknown"
 		}
 		label := t.Scenario

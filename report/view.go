@@ -271,16 +271,23 @@ func trialTableRow(t *result.Trial, anchor string) trialRow {
 		FinalSave: optSeconds(t.FinalSaveS, "-"),
 		Warmup:    optSeconds(t.WarmupS, "none"), ServerLoad: optSeconds(t.ServerLoadS, "-"), RTO: optSeconds(t.RTOS, "never served"),
 	}
-	if t.ReplacementExited != "" {
+	if unread(t) {
 		// Nothing could be read back: a 0 here would read as "nothing lost".
 		row.Lost = "unknown"
 	}
 	return row
 }
 
+// unread: the trial's keys were never (all) read back, so lost and the
+// other counts are unknown, never 0 ("nothing lost").
+func unread(t *result.Trial) bool { return t.ReplacementExited != "" || t.Unread != "" }
+
 func afterRecoveryText(t *result.Trial) string {
 	if t.ReplacementExited != "" {
 		return "no recovery: the replacement exited while starting (" + t.ReplacementExited + ")"
+	}
+	if t.Unread != "" {
+		return "unknown: " + t.Unread
 	}
 	return fmt.Sprintf("%d lost, %d recovered (unknown but present), %d unexpected, %d corrupt, %d anomalies", t.Lost, t.Recovered, t.Unexpected, t.Corrupt, t.Anomalies)
 }
@@ -298,6 +305,8 @@ func lossWindowText(t *result.Trial) string {
 	switch {
 	case t.ReplacementExited != "":
 		return "unknown: the replacement never started, nothing could be read back"
+	case t.Unread != "":
+		return "unknown: " + t.Unread
 	case t.Lost == 0:
 		return "nothing lost"
 	case w == nil && t.AllowedLoss != nil && t.AllowedLoss.Everything:

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -43,26 +44,49 @@ type readBackDone struct {
 	done       bool
 	found      []check.Found
 	unexpected int
+	// cut says how the server cut the read-back short (it went away after
+	// it had recovered): the trial's finding, and nothing was read.
+	cut string
 }
 
 // readBack reads back every key the History wrote and scans for keys under
-// the prefix that no op wrote.
+// the prefix that no op wrote. A server that goes away meanwhile ends it
+// without an error and with cut set: the system under test stopped
+// serving, which the judge holds against it; the harness did not fail.
 func readBack(ctx context.Context, env *trialEnv, h *loadgen.History) (readBackDone, error) {
 	addr := env.currentAddr()
 	env.logf("reading back %d writes", h.Len())
 	found, err := check.ReadBackStream(ctx, env.cfg.Conn, addr, env.plan.Prefix, h, 1000)
 	if err != nil {
-		return readBackDone{}, fmt.Errorf("read back %d keys: %w", h.Len(), err)
+		return readBackCut(ctx, env, fmt.Errorf("read back %d keys: %w", h.Len(), err))
 	}
 	written, err := check.WrittenSeqs(h)
 	if err != nil {
 		return readBackDone{}, err
 	}
+	env.logf("scanning for unexpected keys under %s", env.plan.Prefix)
 	unexpected, err := check.ScanUnexpected(ctx, env.cfg.Conn, addr, env.plan.Prefix, written.Has)
 	if err != nil {
-		return readBackDone{}, fmt.Errorf("scan for unexpected keys: %w", err)
+		return readBackCut(ctx, env, fmt.Errorf("scan for unexpected keys: %w", err))
 	}
 	return readBackDone{done: true, found: found, unexpected: unexpected}, nil
+}
+
+// readBackCut is the end of a read-back that failed: cut short by the
+// server (check.UnavailableError), or err, the harness's own (a History
+// that cannot be read, an error reply such as NOPERM) or the run's
+// interruption.
+func readBackCut(ctx context.Context, env *trialEnv, err error) (readBackDone, error) {
+	var gone *check.UnavailableError
+	if ctx.Err() != nil || !errors.As(err, &gone) {
+		return readBackDone{}, err
+	}
+	cut := err.Error()
+	if exited, how := replacementExited(env.cfg.Target); exited {
+		cut += "; the server exited: " + how
+	}
+	env.logf("the server stopped serving during the read-back: %s", cut)
+	return readBackDone{cut: cut}, nil
 }
 
 // conclude assembles the trial's result from the evidence, writes its
@@ -92,7 +116,11 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 	if ctx.Err() != nil {
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
 	}
-	if !ev.found.done && t.ReplacementExited == "" {
+	switch {
+	case ev.found.cut != "":
+		t.StoppedServing = ev.found.cut
+		t.Unread = "the read-back was cut short: the server stopped serving after it had recovered"
+	case !ev.found.done && t.ReplacementExited == "":
 		t.Unread = "the keys were never read back: the trial ended before recovery (" + unreadWhy(ctx, runErr) + ")"
 	}
 	t.Problems = dedupe(t.Problems)
@@ -195,6 +223,13 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) error {
 		if err := ev.recordClassification(env, t); err != nil {
 			return err
 		}
+		ev.recordTimeline(env, t)
+	case ev.found.cut != "":
+		// The replacement recovered and served, then went away: its
+		// timeline stands; what was lost is unknown.
+		t.Writes = h.Len()
+		t.Acked, t.Failed, t.Unknown = h.Counts()
+		t.OverlapS = ev.overlap(env)
 		ev.recordTimeline(env, t)
 	default:
 		t.Writes = h.Len()
