@@ -173,11 +173,19 @@ func buildsWith(f *ast.File) (withRace, withoutRace bool, err error) {
 	return expr.Eval(tags(true)), expr.Eval(tags(false)), nil
 }
 
+// testFuncs are the functions go test runs and -run selects: tests, fuzz
+// targets (their seed corpus) and examples.
 func testFuncs(f *ast.File) []string {
 	var out []string
 	for _, d := range f.Decls {
-		if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") && fn.Name.Name != "TestMain" {
-			out = append(out, fn.Name.Name)
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Recv != nil || fn.Name.Name == "TestMain" {
+			continue
+		}
+		for _, prefix := range []string{"Test", "Fuzz", "Example"} {
+			if strings.HasPrefix(fn.Name.Name, prefix) {
+				out = append(out, fn.Name.Name)
+			}
 		}
 	}
 	return out
@@ -204,7 +212,7 @@ func TestUnitPassProblemsFindsTestsRunNeverOrTwice(t *testing.T) {
 	write("cmd/valkey-chaos/b_test.go", "package main\n\nfunc TestRunB(t *testing.T) {}\nfunc TestReportTwice(t *testing.T) {}\n")
 	write("cmd/valkey-chaos/c_test.go", "//go:build !race && "+runtime.GOOS+"\n\npackage main\n\nfunc TestUnselected(t *testing.T) {}\n")
 	write("cmd/valkey-chaos/d_test.go", "// +build !race\n\npackage main\n\nfunc TestPlusBuild(t *testing.T) {}\n")
-	write("check/e_test.go", "//go:build !race\n\npackage check\n\nfunc TestNeverRun(t *testing.T) {}\n")
+	write("check/e_test.go", "//go:build !race\n\npackage check\n\nfunc TestNeverRun(t *testing.T) {}\nfunc FuzzNeverRun(f *testing.F) {}\n")
 	write("check/f_test.go", "package check\n\nfunc TestFine(t *testing.T) {}\nfunc TestMain(m *testing.M) {}\n")
 	write("report/g_test.go", "//go:build race\n\npackage report\n\nfunc TestRaceOnly(t *testing.T) {}\n")
 	write("report/h_test.go", "package report\n\nfunc TestRendered(t *testing.T) {}\n")
@@ -218,7 +226,7 @@ func TestUnitPassProblemsFindsTestsRunNeverOrTwice(t *testing.T) {
 		named = append(named, strings.Fields(p)[0])
 	}
 	slices.Sort(named)
-	if want := []string{"TestNeverRun", "TestPlusBuild", "TestRaceOnly", "TestReportTwice", "TestUnselected"}; !slices.Equal(named, want) || noRace != 3 {
+	if want := []string{"FuzzNeverRun", "TestNeverRun", "TestPlusBuild", "TestRaceOnly", "TestReportTwice", "TestUnselected"}; !slices.Equal(named, want) || noRace != 3 {
 		t.Errorf("problems %q (%d CLI tests without -race), want %q (3):\n%s", named, noRace, want, strings.Join(problems, "\n"))
 	}
 	good := "unit:\n\t$(GO) test -race -p $(UNIT_P) -timeout 25m $$($(GO) list $(PKGS) | grep -v '/report$$')\n\t$(GO) test -timeout 25m ./report\n\t$(GO) test -timeout 25m -run '$(NORACE_TESTS)' ./cmd/valkey-chaos\n\nfuzz:\n"
