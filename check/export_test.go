@@ -7,3 +7,6 @@ func SetChunkSize(n int) (restore func()) {
 	chunkSize = n
 	return func() { chunkSize = old }
 }
+
+// FromServer is fromServer, for the table of errors it marks.
+var FromServer = fromServer

@@ -37,11 +37,37 @@ func newClient(conn valkeyconn.Settings, addr string, conns int) *redis.Client {
 	return conn.NewClient(addr, conns, valkeyconn.Timeouts{Dial: 5 * time.Second, Read: readTimeout, Write: readTimeout, Pool: readTimeout})
 }
 
+// UnavailableError is a read-back or scan that the server cut short: the
+// connection closed, reset or timed out, nothing listened any more, or the
+// server answered LOADING (it restarted). The system under test stopped
+// serving, which is a finding about it, not a harness error; what was
+// read is partial and says nothing about what was lost. Errors of the
+// harness's own (a History that cannot be read, an error reply such as
+// NOPERM) are never wrapped in it.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// fromServer marks err, met talking to the server, as UnavailableError
+// when it says the server went away; unless ctx ended first (a deadline
+// or cancel of the caller's, not the server's doing).
+func fromServer(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	switch _, kind := loadgen.Classify(err, true); kind {
+	case loadgen.ErrLoading, loadgen.ErrRefused, loadgen.ErrTimeout, loadgen.ErrConn:
+		return &UnavailableError{Err: err}
+	}
+	return err
+}
+
 // ReadBack reads the key of every op (loadgen.Key(prefix, seq)) with
 // pipelined MGETs of `batch` keys (0: 1000) over a few connections and
 // returns what it found, parallel to ops. It fails on the first error (a
-// LOADING server, a lost connection): a partial read-back would misreport
-// losses.
+// LOADING server, a lost connection: an *UnavailableError): a partial
+// read-back would misreport losses.
 func ReadBack(ctx context.Context, conn valkeyconn.Settings, addr string, prefix string, ops []loadgen.Op, batch int) ([]Found, error) {
 	return readBack(ctx, conn, addr, prefix, OpSlice(ops), batch, false)
 }
@@ -138,7 +164,7 @@ func (r *reader) work(ctx context.Context, next <-chan readChunk) {
 			return
 		}
 		if err := readRange(ctx, r.rdb, r.prefix, c.ops, r.found[c.first:to], r.batch, &mb); err != nil {
-			r.fail(fmt.Errorf("read back keys %d..%d of %d: %w", c.first, to-1, n, err))
+			r.fail(fmt.Errorf("read back keys %d..%d of %d: %w", c.first, to-1, n, fromServer(ctx, err)))
 			return
 		}
 		if c.buf != nil {
@@ -252,7 +278,8 @@ func (mb *mgetBatch) fill(prefix string, ops []loadgen.Op) {
 // ScanUnexpected counts keys under prefix+"w:" that were never written:
 // written(seq) says whether the History holds seq, and a key whose suffix is
 // not a sequence number is unexpected too. SCAN may return a key more than
-// once, so keys are counted once each.
+// once, so keys are counted once each. A server that went away mid-scan
+// is an *UnavailableError.
 func ScanUnexpected(ctx context.Context, conn valkeyconn.Settings, addr, prefix string, written func(seq uint64) bool) (int, error) {
 	rdb := newClient(conn, addr, 1)
 	defer rdb.Close()
@@ -263,7 +290,7 @@ func ScanUnexpected(ctx context.Context, conn valkeyconn.Settings, addr, prefix 
 	for {
 		keys, next, err := rdb.Scan(ctx, cursor, match, scanCount).Result()
 		if err != nil {
-			return len(seen), fmt.Errorf("scan %s: %w", match, err)
+			return len(seen), fmt.Errorf("scan %s: %w", match, fromServer(ctx, err))
 		}
 		for _, k := range keys {
 			suffix, ok := strings.CutPrefix(k, writePrefix)

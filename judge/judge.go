@@ -8,7 +8,8 @@
 //     hold makes the trial invalid, never evidence;
 //  2. the system's invariants: loss only within what the save rules allow,
 //     nothing lost and no escalation on a graceful stop, no anomalies, no
-//     stale load, no corruption, the cache serves again;
+//     stale load, no corruption, the cache serves again and keeps serving
+//     through the read-back;
 //  3. the SLOs.
 //
 // Evidence that cannot decide (a loss-window bracket that straddles the
@@ -126,6 +127,9 @@ func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict) {
 		} else if lw == result.Inconclusive {
 			unsure = append(unsure, why)
 		}
+	}
+	if t.StoppedServing != "" {
+		fails = append(fails, "the cache stopped serving after it had recovered, during the read-back ("+t.StoppedServing+"): what was lost is unknown")
 	}
 	if t.RTOS == nil && recoveryWatched(t) {
 		fails = append(fails, "the cache never served again: RTO unbounded")

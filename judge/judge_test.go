@@ -60,6 +60,13 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 		}, nil, result.Fail, "did not finish within the 30s stop timeout"},
 		{"graceful stop lost writes", func(tr *result.Trial) { tr.Fault = "stop" }, nil, result.Fail, "lost on a graceful stop"},
 		{"never served", func(tr *result.Trial) { tr.RTOS = nil; recovering(tr) }, nil, result.Fail, "RTO unbounded"},
+		// The replacement recovered, then went away during the read-back
+		// (a health check killed it): a failure of the system, whose loss
+		// is unknown, never a pass with nothing lost.
+		{"stopped serving during the read-back", func(tr *result.Trial) {
+			tr.Lost, tr.LossWindowS = 0, nil
+			tr.Unread, tr.StoppedServing = "the read-back was cut short", "scan for unexpected keys: scan vc:w:*: EOF"
+		}, nil, result.Fail, "stopped serving after it had recovered, during the read-back (scan for unexpected keys: scan vc:w:*: EOF): what was lost is unknown"},
 		{"a phase's problem fails", func(tr *result.Trial) { tr.Problems = []string{"writes were still refused"} }, nil, result.Fail, "still refused"},
 		{"assumption first: invalid even though it also lost too much", func(tr *result.Trial) {
 			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_in_cycle", Detail: "another save completed"})

@@ -6,12 +6,17 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/trigpointing/valkey-chaos/result"
 )
 
 // sampleHistory is a small history with every outcome and kind, including
@@ -281,5 +286,75 @@ func TestSentRateCountsOpsSentInTimeWhateverTheReply(t *testing.T) {
 		if got := h.SentRate(tt.from, tt.to); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("%s: SentRate(%v, %v) = %v, want %v", tt.name, tt.from, tt.to, got, tt.want)
 		}
+	}
+}
+
+// seriesOracle is Series as first written: every bin's latencies held,
+// sorted, ranked.
+func seriesOracle(h *History, from, to, bin time.Duration) result.Series {
+	s := result.Series{StartS: from.Seconds(), BinS: bin.Seconds(), ErrorsPS: map[string][]float64{}}
+	nbins := int((to - from + bin - 1) / bin)
+	end := from + time.Duration(nbins)*bin
+	s.AckedPS, s.LatP50Ms, s.LatP99Ms, s.LatMaxMs = make([]float64, nbins), make([]float64, nbins), make([]float64, nbins), make([]float64, nbins)
+	lat := make([][]time.Duration, nbins)
+	for _, op := range h.Ops {
+		if op.Intended < from || op.Intended >= end {
+			continue
+		}
+		k := int((op.Intended - from) / bin)
+		if op.Outcome == OK {
+			s.AckedPS[k] += 1 / bin.Seconds()
+			lat[k] = append(lat[k], op.Latency())
+			continue
+		}
+		name := op.Err.String()
+		if name == "" {
+			name = ErrOther.String()
+		}
+		if s.ErrorsPS[name] == nil {
+			s.ErrorsPS[name] = make([]float64, nbins)
+		}
+		s.ErrorsPS[name][k] += 1 / bin.Seconds()
+	}
+	for k, l := range lat {
+		if len(l) > 0 {
+			slices.Sort(l)
+			s.LatP50Ms[k], s.LatP99Ms[k], s.LatMaxMs[k] = ms(nearestRank(l, 0.5)), ms(nearestRank(l, 0.99)), ms(l[len(l)-1])
+		}
+	}
+	return s
+}
+
+// The series of a long trial holds one bin's latencies at a time, not one
+// per op (8 B each: 576 MB for a one-hour trial's 72M ops, on top of the
+// spool the History streams from), and gives what holding them all gives;
+// ops out of order give it too.
+func TestSeriesHoldsOneBinAtATime(t *testing.T) {
+	const n = 500_000
+	h := &History{Ops: make([]Op, n)}
+	for i := range h.Ops {
+		intended := time.Duration(i) * 20 * time.Microsecond // 50k/s for 10 s
+		op := Op{Seq: uint64(i), Intended: intended, Sent: intended, Done: intended + time.Duration(i%997)*time.Microsecond, Outcome: OK}
+		if i%50 == 7 {
+			op.Outcome, op.Err = Unknown, ErrTimeout
+		}
+		h.Ops[i] = op
+	}
+	from, to, bin := time.Duration(0), 10*time.Second, 50*time.Millisecond
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got := h.Series(from, to, bin)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > n {
+		t.Errorf("Series allocated %d bytes for %d ops: more than a byte per op, so it holds them all", alloc, n)
+	}
+	if want := seriesOracle(h, from, to, bin); !reflect.DeepEqual(got, want) {
+		t.Errorf("series differs from every bin's latencies held:\n got %+v\nwant %+v", got.LatP99Ms[:5], want.LatP99Ms[:5])
+	}
+	shuffled := &History{Ops: slices.Clone(h.Ops)}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { shuffled.Ops[i], shuffled.Ops[j] = shuffled.Ops[j], shuffled.Ops[i] })
+	if got, want := shuffled.Series(from, to, bin), seriesOracle(shuffled, from, to, bin); !reflect.DeepEqual(got, want) {
+		t.Error("the series of ops out of order differs from every bin's latencies held")
 	}
 }

@@ -193,8 +193,14 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 		add("warn", "%s is invalid, so it says nothing about Valkey: %s. Rerun it.", label, strings.Join(t.Reasons, "; "))
 		return out
 	}
+	if t.StoppedServing != "" {
+		add("fail", "%s: the cache stopped serving after it had recovered, during the read-back (%s), so what was lost is unknown. Find what took it down: a health check that killed the task, the OOM killer, a restart.",
+			label, t.StoppedServing)
+	}
 	timeout := run.Target.StopTimeoutS
-	if a := t.AllowedLoss; a != nil && a.Everything {
+	if a := t.AllowedLoss; unread(t) {
+		// what was lost is unknown: nothing to say of it
+	} else if a != nil && a.Everything {
 		add("info", "%s lost %d acknowledged writes, as persistence %s allows: %s.", label, t.Lost, strategyOf(t), a.Why)
 	} else if graceful(t) {
 		switch {

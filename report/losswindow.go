@@ -140,8 +140,8 @@ func lossWindowChart(run *result.Run) (png []byte, ok bool, err error) {
 	// Measured trials, grouped by how they may be read.
 	var crash, stopLoss, noLoss, invalid windowPoints
 	for _, t := range run.Trials {
-		if t.RatePerS <= 0 || t.ReplacementExited != "" {
-			continue // never recovered: no window to plot
+		if t.RatePerS <= 0 || unread(&t) {
+			continue // never recovered or never read back: no window to plot
 		}
 		pt := struct{ x, y, lo, hi float64 }{x: t.RatePerS}
 		if w := t.LossWindowS; w != nil && t.Lost > 0 {

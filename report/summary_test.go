@@ -68,3 +68,49 @@ func TestUnreadTrialIsUnknownInEverySink(t *testing.T) {
 		t.Errorf("metrics %+v: want lost, recovered, anomalies and the window null", m)
 	}
 }
+
+// A trial whose keys were never read back (the run was interrupted first,
+// or the replacement went away during the read-back) has lost 0 in its
+// numbers only because nothing was counted: no view may show it as
+// nothing lost or as a zero loss window, and one that stopped serving is
+// a failure finding.
+func TestUnreadTrialIsNotShownAsNothingLost(t *testing.T) {
+	gone := result.Trial{Scenario: "crash", Fault: "stop", Verdict: "fail", Acked: 500, RatePerS: 100, RTOS: f64(0.2), FinalSaveS: f64(0.1),
+		Unread: "the read-back was cut short: the server stopped serving after it had recovered", StoppedServing: "scan for unexpected keys: EOF"}
+	interrupted := result.Trial{Scenario: "crash", Index: 1, Fault: "crash", Verdict: "invalid", Acked: 500, RatePerS: 100,
+		Unread: "the keys were never read back: the trial ended before recovery (interrupted)", Interrupted: "cut short: interrupted"}
+	run := &result.Run{Complete: true, Target: result.Target{StopTimeoutS: 30}, Trials: []result.Trial{gone, interrupted}}
+	for i := range run.Trials {
+		tr := &run.Trials[i]
+		row := trialTableRow(tr, "a")
+		if row.Lost != "unknown" || !strings.HasPrefix(row.LossWindow, "unknown") {
+			t.Errorf("%s: row lost %q, loss window %q; want both unknown", tr.Label(), row.Lost, row.LossWindow)
+		}
+		if got := afterRecoveryText(tr); !strings.HasPrefix(got, "unknown") {
+			t.Errorf("%s: after recovery %q, want unknown", tr.Label(), got)
+		}
+		if m := Metrics(run)[i]; m.LossWindowS != nil {
+			t.Errorf("%s: metrics loss window %v, want null", tr.Label(), *m.LossWindowS)
+		}
+		if v, ok := compareMetrics[0].get(tr); ok {
+			t.Errorf("%s: compared loss window %v, want none", tr.Label(), v)
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteSummary(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 3 || !strings.Contains(lines[1], "unknown") || !strings.Contains(lines[2], "unknown") {
+		t.Errorf("summary, want lost unknown on each trial's line:\n%s", b.String())
+	}
+	var stopped, nothing bool
+	for _, fd := range Findings(run) {
+		stopped = stopped || fd.Level == "fail" && strings.Contains(fd.Text, "stopped serving after it had recovered")
+		nothing = nothing || strings.Contains(fd.Text, "lost nothing")
+	}
+	if !stopped || nothing {
+		t.Errorf("findings %+v: want the stop in service as a failure, and no 'lost nothing'", Findings(run))
+	}
+}
+
+func f64(v float64) *float64 { return &v }

@@ -127,6 +127,12 @@ type Trial struct {
 	// short first); absent when they were. lost and the other counts are
 	// then unknown, never 0.
 	Unread string `json:"unread,omitempty"`
+	// StoppedServing says how the server went away after it had recovered
+	// and served, during the read-back (the connection closed or reset,
+	// nothing listened, no reply, LOADING again): e.g. a health check
+	// killed the replacement. A failure of the system under test, not of
+	// the harness; Unread is set with it, the counts are unknown.
+	StoppedServing string `json:"stopped_serving,omitempty"`
 	// Classified is what the classification was given besides the history
 	// and the read-back files: `valkey-chaos check` redoes it from these.
 	Classified *Classified `json:"classified,omitempty"`

@@ -38,33 +38,6 @@ type evidence struct {
 	drill     drillDone
 }
 
-// readBackDone is what the read-back phase found.
-type readBackDone struct {
-	done       bool
-	found      []check.Found
-	unexpected int
-}
-
-// readBack reads back every key the History wrote and scans for keys under
-// the prefix that no op wrote.
-func readBack(ctx context.Context, env *trialEnv, h *loadgen.History) (readBackDone, error) {
-	addr := env.currentAddr()
-	env.logf("reading back %d writes", h.Len())
-	found, err := check.ReadBackStream(ctx, env.cfg.Conn, addr, env.plan.Prefix, h, 1000)
-	if err != nil {
-		return readBackDone{}, fmt.Errorf("read back %d keys: %w", h.Len(), err)
-	}
-	written, err := check.WrittenSeqs(h)
-	if err != nil {
-		return readBackDone{}, err
-	}
-	unexpected, err := check.ScanUnexpected(ctx, env.cfg.Conn, addr, env.plan.Prefix, written.Has)
-	if err != nil {
-		return readBackDone{}, fmt.Errorf("scan for unexpected keys: %w", err)
-	}
-	return readBackDone{done: true, found: found, unexpected: unexpected}, nil
-}
-
 // conclude assembles the trial's result from the evidence, writes its
 // artifacts and has the judge decide. It returns no trial when the server
 // never started.
@@ -93,7 +66,11 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 	if ctx.Err() != nil {
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
 	}
-	if !ev.found.done && t.ReplacementExited == "" {
+	switch {
+	case ev.found.cut != "":
+		t.StoppedServing = ev.found.cut
+		t.Unread = "the read-back was cut short: the server stopped serving after it had recovered"
+	case !ev.found.done && t.ReplacementExited == "":
 		when := "the trial ended before recovery"
 		if !ev.recovery.serving.IsZero() {
 			when = "the replacement served, then the read-back failed"
@@ -200,6 +177,13 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) error {
 		if err := ev.recordClassification(env, t); err != nil {
 			return err
 		}
+		ev.recordTimeline(env, t)
+	case ev.found.cut != "":
+		// The replacement recovered and served, then went away: its
+		// timeline stands; what was lost is unknown.
+		t.Writes = h.Len()
+		t.Acked, t.Failed, t.Unknown = h.Counts()
+		t.OverlapS = ev.overlap(env)
 		ev.recordTimeline(env, t)
 	default:
 		t.Writes = h.Len()

@@ -85,9 +85,14 @@ func recheckTrial(dir string, t *result.Trial) (Rechecked, error) {
 	if err != nil {
 		return rc, badFile(histPath, err)
 	}
-	found, err := readFile(filepath.Join(dir, t.Files.Found), check.ReadFound)
+	foundPath := filepath.Join(dir, t.Files.Found)
+	found, err := readFile(foundPath, check.ReadFound)
 	if err != nil {
 		return rc, err
+	}
+	if len(found) != h.Len() {
+		// Classified, they would count no write at all: lost 0.
+		return rc, fmt.Errorf("%w: %s holds %d read-back results but %s holds %d writes: the files are not of one trial", result.ErrBadInput, foundPath, len(found), histPath, h.Len())
 	}
 	slos, err := judge.RecordedSLOs(t)
 	if err != nil {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/result"
 )
@@ -96,5 +98,24 @@ func TestSpooledTrialIsJudgedAndRecheckedFromItsFiles(t *testing.T) {
 	}
 	if len(checked) != 1 || checked[0].Skipped != "" || len(checked[0].Differences) > 0 {
 		t.Errorf("recheck: %+v, want the same numbers from the files", checked)
+	}
+
+	// A read-back file that is not the history's (one result short) is
+	// refused, never classified as no write at all.
+	foundPath := filepath.Join(out, tr.Files.Found)
+	ff, err := os.Open(foundPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := check.ReadFound(ff)
+	ff.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := result.WriteAtomic(foundPath, func(w io.Writer) error { return check.WriteFound(w, found[:len(found)-1]) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Recheck(out); !errors.Is(err, result.ErrBadInput) || !strings.Contains(err.Error(), "not of one trial") {
+		t.Errorf("recheck with a read-back one result short: %v, want bad input naming the mismatch", err)
 	}
 }
