@@ -36,7 +36,7 @@ func (ev *evidence) assumptions(env *trialEnv, t *result.Trial, runErr error) []
 		add("fault_confirmed", ev.fault.err == nil && ev.fault.rep.Confirmed, confirmDetail(ev.fault))
 	}
 	if ev.fault.rep.Confirmed && !pl.cycle.Started.IsZero() {
-		held, detail := ev.faultInCycle()
+		held, detail := ev.faultInCycle(t)
 		add("fault_in_cycle", held, detail)
 		held, detail = ev.ruleFired(t)
 		add("rule_fired", held, detail)
@@ -76,7 +76,7 @@ func confirmDetail(in injected) string {
 // witnesses are read: the server log's ms instants, and the INFO save
 // watcher, which sees a save whose log lines were lost (a log delivered in
 // part, or not at all).
-func (ev *evidence) faultInCycle() (bool, string) {
+func (ev *evidence) faultInCycle(t *result.Trial) (bool, string) {
 	pl := ev.placement
 	if !pl.byFaultAt {
 		return true, ""
@@ -100,7 +100,28 @@ func (ev *evidence) faultInCycle() (bool, string) {
 			return breach(s.Started, s.EndedBy)
 		}
 	}
-	return true, ""
+	return survivorsInCycle(t, pl.cycle.Ended, tFault)
+}
+
+// survivorsInCycle is the third witness, the data itself: after a crash
+// under RDB alone the replacement loads the last completed snapshot, whose
+// fork F is after every survivor was sent (tFault - F <= the window's high
+// end). F later than the planned cycle's save means a save that neither
+// the log nor the INFO watcher saw (its lines lost, and it ran between the
+// watcher's last poll and the fault) completed in the cycle.
+func survivorsInCycle(t *result.Trial, cycleEnded, tFault time.Time) (bool, string) {
+	w := t.LossWindowS
+	if w == nil || w.OneSided || t.Lost == 0 || target.FaultKind(t.Fault).Graceful() || (t.Persistence != "" && t.Persistence != "rdb") {
+		return true, ""
+	}
+	forkAfter := tFault.Add(-time.Duration(w.High * float64(time.Second)))
+	// 100 ms for the server's clock against the harness's (the cycle's end
+	// may come from the log) and the log's ms truncation.
+	if !forkAfter.After(cycleEnded.Add(100 * time.Millisecond)) {
+		return true, ""
+	}
+	return false, fmt.Sprintf("another save completed between the planned cycle's save (ended %s) and the fault: the replacement loaded a snapshot forked after %s (writes sent then survived), so the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
+		cycleEnded.Format("15:04:05.000"), forkAfter.Format("15:04:05.000"))
 }
 
 // ruleFired: the save rule that fired during the load (the server log's
