@@ -138,7 +138,7 @@ type compareMetric struct {
 
 var compareMetrics = []compareMetric{
 	{"loss_window", "s", 0.1, func(t *result.Trial) (float64, bool) {
-		if unread(t) {
+		if !readBack(t) {
 			return 0, false
 		}
 		if t.Lost == 0 {

@@ -198,7 +198,7 @@ func trialFindings(run *result.Run, t *result.Trial) []Finding {
 			label, t.StoppedServing)
 	}
 	timeout := run.Target.StopTimeoutS
-	if a := t.AllowedLoss; unread(t) {
+	if a := t.AllowedLoss; !readBack(t) {
 		// what was lost is unknown: nothing to say of it
 	} else if a != nil && a.Everything {
 		add("info", "%s lost %d acknowledged writes, as persistence %s allows: %s.", label, t.Lost, strategyOf(t), a.Why)

@@ -140,7 +140,7 @@ func lossWindowChart(run *result.Run) (png []byte, ok bool, err error) {
 	// Measured trials, grouped by how they may be read.
 	var crash, stopLoss, noLoss, invalid windowPoints
 	for _, t := range run.Trials {
-		if t.RatePerS <= 0 || unread(&t) {
+		if t.RatePerS <= 0 || !readBack(&t) {
 			continue // never recovered or never read back: no window to plot
 		}
 		pt := struct{ x, y, lo, hi float64 }{x: t.RatePerS}

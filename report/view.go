@@ -277,10 +277,6 @@ func trialTableRow(t *result.Trial, anchor string) trialRow {
 	return row
 }
 
-// unread: the trial's keys were never (all) read back, so lost and the
-// other counts are unknown, never 0 ("nothing lost").
-func unread(t *result.Trial) bool { return !readBack(t) }
-
 func afterRecoveryText(t *result.Trial) string {
 	switch {
 	case t.ReplacementExited != "":
