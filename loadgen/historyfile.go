@@ -16,16 +16,12 @@ import (
 // holds them, 40 bytes each). The whole file is checked first: magic,
 // version, checksum and every op.
 func OpenHistory(path string) (*History, error) {
-	f, err := os.Open(path)
+	f, fileSize, err := openSized(path, "open history")
 	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
-	}
-	size := st.Size() - 4 // the checksum closes the file
+	size := fileSize - 4 // the checksum closes the file
 	var magic [len(historyMagic)]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || size < int64(len(historyMagic)+2+1) || string(magic[:]) != historyMagic {
 		return nil, errors.New("read history: not a valkey-chaos history file (bad magic)")
@@ -47,6 +43,20 @@ func OpenHistory(path string) (*History, error) {
 		return nil, derr
 	}
 	return &History{binPath: path, binBody: bodyAt, spoolLen: int(count)}, nil
+}
+
+// openSized opens path and says how long it is; errors start with what.
+func openSized(path, what string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return f, st.Size(), nil
 }
 
 // scanHistory reads the header and decodes every op, returning the op count

@@ -202,15 +202,11 @@ func (f *SpoolFile) Close() (*History, error) {
 // OpenSpooledHistory opens a spool file a writer left (WriterConfig.Spool)
 // as a History that reads its ops from the file on each iteration.
 func OpenSpooledHistory(path string) (*History, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path, "open history spool")
 	if err != nil {
-		return nil, fmt.Errorf("open history spool: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open history spool: %w", err)
-	}
 	var hdr [spoolHeader]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:len(spoolMagic)]) != spoolMagic {
 		return nil, fmt.Errorf("open history spool %s: not a valkey-chaos spool file (bad header)", path)
@@ -218,7 +214,7 @@ func OpenSpooledHistory(path string) (*History, error) {
 	if v := binary.LittleEndian.Uint16(hdr[len(spoolMagic):]); v != spoolVersion {
 		return nil, fmt.Errorf("open history spool %s: version %d, this build reads %d", path, v, spoolVersion)
 	}
-	body := st.Size() - int64(spoolHeader)
+	body := size - int64(spoolHeader)
 	if body%spoolRecord != 0 {
 		return nil, fmt.Errorf("open history spool %s: %d bytes after the header is not a whole number of %d-byte records: the file is truncated", path, body, spoolRecord)
 	}
