@@ -12,8 +12,8 @@ import (
 // alone, survivors sent after the planned cycle's save ended prove that a
 // later snapshot was loaded, even when neither the log nor the INFO watcher
 // saw that save (it ran between the watcher's last poll and the fault, a
-// busy machine's race that let TestFaultOutsideThePlannedCycleIsInvalid-
-// WithoutItsLogLines pass a trial it must not).
+// busy machine's race that let TestFaultOutsideThePlannedCycleIsInvalid's
+// case "the log lost its lines" pass a trial it must not).
 func TestSurvivorsWitnessASaveInTheCycle(t *testing.T) {
 	ended := time.Date(2026, 12, 2, 18, 0, 2, 930e6, time.UTC)
 	fault := ended.Add(2360 * time.Millisecond)
