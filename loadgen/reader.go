@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -165,10 +166,26 @@ func (cfg *ReaderConfig) clientOptions(timeouts *atomic.Uint64) *redis.Options {
 		if err != nil {
 			return nil, err
 		}
-		return timeoutCountingConn{Conn: c, timeouts: timeouts}, nil
+		counted := timeoutCountingConn{Conn: c, timeouts: timeouts}
+		if sc, ok := c.(syscall.Conn); ok {
+			// go-redis checks an idle connection before reuse only through
+			// syscall.Conn: a wrapper without it would hand out connections
+			// the server closed (a restart) as if they were alive.
+			return syscallCountingConn{counted, sc}, nil
+		}
+		return counted, nil
 	}
 	return opt
 }
+
+// syscallCountingConn is a timeoutCountingConn over a socket go-redis can
+// peek at.
+type syscallCountingConn struct {
+	timeoutCountingConn
+	sc syscall.Conn
+}
+
+func (c syscallCountingConn) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
 
 // timeoutCountingConn counts the reads and writes that hit their deadline.
 type timeoutCountingConn struct {

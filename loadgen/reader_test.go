@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -237,5 +239,26 @@ func TestReaderConfigRejectsBadInput(t *testing.T) {
 		if _, err := StartReader(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// The reader counts its connections' timeouts through a wrapper; the
+// wrapper must keep the socket visible to go-redis, whose pool checks an
+// idle connection before reuse only through syscall.Conn (without it, a
+// connection the server closed at a restart is handed out as alive).
+func TestReaderConnectionsStayCheckableByThePool(t *testing.T) {
+	srv := startServer(t)
+	for _, client := range []ReaderClient{ReaderClientDefault, ReaderClientTuned} {
+		cfg := ReaderConfig{Addr: func() string { return srv.addr }, Client: client, Concurrency: 1}
+		var timeouts atomic.Uint64
+		opt := cfg.clientOptions(&timeouts)
+		c, err := opt.Dialer(context.Background(), "tcp", srv.addr)
+		if err != nil {
+			t.Fatalf("%s: dial: %v", client, err)
+		}
+		if _, ok := c.(syscall.Conn); !ok {
+			t.Errorf("%s: the dialled %T hides the socket from go-redis's connection check", client, c)
+		}
+		c.Close()
 	}
 }
