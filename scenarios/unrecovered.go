@@ -54,7 +54,29 @@ func unrecoveredReason(lines []target.LogLine, detail string) string {
 		return fmt.Sprintf("the replacement was killed by its health check while it loaded the dataset (%s): a crash loop, the cache never serves again: RTO unbounded. "+
 			"Remedy: a health-check budget (startPeriod + retries x interval) longer than the load, e.g. a larger health_check_start_period, or a check that accepts LOADING during start-up (health_check_loading_grace in terraform/modules/valkey); or a smaller dataset, or faster storage", detail)
 	}
+	if warn := lastWarnings(lines, detail); warn != "" && !strings.Contains(detail, warn) {
+		detail += fmt.Sprintf("; its log's last warnings: %q", warn)
+	}
 	return fmt.Sprintf("the replacement exited while starting (%s): on ECS the task would crash-loop: RTO unbounded. Remedy: read the server log of the replacement, fix its cause, then restart the service", detail)
+}
+
+// lastWarnings joins the last two warning-level lines ("pid:role date #
+// text") of the instance the exit detail names (ECS: "task <id>"), so a
+// crash loop's cause is in the verdict, not only in a log stream the
+// reader must go and find. Two, because the server's last word is often
+// the generic one ("Failed listening on port 6379 (tcp), aborting.") and
+// the one before it the cause ("bind: Address already in use").
+func lastWarnings(lines []target.LogLine, detail string) string {
+	var warns []string
+	for _, l := range lines {
+		if l.Instance == "" || !strings.Contains(detail, l.Instance) {
+			continue
+		}
+		if _, text, ok := strings.Cut(l.Text, " # "); ok {
+			warns = append(warns, strings.TrimSpace(text))
+		}
+	}
+	return strings.Join(warns[max(0, len(warns)-2):], " / ")
 }
 
 // exitOnly keeps "exit status 1" of "exit status 1: log tail".

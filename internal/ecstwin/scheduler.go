@@ -58,6 +58,7 @@ type task struct {
 	deployment string
 	eniID      string
 	ip         string // the task's private IP: its own loopback address
+	ipClaim    *ipClaim
 	version    int64
 
 	lastStatus, desiredStatus string
@@ -226,7 +227,7 @@ func (tw *Twin) launchLocked(d *deployment, now time.Time) {
 		version:       1,
 		logFile:       filepath.Join(tw.logDir(), id+".log"),
 	}
-	t.ip = tw.taskIPLocked()
+	t.ip, t.ipClaim = tw.taskIPLocked()
 	tw.tasks = append(tw.tasks, t)
 	d.updatedAt = now
 	tw.eventLocked(now, "(service %s) has started 1 tasks: (task %s).", tw.cfg.Service, id)
@@ -239,6 +240,7 @@ func (tw *Twin) advanceLocked(t *task, now time.Time) {
 	d := tw.cfg.ProvisionDelay
 	if t.desiredStatus == statusStopped && t.srv == nil && t.lastStatus != statusStopped {
 		t.lastStatus, t.stoppedAt = statusStopped, now
+		t.ipClaim.release()
 		t.version++
 		return
 	}
@@ -300,6 +302,7 @@ func (tw *Twin) startLocked(t *task) {
 		t.lastStatus, t.desiredStatus = statusStopped, statusStopped
 		t.stoppingAt, t.stoppedAt = now, now
 		t.stopCode, t.stoppedReason = stopFailedToStart, "CannotStartContainerError: "+err.Error()
+		t.ipClaim.release()
 		if _, ok := err.(taskInitError); ok {
 			t.stoppedReason = err.Error() // the agent's, before any container
 		}
@@ -357,6 +360,7 @@ func (tw *Twin) stopLocked(t *task, code, reason string, now time.Time) {
 	t.version++
 	if t.srv == nil {
 		t.lastStatus, t.stoppedAt = statusStopped, now
+		t.ipClaim.release()
 		return
 	}
 	if t.lastStatus == statusRunning {
@@ -399,6 +403,7 @@ func (tw *Twin) watchExit(t *task, srv *local.Server) {
 		t.health.Stop()
 	}
 	tw.mu.Lock()
+	t.ipClaim.release() // the server and its save child are gone: the address is free
 	at := srv.ExitedAt()
 	if t.desiredStatus == statusRunning {
 		t.desiredStatus, t.stoppingAt = statusStopped, at

@@ -420,7 +420,9 @@ func (tw *Twin) Close() error {
 	tw.closed = true
 	var servers []*local.Server
 	var checkers []*healthcheck.Checker
+	var claims []*ipClaim
 	for _, t := range tw.tasks {
+		claims = append(claims, t.ipClaim)
 		if t.srv != nil {
 			servers = append(servers, t.srv)
 		}
@@ -450,6 +452,9 @@ func (tw *Twin) Close() error {
 		errs = append(errs, fmt.Errorf("stop twin http server: %w", err))
 	}
 	tw.wg.Wait()
+	for _, c := range claims {
+		c.release()
+	}
 	if err := tw.removeWorkDir(); err != nil {
 		errs = append(errs, err)
 	}
