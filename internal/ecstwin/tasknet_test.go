@@ -18,6 +18,7 @@ func TestTaskIPSkipsAddressesClaimedByOtherTwins(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port // a port no real twin uses
 	l.Close()
+	t.Setenv("TMPDIR", t.TempDir()) // the claims' lock files go with the test
 
 	first, ok := claimIP("127.0.0.9", port)
 	if !ok || first == nil {
