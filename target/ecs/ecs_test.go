@@ -257,20 +257,37 @@ func TestStopBeyondStopTimeoutIsReportedAsEscalated(t *testing.T) {
 	}
 }
 
-// writeUntil writes keys to addr until ctx ends and returns the sequence
-// numbers the server acknowledged.
-func writeUntil(ctx context.Context, addr, prefix string) []int {
-	var acked []int
-	for i := 0; ctx.Err() == nil && i < 100000; i++ {
-		rep, err := probe.Do(ctx, addr, time.Second, "SET", fmt.Sprintf("%s:%d", prefix, i), "v")
-		if err == nil && !rep.IsError() {
-			acked = append(acked, i)
-		} else {
-			time.Sleep(5 * time.Millisecond)
+// startWriter writes keys to addr until the returned stop is called, which
+// returns the sequence numbers the server acknowledged. It returns once the
+// first write was acknowledged: a fault injected before the writer's goroutine
+// ran would leave nothing to judge (a 0/100 deploy stops the old task at once).
+func startWriter(t *testing.T, ctx context.Context, addr, prefix string) (stop func() []int) {
+	t.Helper()
+	wctx, cancel := context.WithCancel(ctx)
+	first := make(chan struct{})
+	ackedCh := make(chan []int, 1)
+	go func() {
+		var acked []int
+		for i := 0; wctx.Err() == nil && i < 100000; i++ {
+			rep, err := probe.Do(wctx, addr, time.Second, "SET", fmt.Sprintf("%s:%d", prefix, i), "v")
+			if err == nil && !rep.IsError() {
+				if acked = append(acked, i); len(acked) == 1 {
+					close(first)
+				}
+			} else {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(2 * time.Millisecond)
+		ackedCh <- acked
+	}()
+	select {
+	case <-first:
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("the writer got no acknowledgement from %s before the fault", addr)
 	}
-	return acked
+	return func() []int { cancel(); return <-ackedCh }
 }
 
 func TestRollingDeployOverlapDependsOnDeploymentPercentages(t *testing.T) {
@@ -293,13 +310,9 @@ func TestRollingDeployOverlapDependsOnDeploymentPercentages(t *testing.T) {
 				t.Fatalf("Start: %v", err)
 			}
 			do(t, inst.Addr, "SAVE")
-			wctx, stopWriting := context.WithCancel(ctx)
-			ackedCh := make(chan []int, 1)
-			go func() { ackedCh <- writeUntil(wctx, inst.Addr, "w") }()
-
+			stopWriting := startWriter(t, ctx, inst.Addr, "w")
 			rep, err := tg.Inject(ctx, target.RollingDeploy)
-			stopWriting()
-			acked := <-ackedCh
+			acked := stopWriting()
 			if err != nil {
 				t.Fatalf("Inject rolling-deploy: %v", err)
 			}

@@ -1,7 +1,6 @@
 package ecs_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -142,12 +141,9 @@ func TestRollingDeployWriterLockRemovesOverlap(t *testing.T) {
 				t.Fatalf("Start: %v", err)
 			}
 			writeKeys(t, inst.Addr, "seed", 200)
-			wctx, stopWriting := context.WithCancel(ctx)
-			ackedCh := make(chan []int, 1)
-			go func() { ackedCh <- writeUntil(wctx, inst.Addr, "w") }()
+			stopWriting := startWriter(t, ctx, inst.Addr, "w")
 			rep, err := tg.Inject(ctx, target.RollingDeploy)
-			stopWriting()
-			acked := <-ackedCh
+			acked := stopWriting()
 			if err != nil {
 				t.Fatalf("Inject: %v", err)
 			}
