@@ -44,7 +44,9 @@ type History struct {
 	binPath   string // set when the ops are in a history.bin
 	binBody   int64  // where the ops start in binPath
 	spoolLen  int    // the op count, when on disk
-	err       error  // the spool could not be written
+	// spoolVersion is the spool file's format (its record checksum).
+	spoolVersion uint16
+	err          error // the spool could not be written
 }
 
 // Len is the number of ops.

@@ -138,3 +138,30 @@ func sampleHeap(done <-chan struct{}) uint64 {
 		}
 	}
 }
+
+// BenchmarkSpoolPass is one pass over a spooled History of 5M ops (Counts,
+// the cheapest summary): a trial's summaries, read-back and classification
+// each take one, so a one-hour trial's 72M ops cost this figure times 72M
+// per pass.
+func BenchmarkSpoolPass(b *testing.B) {
+	const n = 5_000_000
+	f, err := CreateSpool(filepath.Join(b.TempDir(), "pass.spool"), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range uint64(n) {
+		at := time.Duration(i) * 50 * time.Microsecond
+		f.Put(Op{Seq: 1 + i, Intended: at, Sent: at + time.Microsecond, Done: at + 300*time.Microsecond, Outcome: OK})
+	}
+	h, err := f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if ok, _, _ := h.Counts(); ok != n || h.Err() != nil {
+			b.Fatalf("counted %d of %d ops (%v)", ok, n, h.Err())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/op-pass")
+}

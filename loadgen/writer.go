@@ -231,7 +231,7 @@ func (w *Writer) Stop() *History {
 	w.stopOnce.Do(func() {
 		if w.spool != nil {
 			n, err := w.spool.close()
-			w.history = &History{spoolPath: w.cfg.Spool, spoolLen: n, err: err}
+			w.history = &History{spoolPath: w.cfg.Spool, spoolLen: n, spoolVersion: spoolVersion, err: err}
 			return
 		}
 		w.history = collect(w.conns, w.cfg.StartSeq)
