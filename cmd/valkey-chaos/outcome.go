@@ -41,16 +41,17 @@ var (
 var outcomes = []outcome{outcomePass, outcomeFail, outcomeInconclusive, outcomeInvalid, outcomeRefused, outcomeInterrupted, outcomeHarnessError}
 
 // outcomeOf classifies a command's error. The order matters where one
-// error carries two marks: a refusal, or a failure found before a signal,
-// is reported as such even if a signal arrived meanwhile.
+// error carries two marks: a failure found before the run ended early (a
+// later trial refused, a signal) is a failure, exit 3, whatever ended it;
+// a refusal is reported as such even if a signal arrived meanwhile.
 func outcomeOf(err error) outcome {
 	switch {
 	case err == nil:
 		return outcomePass
+	case errors.Is(err, result.ErrFailed):
+		return outcomeFail
 	case errors.Is(err, result.ErrBadInput), errors.Is(err, valkeyconn.ErrRejected):
 		return outcomeRefused
-	case errors.Is(err, result.ErrFailed):
-		return outcomeFail // a failure found before an interruption still stands
 	case errors.Is(err, errInterrupted), errors.Is(err, context.Canceled):
 		// A signal (main wraps it as errInterrupted), or a cancelled
 		// context without one (in-process callers).

@@ -134,6 +134,10 @@ func TestOutcomeOfEachSentinel(t *testing.T) {
 		{fmt.Errorf("first connection: %w", valkeyconn.ErrRejected), outcomeRefused},
 		{context.Canceled, outcomeInterrupted},
 		{errors.New("boom"), outcomeHarnessError},
+		// A failure found before a later trial was refused (ECS: the task
+		// definition's rules or the password changed mid-run) still stands.
+		{fmt.Errorf("%w; then %w", result.ErrFailed, fmt.Errorf("%w: the server runs save rules", result.ErrBadInput)), outcomeFail},
+		{fmt.Errorf("%w; then %w", result.ErrFailed, valkeyconn.ErrRejected), outcomeFail},
 	} {
 		if got := outcomeOf(c.err); got != c.want {
 			t.Errorf("outcomeOf(%v) = %s, want %s", c.err, got.name, c.want.name)
