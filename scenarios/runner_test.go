@@ -262,6 +262,8 @@ func TestScenarioSpecErrors(t *testing.T) {
 		{"bad rate", "name: x\nfaults: [crash]\nload: {rate: fast}\n", "rate"},
 		{"no load", "name: x\nfaults: [crash]\n", "load needs"},
 		{"bad fault_at", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 1.5\n", "fault_at"},
+		{"fault_at 0 written out (it ran at 0.9)", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 0\n", "fault_at 0: use a fraction"},
+		{"fault_at 0.0", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 0.0\n", "fault_at 0"},
 		{"bad SLO in expect", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nexpect: [\"rto<=banana\"]\n", "expect: SLO \"rto<=banana\""},
 	}
 	for _, tc := range tests {

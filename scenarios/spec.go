@@ -129,7 +129,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Parse reads one scenario; unknown fields are errors with line numbers.
 func Parse(r io.Reader, source string) (*Scenario, error) {
-	dec := yaml.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario %s: %w", source, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var s Scenario
 	if err := dec.Decode(&s); err != nil {
@@ -137,6 +141,15 @@ func Parse(r io.Reader, source string) (*Scenario, error) {
 			return nil, fmt.Errorf("%w: scenario %s is empty", result.ErrBadInput, source)
 		}
 		return nil, fmt.Errorf("%w: scenario %s: %s", result.ErrBadInput, source, yamlProblem(err))
+	}
+	// fault_at's zero value means "not set" (0.9); written out, 0 is a
+	// fault at the save's end, which the range (0, 1] excludes: say so
+	// rather than run it at 0.9.
+	var given struct {
+		FaultAt *float64 `yaml:"fault_at"`
+	}
+	if yaml.Unmarshal(data, &given) == nil && given.FaultAt != nil && *given.FaultAt == 0 {
+		return nil, fmt.Errorf("%w: scenario %s: fault_at 0: use a fraction of the snapshot cycle in (0, 1], e.g. 0.05 for just after the save (or leave it out: 0.9)", result.ErrBadInput, source)
 	}
 	s.Source = source
 	if err := s.validate(); err != nil {
