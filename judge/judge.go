@@ -5,7 +5,9 @@
 //  1. the harness's own assumptions (pacing held, a snapshot completed
 //     during the load, the fault was confirmed and landed in the planned
 //     cycle, the rule that fired is the one planned): one that did not
-//     hold makes the trial invalid, never evidence;
+//     hold makes the trial invalid, never evidence; with one exception,
+//     a harness that only fell behind its rate (pacing) still fails a
+//     trial on what its data proves at any rate (rateFree);
 //  2. the system's invariants: loss only within what the save rules allow,
 //     nothing lost and no escalation on a graceful stop, no anomalies, no
 //     stale load, no corruption, the cache serves again and keeps serving
@@ -53,7 +55,7 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 			invalid = append(invalid, a.Detail)
 		}
 	}
-	fails, unsure, lw := invariants(t)
+	fails, unsure, lw, proven := invariants(t)
 	d := Decision{Checks: slo.Evaluate(t, slos), NeverServed: neverServed(t), LossWindow: lw}
 	for _, c := range d.Checks {
 		switch {
@@ -67,6 +69,16 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 		case !c.Pass:
 			fails = append(fails, fmt.Sprintf("SLO %s failed: observed %s", c.Name, slo.Observed(c)))
 		}
+	}
+	if len(invalid) > 0 && len(proven) > 0 && onlyPacing(t) {
+		// A harness that fell behind its rate tested another rate than
+		// planned, which voids what depends on the rate (the rules' window,
+		// the SLOs), not what the data proves at any rate: a stale load, a
+		// lost write on a graceful stop, anomalies, corruption. Those fail
+		// the trial (exit 3, not "rerun"); the rest is said to be unjudged.
+		d.Verdict, d.LossWindow = result.Fail, ""
+		d.Reasons = dedupe(append(proven, "not judged, the harness's rate did not hold: the loss window against the rules and the SLOs ("+strings.Join(invalid, "; ")+")"))
+		return d
 	}
 	if len(invalid) > 0 {
 		// What went wrong besides stays visible, after the cause.
@@ -89,34 +101,52 @@ func undecidedReason(c result.Check) string {
 	return fmt.Sprintf("SLO %s undecided: observed %s, a bracket that straddles the limit (rerun, or pin the snapshot with the server log)", c.Name, slo.Observed(c))
 }
 
-// invariants returns the failure reasons, the undecidable ones, and how
-// the loss window held against the prediction ("" when it was not held).
-func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict) {
+// onlyPacing: every assumption that did not hold is the writer's pace.
+func onlyPacing(t *result.Trial) bool {
+	for _, a := range t.Assumptions {
+		if !a.Held && a.Name != "pacing" {
+			return false
+		}
+	}
+	return true
+}
+
+// invariants returns the failure reasons, the undecidable ones, how the
+// loss window held against the prediction ("" when it was not held), and
+// the failures that hold at any write rate (rateFree: proven).
+func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict, proven []string) {
+	// rateFree is a failure the data proves whatever rate the writer kept.
+	rateFree := func(why string) {
+		fails = append(fails, why)
+		proven = append(proven, why)
+	}
 	if t.Unread != "" {
 		// Nothing was read back: lost, anomalies and the rest are unknown,
 		// so no invariant on them can hold; the trial is no pass.
 		unsure = append(unsure, "what was lost is unknown: "+t.Unread)
 	}
 	if t.OverlapS != nil {
-		fails = append(fails, overlapReason(t)) // first: it names the anomalies
+		rateFree(overlapReason(t)) // first: it names the anomalies
 	} else if t.Anomalies > 0 {
-		fails = append(fails, fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
+		rateFree(fmt.Sprintf("%d consistency anomalies: survivors are not a point-in-time prefix (two writers of dump.rdb, or a stale file)", t.Anomalies))
 	}
 	if s := t.StaleLoad; s != nil {
 		sep := ": "
 		if strings.HasPrefix(s.Detail, "(") {
 			sep = " "
 		}
-		fails = append(fails, "the replacement loaded a snapshot older than the last completed save"+sep+s.Detail)
+		rateFree("the replacement loaded a snapshot older than the last completed save" + sep + s.Detail)
 	}
 	if graceful(t) && (t.AllowedLoss == nil || !t.AllowedLoss.Everything) {
-		fails = append(fails, stopReasons(t)...)
+		for _, why := range stopReasons(t) {
+			rateFree(why)
+		}
 	}
 	if t.Corrupt > 0 {
-		fails = append(fails, fmt.Sprintf("%d keys came back with wrong values", t.Corrupt))
+		rateFree(fmt.Sprintf("%d keys came back with wrong values", t.Corrupt))
 	}
 	if t.Unexpected > 0 {
-		fails = append(fails, fmt.Sprintf("%d keys under the run prefix were never written", t.Unexpected))
+		rateFree(fmt.Sprintf("%d keys under the run prefix were never written", t.Unexpected))
 	}
 	if t.AllowedLoss != nil {
 		fails = append(fails, strategyLoss(t)...)
@@ -135,7 +165,7 @@ func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict) {
 		fails = append(fails, "the cache never served again: RTO unbounded")
 	}
 	fails = append(fails, t.Problems...)
-	return fails, unsure, lw
+	return fails, unsure, lw, proven
 }
 
 // neverServed: the judge's finding that the cache never served again (RTO

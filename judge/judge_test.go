@@ -21,6 +21,15 @@ func base() result.Trial {
 	}
 }
 
+// fellBehind marks tr's pacing assumption as not held.
+func fellBehind(tr *result.Trial) {
+	for i := range tr.Assumptions {
+		if tr.Assumptions[i].Name == "pacing" {
+			tr.Assumptions[i] = result.Assumption{Name: "pacing", Detail: "sent 1800/s before the fault, more than 5% short of the target 2000/s: the harness fell behind"}
+		}
+	}
+}
+
 func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 	mustSLO := func(expr string) []slo.SLO {
 		s, err := slo.ParseAll([]string{expr})
@@ -72,6 +81,26 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_in_cycle", Detail: "another save completed"})
 			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
 		}, nil, result.Invalid, "another save completed"},
+		// A harness that fell behind voids what rests on the rate, not
+		// what the data proves at any rate (restored-backup at time scale
+		// 0.01 on two cores exited 4, "rerun", over a proven stale load).
+		{"harness fell behind, stale load proven", func(tr *result.Trial) {
+			fellBehind(tr)
+			tr.StaleLoad = &result.StaleLoad{Detail: "219417 acknowledged writes before that fork are lost", KeysLoaded: 20001}
+		}, mustSLO("rto<=1s"), result.Fail, "before that fork are lost; not judged, the harness's rate did not hold: the loss window against the rules and the SLOs (sent 1800/s"},
+		{"harness fell behind, a graceful stop lost writes", func(tr *result.Trial) {
+			fellBehind(tr)
+			tr.Fault = "stop"
+		}, nil, result.Fail, "lost on a graceful stop"},
+		{"harness fell behind, window beyond the prediction: rests on the rate", func(tr *result.Trial) {
+			fellBehind(tr)
+			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
+		}, nil, result.Invalid, "sent 1800/s"},
+		{"harness fell behind and the fault left its cycle, stale load: invalid", func(tr *result.Trial) {
+			fellBehind(tr)
+			tr.Assumptions = append(tr.Assumptions, result.Assumption{Name: "fault_in_cycle", Detail: "another save completed"})
+			tr.StaleLoad = &result.StaleLoad{Detail: "seq 5 acknowledged before the fork is lost", KeysLoaded: -1}
+		}, nil, result.Invalid, "another save completed"},
 		{"SLO failed", func(*result.Trial) {}, mustSLO("rto<=1s"), result.Fail, "SLO rto<=1s failed: observed 1.2 s"},
 		// Defect 10: an SLO on data nobody read back fails as unknown.
 		{"SLO on unread data", func(tr *result.Trial) {
@@ -92,6 +121,9 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			}
 			if c.reason != "" && !strings.Contains(strings.Join(d.Reasons, "; "), c.reason) {
 				t.Errorf("reasons %q lack %q", d.Reasons, c.reason)
+			}
+			if c.want == result.Fail && strings.HasPrefix(c.name, "harness fell behind") && strings.Contains(strings.Join(d.Reasons, "; "), "SLO rto") {
+				t.Errorf("reasons %q judge an SLO although the harness's rate did not hold", d.Reasons)
 			}
 			if c.want == result.Pass && len(d.Reasons) != 0 {
 				t.Errorf("a pass with reasons %q", d.Reasons)
