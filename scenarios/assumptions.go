@@ -75,11 +75,12 @@ func confirmDetail(in injected) string {
 // writes on a shared server, clock skew against lastsave) moves it. Both
 // witnesses are read: the server log's ms instants, and the INFO save
 // watcher, which sees a save whose log lines were lost (a log delivered in
-// part, or not at all).
+// part, or not at all). A fault placed by fault_after or fault_during may
+// follow later saves, but only saves the rules fired (savesFiredByRules).
 func (ev *evidence) faultInCycle(t *result.Trial) (bool, string) {
 	pl := ev.placement
 	if !pl.byFaultAt {
-		return true, ""
+		return ev.savesFiredByRules()
 	}
 	breach := func(start, end time.Time) (bool, string) {
 		return false, fmt.Sprintf("another save completed (%s to %s) between the planned cycle's save and the fault: the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
@@ -101,6 +102,50 @@ func (ev *evidence) faultInCycle(t *result.Trial) (bool, string) {
 		}
 	}
 	return survivorsInCycle(t, pl.cycle.Ended, tFault)
+}
+
+// savesFiredByRules holds a fault placed by fault_after or fault_during,
+// which the rules' own later saves may precede, to saves the rules fired:
+// each save that completed between the cycle's save and the fault must
+// follow a "N changes in S seconds" line of the server's, and fork more
+// than the shortest rule's seconds after the previous completed save
+// ended (Valkey fires a rule when more than its seconds passed since
+// lastsave, the end of the last good save). A BGSAVE from another client
+// (an operator's cron, a backup agent) breaks either, and the snapshot the
+// fault falls back to is then not one the rules made. Only the server log
+// can tell who started a save: without its saves this is not checked.
+func (ev *evidence) savesFiredByRules() (bool, string) {
+	saves := ev.log.summary.saves
+	if len(saves) == 0 {
+		return true, "not checked: the server log holds no saves, and only its lines say what started one"
+	}
+	shortest := time.Duration(0)
+	for i, r := range ev.server.rules {
+		if d := time.Duration(r.Seconds) * time.Second; i == 0 || d < shortest {
+			shortest = d
+		}
+	}
+	cycleEnded, tFault := ev.placement.cycle.Ended, ev.fault.tFault
+	// 100 ms for the log's ms truncation and the harness's clock against the
+	// server's (the cycle's end may come from the INFO watcher).
+	const slack = 100 * time.Millisecond
+	var prevEnd time.Time
+	for _, s := range saves {
+		inWindow := s.ok && s.start.After(cycleEnded.Add(-slack)) && !s.end.IsZero() && !s.end.After(tFault) && s.trigger != "shutdown"
+		switch {
+		case !inWindow:
+		case s.trigger == "":
+			return false, fmt.Sprintf("a save the rules did not fire (no \"changes in seconds\" line before it: a BGSAVE from another client?) completed (%s to %s) between the cycle's save and the fault: the fault fell back to a snapshot the rules did not make",
+				s.start.Format("15:04:05.000"), s.end.Format("15:04:05.000"))
+		case !prevEnd.IsZero() && s.start.Before(prevEnd.Add(shortest-slack)):
+			return false, fmt.Sprintf("a save forked at %s, %.2fs after the previous save ended (%s), sooner than the shortest rule (%v) allows: another client started it, and the fault fell back to a snapshot the rules did not make",
+				s.start.Format("15:04:05.000"), s.start.Sub(prevEnd).Seconds(), prevEnd.Format("15:04:05.000"), shortest)
+		}
+		if s.ok && !s.end.IsZero() {
+			prevEnd = s.end
+		}
+	}
+	return true, "fault_after/fault_during: every save between the cycle's save and the fault was fired by the rules (server log)"
 }
 
 // survivorsInCycle is the third witness, the data itself: after a crash

@@ -1,0 +1,77 @@
+package scenarios
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trigpointing/valkey-chaos/result"
+	"github.com/trigpointing/valkey-chaos/savepolicy"
+)
+
+// A fault placed by fault_after or fault_during may follow the rules' own
+// later saves, never a save they did not fire: the server log's trigger
+// line and the shortest rule's interval are the witnesses.
+func TestSavesFiredByRules(t *testing.T) {
+	base := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+	save := func(from, to float64, ok bool, trigger string) saveSpan {
+		return saveSpan{start: at(from), end: at(to), ok: ok, trigger: trigger}
+	}
+	rules, err := savepolicy.Parse("5 1 2 1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cycle := save(10, 10.4, true, "2 1000")
+	for _, c := range []struct {
+		name  string
+		saves []saveSpan
+		fault float64
+		held  bool
+		says  string
+	}{
+		{"rule-fired saves after the cycle", []saveSpan{cycle, save(12.5, 12.9, true, "2 1000"), save(15.1, 15.5, true, "2 1000")}, 16, true, "fired by the rules"},
+		{"a save with no trigger line", []saveSpan{cycle, save(13, 13.3, true, "")}, 16, false, "did not fire"},
+		{"a save sooner than the shortest rule", []saveSpan{cycle, save(11.2, 11.6, true, "2 1000")}, 16, false, "sooner than the shortest rule"},
+		{"a failed save does not move lastsave", []saveSpan{cycle, save(12.5, 12.6, false, "2 1000"), save(13.1, 13.4, true, "2 1000")}, 16, true, "fired by the rules"},
+		{"a save still running at the fault", []saveSpan{cycle, save(15.5, 16.5, true, "")}, 16, true, "fired by the rules"},
+		{"a foreign save before the cycle", []saveSpan{save(3, 3.2, true, ""), cycle}, 16, true, "fired by the rules"},
+		{"the final save of a stop", []saveSpan{cycle, save(16, 16.2, true, "shutdown")}, 16.3, true, "fired by the rules"},
+		{"no saves in the log", nil, 16, true, "not checked"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev := &evidence{}
+			ev.server.rules = rules
+			ev.log.summary.saves = c.saves
+			ev.placement.cycle.Ended = cycle.end
+			ev.fault.tFault = at(c.fault)
+			held, detail := ev.savesFiredByRules()
+			if held != c.held || !strings.Contains(detail, c.says) {
+				t.Errorf("held %v (%s), want %v saying %q", held, detail, c.held, c.says)
+			}
+		})
+	}
+}
+
+// The same against a real server: a crash placed by fault_after, with a
+// BGSAVE from another client completing just before it, is invalid (it
+// passed before: fault_in_cycle was only checked for fault_at placements).
+func TestFaultAfterAForeignSaveIsInvalid(t *testing.T) {
+	s := mustScenario(t, `
+name: foreign-save-after
+faults: [crash]
+load: {rate: 3000/s, conns: 8}
+dataset: {keys: 20000}
+fault_after: 1500ms
+after_recover: 300ms
+`)
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "2 1000", keys: -1}, trialOpts{wrap: func(tg Target) Target { return &breakingTarget{Target: tg} }}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := run.Trials[0]
+	if tr.Verdict != result.Invalid || !strings.Contains(reasons(tr), "the rules did not") {
+		t.Fatalf("verdict %s (%s), want invalid: a BGSAVE the rules did not fire completed before the fault", tr.Verdict, reasons(tr))
+	}
+}
