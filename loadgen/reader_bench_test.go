@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -17,76 +18,106 @@ import (
 var vbGetRate = regexp.MustCompile(`GET: ([0-9.]+) requests per second`)
 
 // valkeyBenchmarkGet fills keyspace keys with SETs of valueSize bytes, then
-// returns valkey-benchmark's GET rate over them (all hits), on CPU 1.
-func valkeyBenchmarkGet(b *testing.B, port, conns, ops, keyspace, valueSize int) float64 {
+// returns valkey-benchmark's GET rate over them (all hits) and its CPU per
+// GET, on CPU 1.
+func valkeyBenchmarkGet(b *testing.B, port, conns, ops, keyspace, valueSize int) (rate, cpuPerOp float64) {
 	b.Helper()
-	run := func(test string, n int) []byte {
+	run := func(test string, n int) ([]byte, time.Duration) {
 		args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", test, "-q", "-P", "1",
 			"-c", strconv.Itoa(conns), "-n", strconv.Itoa(n), "-d", strconv.Itoa(valueSize), "-r", strconv.Itoa(keyspace)}
 		name := "valkey-benchmark"
-		if runtime.NumCPU() >= 2 {
+		if runtime.NumCPU() >= 2 && *benchPin {
 			args = append([]string{"-c", "1", name}, args...)
 			name = "taskset"
 		}
-		out, err := exec.Command(name, args...).CombinedOutput()
+		cmd := exec.Command(name, args...)
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.Fatalf("valkey-benchmark -t %s: %v: %s", test, err, out)
 		}
-		return out
+		return out, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // taskset execs it: same process
 	}
 	run("set", keyspace*4) // -r draws at random: 4x covers nearly all keys
-	m := vbGetRate.FindSubmatch(run("get", ops))
+	out, cpu := run("get", ops)
+	m := vbGetRate.FindSubmatch(out)
 	if m == nil {
 		b.Fatal("no GET rate in valkey-benchmark output")
 	}
-	rate, _ := strconv.ParseFloat(string(m[1]), 64)
-	return rate
+	rate, _ = strconv.ParseFloat(string(m[1]), 64)
+	return rate, cpu.Seconds() / float64(ops)
 }
 
 // BenchmarkReaderThroughput compares the cache-aside reader at an unlimited
 // rate with valkey-benchmark GET in the same run: 4 connections, pipeline 1,
 // 100 B values, every read a hit (the key space is preloaded), for both
-// client settings.
+// client settings, as medians of -loadgen.rounds alternating rounds (ABBA:
+// neither side always runs on a warmer server). Pinned as the SET
+// benchmark is: the server on CPU 0, both clients on CPU 1, and this
+// process at GOMAXPROCS 1 there (a second P on the same CPU only spins).
 //
-//	go test -run '^$' -bench ReaderThroughput -benchtime 3x ./loadgen
+//	go test -run '^$' -bench ReaderThroughput -benchtime 1x ./loadgen -args -loadgen.rounds 7
 func BenchmarkReaderThroughput(b *testing.B) {
 	const keys, conns = 100_000, 4
 	for _, client := range []ReaderClient{ReaderClientDefault, ReaderClientTuned} {
 		b.Run(string(client), func(b *testing.B) {
 			srv := startServer(b)
-			defer pin(b, srv.cmd.Process.Pid, 0)()
+			if *benchPin {
+				defer pin(b, srv.cmd.Process.Pid, 0)()
+				defer pin(b, os.Getpid(), 1)()
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			}
 			ops := throughputOps() / 4
 			if _, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:rb:", keys, 100, 4); err != nil {
 				b.Fatal(err)
 			}
-			var vbSum, oursSum float64
-			for i := 0; i < b.N; i++ {
-				vb := valkeyBenchmarkGet(b, srv.port, conns, ops, 10_000, 100) // its own keys; 10k keep the fill short
-				restore := pin(b, os.Getpid(), 1)
-				began := time.Now()
-				r, err := StartReader(context.Background(), ReaderConfig{
-					Addr: func() string { return srv.addr }, Prefix: "vc:rb:", Keys: keys, Seed: uint64(i),
-					Client: client, Concurrency: conns, Pacer: ConstantPacer{Freq: math.Inf(1)},
-					Base: began, MaxReads: uint64(ops), MaxDuration: 10 * time.Minute,
-				})
-				if err != nil {
-					b.Fatal(err)
+			var vbRates, ourRates, ratios, vbCPU, ourCPU []float64
+			for i := 0; i < b.N*(*benchRounds); i++ {
+				var vb, ours, vbc, oursc float64
+				runVB := func() { vb, vbc = valkeyBenchmarkGet(b, srv.port, conns, ops, 10_000, 100) } // its own keys; 10k keep the fill short
+				runOurs := func() { ours, oursc = readerThroughput(b, srv.addr, client, keys, conns, ops, uint64(i)) }
+				if i%2 == 0 {
+					runVB()
+					runOurs()
+				} else {
+					runOurs()
+					runVB()
 				}
-				<-r.Done()
-				elapsed := time.Since(began)
-				restore()
-				if st := r.Stats(); st.Hits != uint64(ops) {
-					b.Fatalf("%d of %d reads hit (misses %d, errors %d): the preload should cover the key space", st.Hits, ops, st.Misses, st.Errors)
-				}
-				r.Stop()
-				ours := float64(ops) / elapsed.Seconds()
-				b.Logf("round %d: valkey-benchmark %.0f GET/s, reader (%s) %.0f reads/s, ratio %.2f", i, vb, client, ours, ours/vb)
-				vbSum += vb
-				oursSum += ours
+				b.Logf("round %d: valkey-benchmark %.0f GET/s (%.2f µs CPU/op), reader (%s) %.0f reads/s (%.2f µs CPU/op), ratio %.2f",
+					i, vb, vbc*1e6, client, ours, oursc*1e6, ours/vb)
+				vbRates, ourRates, ratios = append(vbRates, vb), append(ourRates, ours), append(ratios, ours/vb)
+				vbCPU, ourCPU = append(vbCPU, vbc*1e6), append(ourCPU, oursc*1e6)
 			}
-			b.ReportMetric(vbSum/float64(b.N), "vb-get/s")
-			b.ReportMetric(oursSum/float64(b.N), "reads/s")
-			b.ReportMetric(oursSum/vbSum, "ratio")
+			b.ReportMetric(median(vbCPU), "vb-cpu-us/op")
+			b.ReportMetric(median(ourCPU), "cpu-us/op")
+			b.ReportMetric(median(vbRates), "vb-get/s")
+			b.ReportMetric(median(ourRates), "reads/s")
+			b.ReportMetric(slices.Min(ratios), "min-ratio")
+			b.ReportMetric(slices.Max(ratios), "max-ratio")
+			b.ReportMetric(median(ratios), "median-ratio")
 		})
 	}
+}
+
+// readerThroughput runs the reader at an unlimited rate for ops reads and
+// returns its rate and this process's CPU per read, failing unless every
+// read hit.
+func readerThroughput(b *testing.B, addr string, client ReaderClient, keys uint64, conns, ops int, seed uint64) (rate, cpuPerOp float64) {
+	b.Helper()
+	cpu := clientCPU()
+	began := time.Now()
+	r, err := StartReader(context.Background(), ReaderConfig{
+		Addr: func() string { return addr }, Prefix: "vc:rb:", Keys: keys, Seed: seed,
+		Client: client, Concurrency: conns, Pacer: ConstantPacer{Freq: math.Inf(1)},
+		Base: began, MaxReads: uint64(ops), MaxDuration: 10 * time.Minute,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-r.Done()
+	elapsed := time.Since(began)
+	if st := r.Stats(); st.Hits != uint64(ops) {
+		b.Fatalf("%d of %d reads hit (misses %d, errors %d): the preload should cover the key space", st.Hits, ops, st.Misses, st.Errors)
+	}
+	r.Stop()
+	return float64(ops) / elapsed.Seconds(), (clientCPU() - cpu) / float64(ops)
 }

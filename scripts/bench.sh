@@ -25,6 +25,7 @@ run() { # package, benchmark regexp, extra go test flags...
   "$GO" test -run '^$' -bench "$re" -benchtime 1x -timeout 30m "$@" "$pkg" -args ${EXTRA_ARGS:-} | tee -a "$OUT" >&2
 }
 EXTRA_ARGS="-loadgen.rounds $ROUNDS -loadgen.ops $OPS -loadgen.pin=${PIN:-true}" run ./loadgen 'SetThroughput'
+EXTRA_ARGS="-loadgen.rounds $ROUNDS -loadgen.ops $OPS -loadgen.pin=${PIN:-true}" run ./loadgen 'ReaderThroughput'
 run ./loadgen 'Preload'
 run ./loadgen 'HistoryMemory' -benchmem
 run ./loadgen 'SpoolPass' -benchtime 5x
@@ -75,6 +76,14 @@ for p in 1 16; do
     "$(fmt "$(metric "$b" ops/s)" 0) SET/s (median)" \
     "valkey-benchmark $(fmt "$(metric "$b" vb-ops/s)" 0) SET/s; ratio median $(fmt "$r" 2), range $(fmt "$(metric "$b" min-ratio)" 2)-$(fmt "$(metric "$b" max-ratio)" 2); client CPU/SET $(fmt "$(metric "$b" cpu-us/op)" 2) µs vs $(fmt "$(metric "$b" vb-cpu-us/op)" 2) µs" \
     "$r" ">=" 1.0 "busy machine: compare CPU/SET"
+done
+for c in default tuned; do
+  b="BenchmarkReaderThroughput/$c"
+  r=$(metric "$b" median-ratio)
+  row "GET throughput (the reader, client $c) >= 1.0x valkey-benchmark (4 conns, P1, 100 B hits, $ROUNDS ABBA rounds, pin=${PIN:-true})" \
+    "$(fmt "$(metric "$b" reads/s)" 0) GET/s (median)" \
+    "valkey-benchmark $(fmt "$(metric "$b" vb-get/s)" 0) GET/s; ratio median $(fmt "$r" 2), range $(fmt "$(metric "$b" min-ratio)" 2)-$(fmt "$(metric "$b" max-ratio)" 2); client CPU/GET $(fmt "$(metric "$b" cpu-us/op)" 2) µs vs $(fmt "$(metric "$b" vb-cpu-us/op)" 2) µs" \
+    "$r" ">=" 1.0 "busy machine: compare CPU/GET"
 done
 b=BenchmarkPreload/conns4
 k=$(metric "$b" keys/s)
