@@ -129,6 +129,9 @@ func (ev *evidence) baseTrial(env *trialEnv) *result.Trial {
 	}
 	t.HostLoss = ev.hostLoss
 	recordMemory(t, ev.memory)
+	if ev.reads.endedEarly != "" {
+		t.Notes = append(t.Notes, ev.reads.endedEarly)
+	}
 	if ev.reads.summary != nil {
 		t.Reader = ev.reads.summary
 	}

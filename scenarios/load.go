@@ -23,6 +23,9 @@ type loadRun struct {
 	rate   float64
 	rules  savepolicy.Rules
 	start  time.Time // the writer's start
+	// limit bounds the writer (and the reader beside it): it never stops
+	// mid-outage.
+	limit time.Duration
 	// bgsave is the dataset snapshot's measured BGSAVE: every wait on a
 	// save of this dataset allows for it (a 2.5 GB save took 300 s on a
 	// busy machine, longer than the cycle itself).
@@ -91,7 +94,7 @@ func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolic
 	} else {
 		env.logf("writing at %s on %d connections (persistence %s: no snapshot cycle)", savepolicy.FormatRate(rate), env.plan.Conns, env.plan.Strategy)
 	}
-	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now(), bgsave: bgsave}, nil
+	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now(), limit: limit, bgsave: bgsave}, nil
 }
 
 // DefaultSpoolAboveOps is Config.SpoolAboveOps's default: a History of 8Mi

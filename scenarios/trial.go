@@ -106,7 +106,7 @@ func runTrial(ctx context.Context, cfg Config, plan TrialPlan, out *progress.Pri
 		return done, err
 	}
 	defer func() { ev.load = load.stop() }()
-	reader, err := startReader(ctx, env)
+	reader, err := startReader(ctx, env, load.limit)
 	if err != nil {
 		return done, err
 	}
