@@ -245,7 +245,7 @@ func lossWindow(t *result.Trial) (result.Verdict, string) {
 	}
 	if t.SnapshotSource == result.SourceServerLog && !w.OneSided {
 		if w.Estimate+0.001 > pred {
-			return result.Fail, fmt.Sprintf("loss window (pinned by the server log) %.2fs exceeds the %.2fs the save rules promise", w.Estimate+0.001, pred)
+			return result.Fail, fmt.Sprintf("loss window (pinned by the server log) %.2fs exceeds the %.2fs the save rules promise", w.Estimate+0.001, pred) + windowCause(t)
 		}
 		return result.Pass, ""
 	}
@@ -255,11 +255,42 @@ func lossWindow(t *result.Trial) (result.Verdict, string) {
 	}
 	switch {
 	case w.Low > pred:
-		return result.Fail, fmt.Sprintf("loss window at least %.2fs (%s low end) exceeds the %.2fs the save rules promise", w.Low, side, pred)
+		return result.Fail, fmt.Sprintf("loss window at least %.2fs (%s low end) exceeds the %.2fs the save rules promise", w.Low, side, pred) + windowCause(t)
 	case w.High > pred:
 		return result.Inconclusive, fmt.Sprintf("loss window %s [%.2f..%.2f]s straddles the %.2fs prediction: the evidence cannot decide (rerun, or pin the snapshot with the server log)", side, w.Low, w.High, pred)
 	}
 	return result.Pass, ""
+}
+
+// windowCause names what the trial's saves show about a window beyond the
+// prediction, which assumes every save takes the cycle's measured BGSAVE
+// and succeeds: a save that failed since the last good one, or the save
+// in flight at the fault running longer than that BGSAVE (slow storage, a
+// busy machine). "" when the saves show neither.
+func windowCause(t *result.Trial) string {
+	if t.TFaultUnixMs == 0 || t.TrialStartUnixMs == 0 {
+		return ""
+	}
+	fault := float64(t.TFaultUnixMs-t.TrialStartUnixMs) / 1000
+	var lastGood float64
+	for _, s := range t.Saves {
+		if s.OK && s.EndS > 0 && s.EndS <= fault && s.Trigger != "shutdown" {
+			lastGood = max(lastGood, s.StartS)
+		}
+	}
+	for _, s := range t.Saves {
+		failed := !s.OK && s.EndS > 0 && s.EndS <= fault // ended, not OK; a save still running has no end
+		if failed && s.StartS > lastGood && s.Trigger != "shutdown" {
+			return fmt.Sprintf(": the save forked at %.2fs failed, so the snapshot was the one forked at %.2fs", s.StartS, lastGood)
+		}
+	}
+	for _, s := range t.Saves {
+		running := s.StartS > lastGood && s.StartS < fault && (s.EndS == 0 || s.EndS > fault)
+		if running && s.Trigger != "shutdown" && t.BGSaveS > 0 && fault-s.StartS > t.BGSaveS {
+			return fmt.Sprintf(": the save in flight at the fault had run %.2fs, longer than the %.2fs BGSAVE the prediction assumed (slow storage or a busy machine)", fault-s.StartS, t.BGSaveS)
+		}
+	}
+	return ""
 }
 
 // everysecSlack is how far past an AOF strategy's window the oldest lost

@@ -52,6 +52,18 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 		{"bracket's low end beyond the prediction", func(tr *result.Trial) {
 			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
 		}, nil, result.Fail, "at least 2.60s"},
+		// The saves say why: the one in flight at the fault ran longer
+		// than the BGSAVE the prediction assumed, or one failed.
+		{"beyond the prediction behind a slow save", func(tr *result.Trial) {
+			tr.TrialStartUnixMs, tr.TFaultUnixMs, tr.BGSaveS = 1_000_000, 1_012_000, 0.3
+			tr.Saves = []result.Save{{StartS: 5, EndS: 5.3, OK: true}, {StartS: 7.6, EndS: 7.9, OK: true}, {StartS: 10.1}}
+			tr.LossWindowS = &result.Window{Low: 4.3, High: 4.5, Estimate: 4.4}
+		}, nil, result.Fail, "the save in flight at the fault had run 1.90s, longer than the 0.30s BGSAVE"},
+		{"beyond the prediction behind a failed save", func(tr *result.Trial) {
+			tr.TrialStartUnixMs, tr.TFaultUnixMs, tr.BGSaveS = 1_000_000, 1_012_000, 0.3
+			tr.Saves = []result.Save{{StartS: 7.6, EndS: 7.9, OK: true}, {StartS: 9.8, EndS: 9.9}}
+			tr.LossWindowS = &result.Window{Low: 4.3, High: 4.5, Estimate: 4.4}
+		}, nil, result.Fail, "the save forked at 9.80s failed, so the snapshot was the one forked at 7.60s"},
 		// Defect 5: only the low end proves a breach.
 		{"bracket straddles the prediction", func(tr *result.Trial) {
 			tr.LossWindowS = &result.Window{Low: 2.0, High: 3.1, Estimate: 2.55}
