@@ -91,6 +91,11 @@ type ReaderConfig struct {
 	// MaxReads and MaxDuration bound the schedule (both required).
 	MaxReads    uint64
 	MaxDuration time.Duration
+	// Spool, when set, is a new file the reads are written to as they
+	// complete, in claim order, instead of being kept in memory (56 B
+	// each): a long trial's reads then take a fixed few MB. Stop's
+	// ReadLog reads them back; its Remove deletes the file.
+	Spool string
 }
 
 const (
@@ -295,6 +300,8 @@ type Reader struct {
 	zipf    *rand.Zipf
 	rng     *rand.Rand
 	reads   []Read
+	spool   *readSpool // instead of reads, when cfg.Spool is set
+	log     *ReadLog   // what Stop returned
 
 	nReads, nHits, nMisses, nErrors, nOrigin, nFills, nFillsFailed, nTimeouts atomic.Uint64
 
@@ -310,6 +317,13 @@ func StartReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 		return nil, err
 	}
 	r := &Reader{cfg: cfg, done: make(chan struct{}), origin: make(chan struct{}, cfg.OriginConcurrency)}
+	if cfg.Spool != "" {
+		sp, err := createReadSpool(cfg.Spool)
+		if err != nil {
+			return nil, fmt.Errorf("reader config: Spool: %w", err)
+		}
+		r.spool = sp
+	}
 	r.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	if cfg.ZipfS > 0 {
 		r.zipf = rand.NewZipf(r.rng, cfg.ZipfS, 1, cfg.Keys-1)
@@ -347,14 +361,22 @@ func (r *Reader) Stats() ReaderStats {
 
 // Stop ends the schedule, waits for the requests in flight (bounded by the
 // client's timeouts and retries, and one origin latency) and returns every
-// read, in no particular order. Stop is idempotent.
-func (r *Reader) Stop() []Read {
+// read: in memory in no particular order, or spooled in claim order. Stop
+// is idempotent.
+func (r *Reader) Stop() *ReadLog {
 	r.cancel()
 	<-r.done
-	r.stopOnce.Do(func() { _ = r.client.Close() })
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reads
+	r.stopOnce.Do(func() {
+		_ = r.client.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.spool != nil {
+			r.log = r.spool.close()
+		} else {
+			r.log = &ReadLog{Reads: r.reads}
+		}
+	})
+	return r.log
 }
 
 // claim takes the next due read; ok is false when the schedule is over.
@@ -387,7 +409,7 @@ func (r *Reader) work() {
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		_, due, key, ok := r.claim()
+		n, due, key, ok := r.claim()
 		if !ok {
 			return
 		}
@@ -397,11 +419,18 @@ func (r *Reader) work() {
 			case <-timer.C:
 			case <-r.ctx.Done():
 				timer.Stop()
-				return // never sent: not recorded
+				if r.spool != nil {
+					r.spool.put(n, Read{Result: readNotTaken}) // never sent: not recorded
+				}
+				return
 			}
 		}
 		rd := r.request(key, r.startOff+due)
 		r.count(&rd)
+		if r.spool != nil {
+			r.spool.put(n, rd)
+			continue
+		}
 		r.mu.Lock()
 		r.reads = append(r.reads, rd)
 		r.mu.Unlock()

@@ -33,6 +33,16 @@ const (
 // SummarizeReads computes the ReadSummary of reads (in any order) around
 // opt.Fault.
 func SummarizeReads(reads []Read, opt ReadSummaryOptions) ReadSummary {
+	s, _ := SummarizeReadLog(&ReadLog{Reads: reads}, opt) // reads in memory: no error
+	return s
+}
+
+// SummarizeReadLog computes the ReadSummary of a ReadLog around opt.Fault in
+// three passes over it: totals and extent, then the steady state and the
+// bins, then recovery and the client's view. Reads in intended order (a
+// spooled log) have one bin's latencies held at a time; in any other order
+// every bin's are (a fourth pass). The error is the spool's.
+func SummarizeReadLog(l *ReadLog, opt ReadSummaryOptions) (ReadSummary, error) {
 	if opt.Bin <= 0 {
 		opt.Bin = defaultReadBin
 	}
@@ -40,150 +50,272 @@ func SummarizeReads(reads []Read, opt ReadSummaryOptions) ReadSummary {
 		opt.Steady = defaultReadSteady
 	}
 	s := ReadSummary{ErrorsByKind: map[string]int{}, BinS: opt.Bin.Seconds(), FirstErrorS: -1, ClientGapS: -1, ClientBackS: -1}
-	if len(reads) == 0 {
-		return s
+	if l.Len() == 0 {
+		return s, l.err
 	}
-	countTotals(&s, reads)
-	steadyState(&s, reads, opt)
-	s.Bins = readBins(reads, opt)
-	recovery(&s, reads, opt)
-	clientBack(&s, reads, opt.Fault)
-	return s
-}
-
-func countTotals(s *ReadSummary, reads []Read) {
-	for i := range reads {
-		rd := &reads[i]
-		s.Reads++
-		switch rd.Result {
-		case Hit:
-			s.Hits++
-		case Miss:
-			s.Misses++
-		case ReadError:
-			s.Errors++
-			name := rd.Err.String()
-			if name == "" {
-				name = ErrOther.String()
+	each := func(fn func(rd *Read)) error {
+		return l.Chunks(0, func(reads []Read) bool {
+			for i := range reads {
+				fn(&reads[i])
 			}
-			s.ErrorsByKind[name]++
-		}
-		if rd.Origin {
-			s.Origin++
-		}
-		if rd.Fill == FillOK {
-			s.Fills++
-		}
+			return true
+		})
 	}
-}
-
-func steadyState(s *ReadSummary, reads []Read, opt ReadSummaryOptions) {
-	from := opt.Fault - opt.Steady
-	first := reads[0].Intended
-	for i := range reads {
-		first = min(first, reads[i].Intended)
+	var ext extent
+	if err := each(func(rd *Read) { countRead(&s, rd); ext.add(rd) }); err != nil {
+		return s, err
 	}
-	from = max(from, first)
+	from := max(opt.Fault-opt.Steady, ext.first)
 	s.SteadyFromS = (from - opt.Fault).Seconds()
-	hits, origin := 0, 0
-	for i := range reads {
-		rd := &reads[i]
-		if rd.Intended >= from && rd.Intended < opt.Fault {
-			s.SteadyReads++
-			if rd.Result == Hit {
-				hits++
-			}
-		}
-		if rd.Origin && rd.OriginAt >= from && rd.OriginAt < opt.Fault {
-			origin++
+	var st steadyCounts
+	b := newBinning(ext, opt)
+	inOrder := true
+	if err := each(func(rd *Read) { st.add(rd, from, opt.Fault); inOrder = b.add(rd, inOrder) }); err != nil {
+		return s, err
+	}
+	if !inOrder { // a bin closed early: again, holding every bin's latencies
+		b = newBinning(ext, opt)
+		b.all = make([][]time.Duration, len(b.bins))
+		if err := each(func(rd *Read) { b.add(rd, false) }); err != nil {
+			return s, err
 		}
 	}
-	if s.SteadyReads > 0 {
-		s.SteadyHitRatio = float64(hits) / float64(s.SteadyReads)
+	s.Bins = b.finish()
+	st.record(&s, from, opt.Fault)
+	recoveryEnd(&s, ext, opt)
+	var cv clientView
+	if err := each(func(rd *Read) { cv.add(rd, &s, opt) }); err != nil {
+		return s, err
 	}
-	if span := opt.Fault - from; span > 0 {
-		s.SteadyOriginPerS = float64(origin) / span.Seconds()
+	if end := time.Duration(s.RecoveryS * float64(time.Second)); end > 0 {
+		s.OriginPerSRecovery = float64(s.OriginDuringRecovery) / end.Seconds()
+	}
+	s.ExtraOrigin = float64(s.OriginDuringRecovery) - s.SteadyOriginPerS*s.RecoveryS
+	cv.record(&s, opt.Fault)
+	return s, nil
+}
+
+func countRead(s *ReadSummary, rd *Read) {
+	s.Reads++
+	switch rd.Result {
+	case Hit:
+		s.Hits++
+	case Miss:
+		s.Misses++
+	case ReadError:
+		s.Errors++
+		name := rd.Err.String()
+		if name == "" {
+			name = ErrOther.String()
+		}
+		s.ErrorsByKind[name]++
+	}
+	if rd.Origin {
+		s.Origin++
+	}
+	if rd.Fill == FillOK {
+		s.Fills++
 	}
 }
 
-// readBins bins the reads from the first read's bin to the last one's.
-func readBins(reads []Read, opt ReadSummaryOptions) []ReadBin {
-	binOf := func(t time.Duration) int64 {
-		d := t - opt.Fault
-		k := int64(d / opt.Bin)
-		if d < 0 && d%opt.Bin != 0 {
-			k-- // floor, not truncation
-		}
-		return k
-	}
-	lo, hi := binOf(reads[0].Intended), binOf(reads[0].Intended)
-	for i := range reads {
-		k := binOf(reads[i].Intended)
-		lo, hi = min(lo, k), max(hi, k)
-	}
-	bins := make([]ReadBin, hi-lo+1)
-	lat := make([][]time.Duration, len(bins))
-	for i := range bins {
-		bins[i].SinceFaultS = (time.Duration(lo+int64(i)) * opt.Bin).Seconds()
-	}
-	for i := range reads {
-		rd := &reads[i]
-		b := &bins[binOf(rd.Intended)-lo]
-		b.Reads++
-		switch rd.Result {
-		case Hit:
-			b.Hits++
-		case Miss:
-			b.Misses++
-		case ReadError:
-			b.Errors++
-		}
-		if rd.Result != ReadError {
-			k := binOf(rd.Intended) - lo
-			lat[k] = append(lat[k], rd.Latency())
-		}
-		if k := binOf(rd.OriginAt) - lo; rd.Origin && k >= 0 && k < int64(len(bins)) {
-			bins[k].Origin++
-		}
-	}
-	for i := range bins {
-		b := &bins[i]
-		if b.Reads > 0 {
-			b.HitRatio = float64(b.Hits) / float64(b.Reads)
-		}
-		b.OriginPerS = float64(b.Origin) / opt.Bin.Seconds()
-		if l := lat[i]; len(l) > 0 {
-			slices.Sort(l)
-			b.LatP50Ms = ms(nearestRank(l, 0.50))
-			b.LatP99Ms = ms(nearestRank(l, 0.99))
-		}
-	}
-	return bins
+// extent is the reads' first and last intended times.
+type extent struct {
+	first, last time.Duration
+	seen        bool
 }
 
-func recovery(s *ReadSummary, reads []Read, opt ReadSummaryOptions) {
+func (e *extent) add(rd *Read) {
+	if !e.seen {
+		e.first, e.last, e.seen = rd.Intended, rd.Intended, true
+		return
+	}
+	e.first, e.last = min(e.first, rd.Intended), max(e.last, rd.Intended)
+}
+
+// steadyCounts are the reads and origin fetches of the steady window.
+type steadyCounts struct{ reads, hits, origin int }
+
+func (c *steadyCounts) add(rd *Read, from, fault time.Duration) {
+	if rd.Intended >= from && rd.Intended < fault {
+		c.reads++
+		if rd.Result == Hit {
+			c.hits++
+		}
+	}
+	if rd.Origin && rd.OriginAt >= from && rd.OriginAt < fault {
+		c.origin++
+	}
+}
+
+func (c *steadyCounts) record(s *ReadSummary, from, fault time.Duration) {
+	s.SteadyReads = c.reads
+	if c.reads > 0 {
+		s.SteadyHitRatio = float64(c.hits) / float64(c.reads)
+	}
+	if span := fault - from; span > 0 {
+		s.SteadyOriginPerS = float64(c.origin) / span.Seconds()
+	}
 	s.To90S, s.Reached90 = timeTo(s, 0.90)
 	s.To99S, s.Reached99 = timeTo(s, 0.99)
+}
+
+// binning fills the bins from the first read's bin to the last one's; the
+// latencies of the open bin only (cur), or of every bin (all).
+type binning struct {
+	opt  ReadSummaryOptions
+	lo   int64
+	bins []ReadBin
+	cur  int64
+	lat  []time.Duration
+	all  [][]time.Duration
+}
+
+func (b *binning) binOf(t time.Duration) int64 {
+	d := t - b.opt.Fault
+	k := int64(d / b.opt.Bin)
+	if d < 0 && d%b.opt.Bin != 0 {
+		k-- // floor, not truncation
+	}
+	return k
+}
+
+func newBinning(ext extent, opt ReadSummaryOptions) *binning {
+	b := &binning{opt: opt, cur: -1}
+	b.lo = b.binOf(ext.first)
+	b.bins = make([]ReadBin, b.binOf(ext.last)-b.lo+1)
+	for i := range b.bins {
+		b.bins[i].SinceFaultS = (time.Duration(b.lo+int64(i)) * opt.Bin).Seconds()
+	}
+	return b
+}
+
+// add counts rd into its bin; with inOrder it holds only the open bin's
+// latencies and returns false (having counted nothing) when rd's bin was
+// already closed.
+func (b *binning) add(rd *Read, inOrder bool) bool {
+	k := b.binOf(rd.Intended) - b.lo
+	if inOrder && b.all == nil {
+		if k < b.cur {
+			return false
+		}
+		if k > b.cur {
+			b.close()
+			b.cur = k
+		}
+	}
+	if !inOrder && b.all == nil {
+		return false // abandoned: the fourth pass counts everything
+	}
+	bin := &b.bins[k]
+	bin.Reads++
+	switch rd.Result {
+	case Hit:
+		bin.Hits++
+	case Miss:
+		bin.Misses++
+	case ReadError:
+		bin.Errors++
+	}
+	if rd.Result != ReadError {
+		if b.all != nil {
+			b.all[k] = append(b.all[k], rd.Latency())
+		} else {
+			b.lat = append(b.lat, rd.Latency())
+		}
+	}
+	if o := b.binOf(rd.OriginAt) - b.lo; rd.Origin && o >= 0 && o < int64(len(b.bins)) {
+		b.bins[o].Origin++
+	}
+	return true
+}
+
+// close sets the open bin's latency percentiles.
+func (b *binning) close() {
+	if b.cur >= 0 {
+		setReadLatency(&b.bins[b.cur], b.lat)
+	}
+	b.lat = b.lat[:0]
+}
+
+func (b *binning) finish() []ReadBin {
+	if b.all != nil {
+		for k, l := range b.all {
+			setReadLatency(&b.bins[k], l)
+		}
+	} else {
+		b.close()
+	}
+	for i := range b.bins {
+		bin := &b.bins[i]
+		if bin.Reads > 0 {
+			bin.HitRatio = float64(bin.Hits) / float64(bin.Reads)
+		}
+		bin.OriginPerS = float64(bin.Origin) / b.opt.Bin.Seconds()
+	}
+	return b.bins
+}
+
+func setReadLatency(bin *ReadBin, l []time.Duration) {
+	if len(l) == 0 {
+		return
+	}
+	slices.Sort(l)
+	bin.LatP50Ms = ms(nearestRank(l, 0.50))
+	bin.LatP99Ms = ms(nearestRank(l, 0.99))
+}
+
+// recoveryEnd is when the hit ratio was back (99% of steady), else the
+// last read's intended time, from the fault.
+func recoveryEnd(s *ReadSummary, ext extent, opt ReadSummaryOptions) {
 	end := time.Duration(0)
 	if s.Reached99 {
 		end = time.Duration(s.To99S * float64(time.Second))
 		s.RecoveryOK = true
 	} else {
-		for i := range reads {
-			end = max(end, reads[i].Intended-opt.Fault)
-		}
+		end = max(end, ext.last-opt.Fault)
 	}
 	s.RecoveryS = end.Seconds()
-	for i := range reads {
-		rd := &reads[i]
-		if rd.Origin && rd.OriginAt >= opt.Fault && rd.OriginAt < opt.Fault+end {
-			s.OriginDuringRecovery++
+}
+
+// clientView is what the application saw from the fault on: origin fetches
+// during recovery, its first error, and the successful replies' instants
+// (only those after the fault are held).
+type clientView struct {
+	firstErr time.Duration
+	seenErr  bool
+	okDone   []time.Duration
+}
+
+func (c *clientView) add(rd *Read, s *ReadSummary, opt ReadSummaryOptions) {
+	end := time.Duration(s.RecoveryS * float64(time.Second))
+	if rd.Origin && rd.OriginAt >= opt.Fault && rd.OriginAt < opt.Fault+end {
+		s.OriginDuringRecovery++
+	}
+	if rd.Result == ReadError && rd.Done >= opt.Fault && (!c.seenErr || rd.Done < c.firstErr) {
+		c.firstErr, c.seenErr = rd.Done, true
+	}
+	if rd.Result != ReadError && rd.Done >= opt.Fault {
+		c.okDone = append(c.okDone, rd.Done)
+	}
+}
+
+func (c *clientView) record(s *ReadSummary, fault time.Duration) {
+	if c.seenErr {
+		s.FirstErrorS = (c.firstErr - fault).Seconds()
+	}
+	// The client's outage is the longest stretch from the fault on with no
+	// successful reply: errors when the client reports them, latency when
+	// its retries hide them (go-redis's defaults ride out a short restart).
+	slices.Sort(c.okDone)
+	prev, gap := fault, time.Duration(-1)
+	for _, d := range c.okDone {
+		if d-prev > gap {
+			gap = d - prev
+			s.ClientBackS = (d - fault).Seconds()
+			s.ClientGapS = gap.Seconds()
 		}
+		prev = d
 	}
-	if end > 0 {
-		s.OriginPerSRecovery = float64(s.OriginDuringRecovery) / end.Seconds()
-	}
-	s.ExtraOrigin = float64(s.OriginDuringRecovery) - s.SteadyOriginPerS*end.Seconds()
 }
 
 // timeTo finds the end of the first bin at or after the fault with reads and
@@ -202,34 +334,4 @@ func timeTo(s *ReadSummary, share float64) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-func clientBack(s *ReadSummary, reads []Read, fault time.Duration) {
-	firstErr := time.Duration(-1)
-	var okDone []time.Duration
-	for i := range reads {
-		rd := &reads[i]
-		if rd.Result == ReadError && rd.Done >= fault && (firstErr < 0 || rd.Done < firstErr) {
-			firstErr = rd.Done
-		}
-		if rd.Result != ReadError && rd.Done >= fault {
-			okDone = append(okDone, rd.Done)
-		}
-	}
-	if firstErr >= 0 {
-		s.FirstErrorS = (firstErr - fault).Seconds()
-	}
-	// The client's outage is the longest stretch from the fault on with no
-	// successful reply: errors when the client reports them, latency when
-	// its retries hide them (go-redis's defaults ride out a short restart).
-	slices.Sort(okDone)
-	prev, gap := fault, time.Duration(-1)
-	for _, d := range okDone {
-		if d-prev > gap {
-			gap = d - prev
-			s.ClientBackS = (d - fault).Seconds()
-			s.ClientGapS = gap.Seconds()
-		}
-		prev = d
-	}
 }

@@ -48,7 +48,7 @@ func waitReader(t *testing.T, r *Reader, bound time.Duration) []Read {
 	case <-time.After(bound + 30*time.Second):
 		t.Fatalf("reader did not stop by itself after its %v schedule", bound)
 	}
-	return r.Stop()
+	return r.Stop().Reads
 }
 
 // The server's own counters are the oracle: every GET is a keyspace hit or

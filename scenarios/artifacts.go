@@ -105,8 +105,11 @@ func saveRows(env *trialEnv, v logSummary, watched []probe.SaveEvent) []result.S
 const (
 	historySuffix = ".history.bin"
 	spoolSuffix   = ".history.spool" // while the trial runs (load.go), when it spools
-	foundSuffix   = ".found.bin"
-	hgrmSuffix    = ".hgrm"
+	// readSpoolSuffix is the reader's spool while the trial runs
+	// (strategies.go), when it spools; removed once summarised.
+	readSpoolSuffix = ".reads.spool"
+	foundSuffix     = ".found.bin"
+	hgrmSuffix      = ".hgrm"
 )
 
 // writeArtifacts writes the trial's history, per-key read-back and .hgrm

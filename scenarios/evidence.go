@@ -62,6 +62,9 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 	if h := ev.load.history; h != nil && h.Err() != nil && runErr == nil {
 		runErr = fmt.Errorf("the writes' history: %w", h.Err())
 	}
+	if ev.reads.err != nil && runErr == nil {
+		runErr = ev.reads.err
+	}
 	t.Assumptions = ev.assumptions(env, t, runErr)
 	if ctx.Err() != nil {
 		t.Interrupted = fmt.Sprintf("cut short: %v", context.Cause(ctx))
@@ -129,9 +132,6 @@ func (ev *evidence) baseTrial(env *trialEnv) *result.Trial {
 	}
 	t.HostLoss = ev.hostLoss
 	recordMemory(t, ev.memory)
-	if ev.reads.endedEarly != "" {
-		t.Notes = append(t.Notes, ev.reads.endedEarly)
-	}
 	if ev.reads.summary != nil {
 		t.Reader = ev.reads.summary
 	}

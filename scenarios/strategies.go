@@ -2,8 +2,11 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -155,55 +158,38 @@ func dropUnsynced(env *trialEnv) (*result.HostLoss, error) {
 
 // readerRun is the cache-aside application while it runs.
 type readerRun struct {
-	r      *loadgen.Reader
-	bin    time.Duration
-	stdy   time.Duration
-	base   time.Time
-	capped bool // MaxReads is maxKeptReads, not the schedule's length
-	once   sync.Once
-	done   readsDone
+	r    *loadgen.Reader
+	bin  time.Duration
+	stdy time.Duration
+	base time.Time
+	once sync.Once
+	done readsDone
 }
 
 // readsDone is what the reader saw, summarised around the fault.
 type readsDone struct {
 	summary *result.ReadSummary
 	fills   []time.Duration // when each fill was acknowledged, for the change-rate check
-	// endedEarly says the reads ended (the kept-reads cap) before the
-	// trial's end: the summary does not cover what came after.
-	endedEarly string
-}
-
-// maxKeptReads bounds the reads a reader keeps for its summary (every
-// read, 56 B each): 1 GiB, half of the 2 GiB the harness allows itself
-// (issue 16). A schedule longer than that ends the reads early, which the
-// trial's notes then say.
-// A variable so a test can reach it in a short trial.
-var maxKeptReads = uint64((1 << 30) / loadgen.ReadBytes)
-
-// readerBound is how many reads a reader at rate may make within limit,
-// and whether maxKeptReads capped that.
-func readerBound(rate float64, limit time.Duration) (maxReads uint64, capped bool) {
-	maxReads = uint64(math.Ceil(rate*limit.Seconds())) + 1
-	if maxReads > maxKeptReads {
-		return maxKeptReads, true
-	}
-	return maxReads, false
+	err     error           // the reads' spool could not be read
 }
 
 // startReader starts the scenario's reader beside the writer (nil: none),
 // bounded as the writer is (limit): a fixed bound (10 min, before) ended a
 // time-scale-1 trial's reads before its fault, whose recovery the summary
-// then never saw.
+// then never saw. A reader that may make more reads than a History keeps
+// in memory spools them (56 B each), as the writer does its ops.
 func startReader(ctx context.Context, env *trialEnv, limit time.Duration) (*readerRun, error) {
 	cfg, steady, ok := env.plan.readerConfig(env)
 	if !ok {
 		return nil, nil
 	}
 	cfg.MaxDuration = limit
-	var capped bool
-	if cfg.MaxReads, capped = readerBound(cfg.Pacer.Rate(0), limit); capped {
-		env.logf("the reader keeps at most %d reads (%d MiB): at %s its reads end after %v", maxKeptReads, maxKeptReads*loadgen.ReadBytes>>20,
-			savepolicy.FormatRate(cfg.Pacer.Rate(0)), time.Duration(float64(maxKeptReads)/cfg.Pacer.Rate(0)*float64(time.Second)).Round(time.Second))
+	cfg.MaxReads = uint64(math.Ceil(cfg.Pacer.Rate(0)*limit.Seconds())) + 1
+	if above := env.cfg.spoolAbove(); above < 0 || cfg.MaxReads > uint64(above) {
+		cfg.Spool = filepath.Join(env.cfg.OutDir, "trials", result.SafeName(env.plan.Label)+readSpoolSuffix)
+		if err := os.Remove(cfg.Spool); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("the reader's spool: %w", err) // an earlier, killed run's
+		}
 	}
 	r, err := loadgen.StartReader(ctx, cfg)
 	if err != nil {
@@ -211,34 +197,41 @@ func startReader(ctx context.Context, env *trialEnv, limit time.Duration) (*read
 	}
 	bin := time.Duration(env.plan.Scenario.Reader.Bin)
 	env.logf("reading cache-aside at %s over %d keys (%s client)", savepolicy.FormatRate(cfg.Pacer.Rate(0)), cfg.Keys, cfg.Client)
-	return &readerRun{r: r, bin: bin, stdy: steady, base: env.base, capped: capped}, nil
+	if cfg.Spool != "" {
+		env.logf("the reads stream to %s (up to %d reads)", cfg.Spool, cfg.MaxReads)
+	}
+	return &readerRun{r: r, bin: bin, stdy: steady, base: env.base}, nil
 }
 
 // stop ends the reader (idempotent) and summarises its reads around the
-// fault.
+// fault; a spool goes once summarised (reads are never evidence).
 func (rr *readerRun) stop(tFault time.Time) readsDone {
 	if rr == nil {
 		return readsDone{}
 	}
 	rr.once.Do(func() {
-		select {
-		case <-rr.r.Done():
-			if rr.capped && rr.r.Stats().Reads >= maxKeptReads {
-				rr.done.endedEarly = fmt.Sprintf("the reader's reads ended early, at the %d reads it may keep in memory (%d MiB): its summary does not cover the trial after that", maxKeptReads, maxKeptReads*loadgen.ReadBytes>>20)
-			}
-		default:
-		}
 		reads := rr.r.Stop()
 		var fault time.Duration
 		if !tFault.IsZero() {
 			fault = tFault.Sub(rr.base)
 		}
-		s := loadgen.SummarizeReads(reads, loadgen.ReadSummaryOptions{Fault: fault, Bin: rr.bin, Steady: rr.stdy})
-		rr.done.summary = &s
-		for _, rd := range reads {
-			if rd.Fill == loadgen.FillOK {
-				rr.done.fills = append(rr.done.fills, rd.FillDone)
-			}
+		s, err := loadgen.SummarizeReadLog(reads, loadgen.ReadSummaryOptions{Fault: fault, Bin: rr.bin, Steady: rr.stdy})
+		if err == nil {
+			rr.done.summary = &s
+			err = reads.Chunks(0, func(chunk []loadgen.Read) bool {
+				for i := range chunk {
+					if chunk[i].Fill == loadgen.FillOK {
+						rr.done.fills = append(rr.done.fills, chunk[i].FillDone)
+					}
+				}
+				return true
+			})
+		}
+		if rmErr := reads.Remove(); err == nil {
+			err = rmErr
+		}
+		if err != nil {
+			rr.done.err = fmt.Errorf("the reader's reads: %w", err)
 		}
 	})
 	return rr.done

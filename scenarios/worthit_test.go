@@ -2,9 +2,8 @@ package scenarios
 
 import (
 	"context"
-	"strings"
+	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/trigpointing/valkey-chaos/result"
 )
@@ -85,48 +84,40 @@ func firstBinAfter(t result.Trial) *result.ReadBin {
 	return nil
 }
 
-// The reader is bounded as the writer is, not by a fixed 10 min (which
-// ended a time-scale-1 trial's reads before its fault), and keeps at most
-// maxKeptReads reads.
-func TestReaderBoundFollowsTheWritersLimit(t *testing.T) {
-	for _, c := range []struct {
-		rate   float64
-		limit  time.Duration
-		want   uint64
-		capped bool
-	}{
-		{2000, 40 * time.Minute, 4_800_001, false}, // past the old 10 min (1.2M reads)
-		{1000, 90 * time.Second, 90_001, false},
-		{200_000, 20 * time.Minute, maxKeptReads, true},
-	} {
-		got, capped := readerBound(c.rate, c.limit)
-		if got != c.want || capped != c.capped {
-			t.Errorf("readerBound(%v/s, %v) = %d, capped %v; want %d, %v", c.rate, c.limit, got, capped, c.want, c.capped)
-		}
-	}
-}
-
-// A reader that reaches the reads it may keep stops, and the trial says
-// its summary ends there.
-func TestReaderAtItsKeptReadsCapIsNoted(t *testing.T) {
-	defer func(n uint64) { maxKeptReads = n }(maxKeptReads)
-	maxKeptReads = 300
-	run, err := runTrials(t, context.Background(), runSetup{save: "2 100", keys: -1}, mustScenario(t, `
-name: capped-reader
+// A reader given a spool (here every trial spools) streams its reads to
+// the trial's directory, its summary is made from the file, and the file
+// goes once summarised: the same figures as in memory, which the loadgen
+// tests hold the spooled summary to.
+func TestSpooledReaderIsSummarisedAndItsSpoolRemoved(t *testing.T) {
+	var out string
+	run, err := runTrialsWith(t, context.Background(), runSetup{save: "2 100", keys: -1},
+		trialOpts{out: &out, config: func(c *Config) { c.SpoolAboveOps = -1 }}, mustScenario(t, `
+name: spooled-reader
 faults: [crash]
 load: {rate: 500/s, conns: 8}
 dataset: {keys: 2000}
-after_recover: 300ms
+after_recover: 1s
 reader: {rate: 1000/s, keys: 4000, steady: 1s}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := run.Trials[0]
-	if tr.Reader == nil || tr.Reader.Reads != 300 {
-		t.Fatalf("reader %+v: want exactly the 300 reads it may keep", tr.Reader)
+	r := tr.Reader
+	if r == nil || r.Reads == 0 || r.SteadyReads == 0 || r.Hits+r.Misses+r.Errors != r.Reads {
+		t.Fatalf("reader summary %+v: want reads before the fault, every one counted once", r)
 	}
-	if !strings.Contains(strings.Join(tr.Notes, "; "), "reads ended early, at the 300 reads") {
-		t.Errorf("notes %q do not say the reads ended at the cap", tr.Notes)
+	after := 0
+	for _, b := range r.Bins {
+		if b.SinceFaultS >= 0 {
+			after += b.Reads
+		}
+	}
+	if after == 0 {
+		t.Errorf("no reads binned after the fault: %+v", r.Bins)
+	}
+	left, _ := filepath.Glob(filepath.Join(out, "trials", "*.reads.spool"))
+	if len(left) != 0 {
+		t.Errorf("the reader's spool was left behind: %v", left)
 	}
 }
