@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/probe"
@@ -49,8 +51,9 @@ func (ev *evidence) pacing(env *trialEnv, t *result.Trial) (bool, string) {
 	return true, ""
 }
 
-// recordLoad stores the whole trial's latency summary and binned series.
-func recordLoad(env *trialEnv, t *result.Trial, h *loadgen.History) {
+// recordLoad stores the whole trial's latency summary and binned series,
+// and returns the latency histogram (the .hgrm artifact's).
+func recordLoad(env *trialEnv, t *result.Trial, h *loadgen.History) *hdrhistogram.Histogram {
 	end := time.Since(env.base)
 	hist := h.Latency(0, end)
 	t.Latency = &result.Latency{
@@ -60,6 +63,7 @@ func recordLoad(env *trialEnv, t *result.Trial, h *loadgen.History) {
 	}
 	series := h.Series(0, end, seriesBin(end, t.RatePerS))
 	t.Series = &series
+	return hist
 }
 
 // seriesBin keeps a plot at a few hundred bins whatever the trial length,
@@ -113,9 +117,10 @@ const (
 )
 
 // writeArtifacts writes the trial's history, per-key read-back and .hgrm
-// (atomically) and names the server logs, so `valkey-chaos check` can
-// re-judge the trial from its files alone.
-func writeArtifacts(env *trialEnv, t *result.Trial, h *loadgen.History, rb readBackDone, lines []target.LogLine) error {
+// of hist (atomically; nil: computed here, when recordLoad did not run) and
+// names the server logs, so `valkey-chaos check` can re-judge the trial
+// from its files alone.
+func writeArtifacts(env *trialEnv, t *result.Trial, h *loadgen.History, hist *hdrhistogram.Histogram, rb readBackDone, lines []target.LogLine) error {
 	name := result.SafeName(env.plan.Label)
 	t.Files.ServerLogs = append(t.Files.ServerLogs, logFiles(env, lines)...)
 	histPath := filepath.Join("trials", name+historySuffix)
@@ -131,7 +136,9 @@ func writeArtifacts(env *trialEnv, t *result.Trial, h *loadgen.History, rb readB
 		t.Files.Found = foundPath
 	}
 	hgrmPath := filepath.Join("trials", name+hgrmSuffix)
-	hist := h.Latency(0, time.Since(env.base))
+	if hist == nil {
+		hist = h.Latency(0, time.Since(env.base)) // one more pass over a spool
+	}
 	if err := result.WriteAtomic(filepath.Join(env.cfg.OutDir, hgrmPath), func(w io.Writer) error {
 		return loadgen.WriteHgrm(w, hist) // the same distribution as the result's summary
 	}); err != nil {

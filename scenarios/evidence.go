@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/trigpointing/valkey-chaos/check"
 	"github.com/trigpointing/valkey-chaos/judge"
 	"github.com/trigpointing/valkey-chaos/loadgen"
@@ -36,6 +38,7 @@ type evidence struct {
 	hostLoss  *result.HostLoss
 	memory    memoryDone
 	drill     drillDone
+	latency   *hdrhistogram.Histogram // the writes' latency, once recordLoad made it
 }
 
 // conclude assembles the trial's result from the evidence, writes its
@@ -51,7 +54,7 @@ func (ev *evidence) conclude(ctx context.Context, env *trialEnv, runErr error) t
 		if err := ev.recordWrites(env, t); err != nil && runErr == nil {
 			runErr = err
 		}
-		if err := writeArtifacts(env, t, h, ev.found, ev.log.lines); err != nil && runErr == nil {
+		if err := writeArtifacts(env, t, h, ev.latency, ev.found, ev.log.lines); err != nil && runErr == nil {
 			runErr = err
 		}
 		defer ev.dropSpool(env, t) // the trial's summaries read the History until judged
@@ -201,7 +204,7 @@ func (ev *evidence) recordWrites(env *trialEnv, t *result.Trial) error {
 		t.Problems = append(t.Problems, problems...)
 		t.Problems = append(t.Problems, noteStorage(t, ev.storage.events, tFault)...)
 	}
-	recordLoad(env, t, h)
+	ev.latency = recordLoad(env, t, h)
 	if err := h.Err(); err != nil {
 		return fmt.Errorf("the writes' history: %w", err)
 	}
