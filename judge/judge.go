@@ -55,7 +55,7 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 			invalid = append(invalid, a.Detail)
 		}
 	}
-	fails, unsure, lw, proven := invariants(t)
+	fails, unsure, lw, proven, windowWhy := invariants(t)
 	d := Decision{Checks: slo.Evaluate(t, slos), NeverServed: neverServed(t), LossWindow: lw}
 	for _, c := range d.Checks {
 		switch {
@@ -76,8 +76,15 @@ func Decide(t *result.Trial, slos []slo.SLO) Decision {
 		// the SLOs), not what the data proves at any rate: a stale load, a
 		// lost write on a graceful stop, anomalies, corruption. Those fail
 		// the trial (exit 3, not "rerun"); the rest is said to be unjudged.
+		// Every other reason judged (problems, no recovery, unread) stays.
+		var rest []string
+		for _, why := range append(append([]string{}, fails...), unsure...) {
+			if why != windowWhy && !strings.HasPrefix(why, "SLO ") {
+				rest = append(rest, why)
+			}
+		}
 		d.Verdict, d.LossWindow = result.Fail, ""
-		d.Reasons = dedupe(append(proven, "not judged, the harness's rate did not hold: the loss window against the rules and the SLOs ("+strings.Join(invalid, "; ")+")"))
+		d.Reasons = dedupe(append(append(proven, rest...), "not judged, the harness's rate did not hold: the loss window against the rules and the SLOs ("+strings.Join(invalid, "; ")+")"))
 		return d
 	}
 	if len(invalid) > 0 {
@@ -114,7 +121,7 @@ func onlyPacing(t *result.Trial) bool {
 // invariants returns the failure reasons, the undecidable ones, how the
 // loss window held against the prediction ("" when it was not held), and
 // the failures that hold at any write rate (rateFree: proven).
-func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict, proven []string) {
+func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict, proven []string, windowWhy string) {
 	// rateFree is a failure the data proves whatever rate the writer kept.
 	rateFree := func(why string) {
 		fails = append(fails, why)
@@ -152,7 +159,9 @@ func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict, pro
 		fails = append(fails, strategyLoss(t)...)
 	} else {
 		var why string
-		if lw, why = lossWindow(t); lw == result.Fail {
+		lw, why = lossWindow(t)
+		windowWhy = why
+		if lw == result.Fail {
 			fails = append(fails, why)
 		} else if lw == result.Inconclusive {
 			unsure = append(unsure, why)
@@ -165,7 +174,7 @@ func invariants(t *result.Trial) (fails, unsure []string, lw result.Verdict, pro
 		fails = append(fails, "the cache never served again: RTO unbounded")
 	}
 	fails = append(fails, t.Problems...)
-	return fails, unsure, lw, proven
+	return fails, unsure, lw, proven, windowWhy
 }
 
 // neverServed: the judge's finding that the cache never served again (RTO

@@ -100,6 +100,12 @@ func TestDecideInOrderAssumptionsInvariantsSLOs(t *testing.T) {
 			fellBehind(tr)
 			tr.StaleLoad = &result.StaleLoad{Detail: "219417 acknowledged writes before that fork are lost", KeysLoaded: 20001}
 		}, mustSLO("rto<=1s"), result.Fail, "before that fork are lost; not judged, the harness's rate did not hold: the loss window against the rules and the SLOs (sent 1800/s"},
+		{"harness fell behind, stale load, and a phase's problem stays", func(tr *result.Trial) {
+			fellBehind(tr)
+			tr.StaleLoad = &result.StaleLoad{Detail: "seq 5 acknowledged before the fork is lost", KeysLoaded: -1}
+			tr.Problems = []string{"writes were still refused"}
+			tr.LossWindowS = &result.Window{Low: 2.6, High: 3, Estimate: 2.8}
+		}, nil, result.Fail, "older than the last completed save: seq 5 acknowledged before the fork is lost; writes were still refused; not judged"},
 		{"harness fell behind, a graceful stop lost writes", func(tr *result.Trial) {
 			fellBehind(tr)
 			tr.Fault = "stop"
