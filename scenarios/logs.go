@@ -141,6 +141,20 @@ func summarizeLog(events []logEvent, replacementStarted time.Time) logSummary {
 				v.saves[i].end, v.saves[i].ok = ev.Time, ev.Kind == probe.BGSaveOK
 				delete(open, me)
 			}
+		case probe.BGSaveKilled:
+			// The child died by a signal (the OOM killer): the save ended
+			// there, failed unless the child had renamed its file already
+			// (DBSaved). Without an end it read as still running.
+			if i, ok := open[me]; ok {
+				if v.saves[i].end.IsZero() {
+					v.saves[i].end = ev.Time
+				}
+				delete(open, me)
+			}
+		case probe.ForkFailed:
+			// The rule fired but no save started: its trigger is not the
+			// next save's, which may be another client's BGSAVE.
+			delete(trigger, ev.instance)
 		case probe.FinalSaveStarted:
 			finalStart, final = ev.Time, me
 			v.saves = append(v.saves, saveSpan{start: ev.Time, trigger: "shutdown"})

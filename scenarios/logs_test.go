@@ -94,3 +94,62 @@ func TestSaveLinesOfTwoTasksWithTheSamePIDAreKeptApart(t *testing.T) {
 		}
 	}
 }
+
+// A save child killed by a signal ends its save there (failed, unless it
+// had renamed its file first); a rule whose fork failed leaves no trigger
+// for the next save, which may be another client's BGSAVE.
+func TestKilledSavesEndAndFailedForksLeaveNoTrigger(t *testing.T) {
+	type want struct {
+		endMs   int // from 12:00:00.000; -1: no end
+		ok      bool
+		trigger string
+	}
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  []want
+	}{
+		{"child killed by the OOM killer", []string{
+			"1:M 26 Nov 2026 12:00:04.500 * 1000 changes in 2 seconds. Saving...",
+			"1:M 26 Nov 2026 12:00:04.501 * Background saving started by pid 77",
+			"1:M 26 Nov 2026 12:00:04.700 # Background saving terminated by signal 9",
+		}, []want{{4700, false, "2 1000"}}},
+		{"child killed after its rename", []string{
+			"1:M 26 Nov 2026 12:00:04.501 * Background saving started by pid 77",
+			"77:C 26 Nov 2026 12:00:04.650 * DB saved on disk",
+			"1:M 26 Nov 2026 12:00:04.700 # Background saving terminated by signal 9",
+		}, []want{{4650, true, ""}}},
+		{"fork failed, then a client's BGSAVE", []string{
+			"1:M 26 Nov 2026 12:00:12.500 * 1000 changes in 2 seconds. Saving...",
+			"1:M 26 Nov 2026 12:00:12.500 # Can't save in background: fork: Cannot allocate memory",
+			"1:M 26 Nov 2026 12:00:13.000 * Background saving started by pid 71",
+			"71:C 26 Nov 2026 12:00:13.300 * DB saved on disk",
+			"1:M 26 Nov 2026 12:00:13.301 * Background saving terminated with success",
+		}, []want{{13301, true, ""}}},
+		{"still running", []string{
+			"1:M 26 Nov 2026 12:00:04.501 * Background saving started by pid 77",
+		}, []want{{-1, false, ""}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var lines []target.LogLine
+			for _, l := range tc.lines {
+				lines = append(lines, target.LogLine{Text: l})
+			}
+			v := summarizeLog(parseLog(lines), time.Time{})
+			if len(v.saves) != len(tc.want) {
+				t.Fatalf("saves %+v, want %d", v.saves, len(tc.want))
+			}
+			base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.Local)
+			for i, w := range tc.want {
+				s := v.saves[i]
+				gotEnd := -1
+				if !s.end.IsZero() {
+					gotEnd = int(s.end.Sub(base) / time.Millisecond)
+				}
+				if gotEnd != w.endMs || s.ok != w.ok || s.trigger != w.trigger {
+					t.Errorf("save %d: end %d ms ok %v trigger %q, want end %d ms ok %v trigger %q", i, gotEnd, s.ok, s.trigger, w.endMs, w.ok, w.trigger)
+				}
+			}
+		})
+	}
+}
