@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync"
 	"time"
 )
@@ -133,16 +132,14 @@ func decodeRead(rec []byte, rd *Read) {
 // prefix is written out, so memory stays bounded whatever the trial's
 // length (a read far ahead of a stuck one waits in a map).
 type readSpool struct {
-	mu       sync.Mutex
-	f        *os.File
-	bw       *bufio.Writer
-	path     string
-	next     uint64 // claim index of the oldest read not yet written
-	ring     []Read
-	overflow map[uint64]Read
-	written  int
-	err      error
-	rec      [readRecord]byte
+	mu      sync.Mutex
+	f       *os.File
+	bw      *bufio.Writer
+	path    string
+	order   *inOrder[Read] // by claim index
+	written int
+	err     error
+	rec     [readRecord]byte
 }
 
 func createReadSpool(path string) (*readSpool, error) {
@@ -150,8 +147,7 @@ func createReadSpool(path string) (*readSpool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the reader's spool: %w", err)
 	}
-	return &readSpool{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path,
-		ring: make([]Read, readRing), overflow: map[uint64]Read{}}, nil
+	return &readSpool{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path, order: newInOrder[Read](readRing)}, nil
 }
 
 // put records read n (its claim index); a read with Result readNotTaken
@@ -159,23 +155,7 @@ func createReadSpool(path string) (*readSpool, error) {
 func (s *readSpool) put(n uint64, rd Read) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n < s.next+readRing {
-		s.ring[n%readRing] = rd
-	} else {
-		s.overflow[n] = rd
-	}
-	for s.ring[s.next%readRing].Result != 0 {
-		slot := &s.ring[s.next%readRing]
-		s.write(slot)
-		*slot = Read{}
-		s.next++
-		if len(s.overflow) > 0 {
-			if o, ok := s.overflow[s.next+readRing-1]; ok {
-				s.ring[(s.next+readRing-1)%readRing] = o
-				delete(s.overflow, s.next+readRing-1)
-			}
-		}
-	}
+	s.order.put(n, rd, s.write)
 }
 
 func (s *readSpool) write(rd *Read) {
@@ -194,26 +174,7 @@ func (s *readSpool) write(rd *Read) {
 func (s *readSpool) close() *ReadLog {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type held struct {
-		n  uint64
-		rd Read
-	}
-	var rest []held
-	for i := range s.ring {
-		if s.ring[i].Result != 0 {
-			// Slot i holds the read claimed at the index past next with
-			// that remainder.
-			n := s.next + (uint64(i)-s.next%readRing+readRing)%readRing
-			rest = append(rest, held{n, s.ring[i]})
-		}
-	}
-	for n, rd := range s.overflow {
-		rest = append(rest, held{n, rd})
-	}
-	slices.SortFunc(rest, func(a, b held) int { return compareSeq(a.n, b.n) })
-	for i := range rest {
-		s.write(&rest[i].rd)
-	}
+	s.order.drain(s.write)
 	if err := s.bw.Flush(); err != nil && s.err == nil {
 		s.err = fmt.Errorf("flush the reader's spool %s: %w", s.path, err)
 	}

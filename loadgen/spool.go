@@ -8,7 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"slices"
 	"sync"
 	"time"
 )
@@ -43,17 +42,15 @@ const (
 // encoded and buffered for the file; memory stays bounded whatever the
 // trial's length.
 type spool struct {
-	mu       sync.Mutex
-	f        *os.File
-	bw       *bufio.Writer
-	path     string
-	first    uint64 // StartSeq
-	next     uint64 // index (seq - first) of the oldest op not yet written
-	ring     []Op
-	overflow map[uint64]Op // ops at or past next+spoolRing
-	written  int
-	err      error
-	rec      [spoolRecord]byte // scratch: a local array would escape through bufio
+	mu      sync.Mutex
+	f       *os.File
+	bw      *bufio.Writer
+	path    string
+	first   uint64       // StartSeq
+	order   *inOrder[Op] // by index (seq - first)
+	written int
+	err     error
+	rec     [spoolRecord]byte // scratch: a local array would escape through bufio
 }
 
 func createSpool(path string, first uint64) (*spool, error) {
@@ -61,8 +58,7 @@ func createSpool(path string, first uint64) (*spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create history spool: %w", err)
 	}
-	s := &spool{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path, first: first,
-		ring: make([]Op, spoolRing), overflow: map[uint64]Op{}}
+	s := &spool{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path, first: first, order: newInOrder[Op](spoolRing)}
 	var hdr [spoolHeader]byte
 	copy(hdr[:], spoolMagic)
 	binary.LittleEndian.PutUint16(hdr[len(spoolMagic):], spoolVersion)
@@ -78,23 +74,7 @@ func createSpool(path string, first uint64) (*spool, error) {
 func (s *spool) put(n uint64, op Op) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n < s.next+spoolRing {
-		s.ring[n%spoolRing] = op
-	} else {
-		s.overflow[n] = op
-	}
-	for s.ring[s.next%spoolRing].Outcome != 0 {
-		slot := &s.ring[s.next%spoolRing]
-		s.write(slot)
-		*slot = Op{}
-		s.next++
-		if len(s.overflow) > 0 { // the window moved: pull in what now fits
-			if o, ok := s.overflow[s.next+spoolRing-1]; ok {
-				s.ring[(s.next+spoolRing-1)%spoolRing] = o
-				delete(s.overflow, s.next+spoolRing-1)
-			}
-		}
-	}
+	s.order.put(n, op, s.write)
 }
 
 func (s *spool) write(op *Op) {
@@ -113,19 +93,7 @@ func (s *spool) write(op *Op) {
 func (s *spool) close() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var rest []Op
-	for i := range s.ring {
-		if s.ring[i].Outcome != 0 {
-			rest = append(rest, s.ring[i])
-		}
-	}
-	for _, op := range s.overflow {
-		rest = append(rest, op)
-	}
-	slices.SortFunc(rest, func(a, b Op) int { return compareSeq(a.Seq, b.Seq) })
-	for i := range rest {
-		s.write(&rest[i])
-	}
+	s.order.drain(s.write)
 	if err := s.bw.Flush(); err != nil && s.err == nil {
 		s.err = fmt.Errorf("flush history spool %s: %w", s.path, err)
 	}

@@ -52,7 +52,7 @@ func TestSpoolWritesSeqOrderWhateverTheCompletionOrder(t *testing.T) {
 			for _, i := range tt.order {
 				if i != tt.held {
 					sp.put(uint64(i), want[i])
-					maxOverflow = max(maxOverflow, len(sp.overflow))
+					maxOverflow = max(maxOverflow, len(sp.order.overflow))
 				}
 			}
 			if maxOverflow == 0 {
