@@ -157,40 +157,48 @@ func BenchmarkSetThroughput(b *testing.B) {
 				ops /= 5 // round-trip bound: keep a round to a few seconds
 			}
 			flush := srv.client()
-			var ratios, vbs, ourss, vbCPU, oursCPU []float64
-			for i := 0; i < b.N*(*benchRounds); i++ {
-				var vb, ours, vbc, oursc float64
-				runVB := func() {
-					flush.FlushAll(context.Background())
-					vb, vbc = valkeyBenchmark(b, srv.addr, srv.port, 4, pipeline, ops, 100)
-				}
-				runOurs := func() {
-					flush.FlushAll(context.Background())
-					ours, oursc = writerThroughput(b, srv.addr, fmt.Sprintf("vc:bench%d:", i), 4, pipeline, ops, 100)
-				}
-				if i%2 == 0 {
-					runVB()
-					runOurs()
-				} else {
-					runOurs()
-					runVB()
-				}
-				b.Logf("round %d: valkey-benchmark %.0f SET/s (%.2f µs CPU/op), loadgen %.0f SET/s (%.2f µs CPU/op), ratio %.2f",
-					i, vb, vbc*1e6, ours, oursc*1e6, ours/vb)
-				ratios, vbs, ourss = append(ratios, ours/vb), append(vbs, vb), append(ourss, ours)
-				vbCPU, oursCPU = append(vbCPU, vbc*1e6), append(oursCPU, oursc*1e6)
-			}
-			// Client CPU per SET depends much less on who else uses the
-			// machine than the wall rate does.
-			b.ReportMetric(median(vbCPU), "vb-cpu-us/op")
-			b.ReportMetric(median(oursCPU), "cpu-us/op")
-			b.ReportMetric(median(vbs), "vb-ops/s")
-			b.ReportMetric(median(ourss), "ops/s")
-			b.ReportMetric(median(ratios), "median-ratio")
-			b.ReportMetric(slices.Min(ratios), "min-ratio")
-			b.ReportMetric(slices.Max(ratios), "max-ratio")
+			abbaRounds(b, "SET", func(int) (float64, float64) {
+				flush.FlushAll(context.Background())
+				return valkeyBenchmark(b, srv.addr, srv.port, 4, pipeline, ops, 100)
+			}, func(i int) (float64, float64) {
+				flush.FlushAll(context.Background())
+				return writerThroughput(b, srv.addr, fmt.Sprintf("vc:bench%d:", i), 4, pipeline, ops, 100)
+			})
 		})
 	}
+}
+
+// abbaRounds runs b.N times -loadgen.rounds rounds of valkey-benchmark
+// (vb) and ours, each returning its rate and client CPU per op, in ABBA
+// order (neither side always runs on the warmer server), logs each round
+// and reports the medians: ops/s and vb-ops/s, the client CPU per op of
+// both (it depends much less on who else uses the machine than the wall
+// rate does), and the median, min and max of ours/vb.
+func abbaRounds(b *testing.B, what string, vb, ours func(round int) (rate, cpuPerOp float64)) {
+	b.Helper()
+	var ratios, vbs, ourss, vbCPU, oursCPU []float64
+	for i := 0; i < b.N*(*benchRounds); i++ {
+		var v, o, vc, oc float64
+		runVB := func() { v, vc = vb(i) }
+		runOurs := func() { o, oc = ours(i) }
+		if i%2 == 0 {
+			runVB()
+			runOurs()
+		} else {
+			runOurs()
+			runVB()
+		}
+		b.Logf("round %d: valkey-benchmark %.0f %s/s (%.2f µs CPU/op), ours %.0f %s/s (%.2f µs CPU/op), ratio %.2f", i, v, what, vc*1e6, o, what, oc*1e6, o/v)
+		ratios, vbs, ourss = append(ratios, o/v), append(vbs, v), append(ourss, o)
+		vbCPU, oursCPU = append(vbCPU, vc*1e6), append(oursCPU, oc*1e6)
+	}
+	b.ReportMetric(median(vbCPU), "vb-cpu-us/op")
+	b.ReportMetric(median(oursCPU), "cpu-us/op")
+	b.ReportMetric(median(vbs), "vb-ops/s")
+	b.ReportMetric(median(ourss), "ops/s")
+	b.ReportMetric(median(ratios), "median-ratio")
+	b.ReportMetric(slices.Min(ratios), "min-ratio")
+	b.ReportMetric(slices.Max(ratios), "max-ratio")
 }
 
 // median of xs (which it sorts).

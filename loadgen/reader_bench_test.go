@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -70,30 +69,11 @@ func BenchmarkReaderThroughput(b *testing.B) {
 			if _, err := Preload(context.Background(), valkeyconn.Settings{}, srv.addr, "vc:rb:", keys, 100, 4); err != nil {
 				b.Fatal(err)
 			}
-			var vbRates, ourRates, ratios, vbCPU, ourCPU []float64
-			for i := 0; i < b.N*(*benchRounds); i++ {
-				var vb, ours, vbc, oursc float64
-				runVB := func() { vb, vbc = valkeyBenchmarkGet(b, srv.port, conns, ops, 10_000, 100) } // its own keys; 10k keep the fill short
-				runOurs := func() { ours, oursc = readerThroughput(b, srv.addr, client, keys, conns, ops, uint64(i)) }
-				if i%2 == 0 {
-					runVB()
-					runOurs()
-				} else {
-					runOurs()
-					runVB()
-				}
-				b.Logf("round %d: valkey-benchmark %.0f GET/s (%.2f µs CPU/op), reader (%s) %.0f reads/s (%.2f µs CPU/op), ratio %.2f",
-					i, vb, vbc*1e6, client, ours, oursc*1e6, ours/vb)
-				vbRates, ourRates, ratios = append(vbRates, vb), append(ourRates, ours), append(ratios, ours/vb)
-				vbCPU, ourCPU = append(vbCPU, vbc*1e6), append(ourCPU, oursc*1e6)
-			}
-			b.ReportMetric(median(vbCPU), "vb-cpu-us/op")
-			b.ReportMetric(median(ourCPU), "cpu-us/op")
-			b.ReportMetric(median(vbRates), "vb-get/s")
-			b.ReportMetric(median(ourRates), "reads/s")
-			b.ReportMetric(slices.Min(ratios), "min-ratio")
-			b.ReportMetric(slices.Max(ratios), "max-ratio")
-			b.ReportMetric(median(ratios), "median-ratio")
+			abbaRounds(b, "GET", func(int) (float64, float64) {
+				return valkeyBenchmarkGet(b, srv.port, conns, ops, 10_000, 100) // its own keys; 10k keep the fill short
+			}, func(i int) (float64, float64) {
+				return readerThroughput(b, srv.addr, client, keys, conns, ops, uint64(i))
+			})
 		})
 	}
 }

@@ -69,21 +69,20 @@ fi
 echo
 echo "| target | measured | comparison in the same run | |"
 echo "|---|---|---|---|"
-for p in 1 16; do
-  b="BenchmarkSetThroughput/P$p"
+# throughput BENCH TARGET UNIT: a row of a benchmark's ABBA rounds against valkey-benchmark.
+throughput() {
+  local b=$1 r
   r=$(metric "$b" median-ratio)
-  row "SET throughput P$p >= 1.0x valkey-benchmark (4 conns, 100 B, $ROUNDS ABBA rounds, pin=${PIN:-true})" \
-    "$(fmt "$(metric "$b" ops/s)" 0) SET/s (median)" \
-    "valkey-benchmark $(fmt "$(metric "$b" vb-ops/s)" 0) SET/s; ratio median $(fmt "$r" 2), range $(fmt "$(metric "$b" min-ratio)" 2)-$(fmt "$(metric "$b" max-ratio)" 2); client CPU/SET $(fmt "$(metric "$b" cpu-us/op)" 2) µs vs $(fmt "$(metric "$b" vb-cpu-us/op)" 2) µs" \
-    "$r" ">=" 1.0 "busy machine: compare CPU/SET"
+  row "$2 >= 1.0x valkey-benchmark ($ROUNDS ABBA rounds, pin=${PIN:-true})" \
+    "$(fmt "$(metric "$b" ops/s)" 0) $3/s (median)" \
+    "valkey-benchmark $(fmt "$(metric "$b" vb-ops/s)" 0) $3/s; ratio median $(fmt "$r" 2), range $(fmt "$(metric "$b" min-ratio)" 2)-$(fmt "$(metric "$b" max-ratio)" 2); client CPU/$3 $(fmt "$(metric "$b" cpu-us/op)" 2) µs vs $(fmt "$(metric "$b" vb-cpu-us/op)" 2) µs" \
+    "$r" ">=" 1.0 "busy machine: compare CPU/$3"
+}
+for p in 1 16; do
+  throughput "BenchmarkSetThroughput/P$p" "SET throughput P$p (4 conns, 100 B)" SET
 done
 for c in default tuned; do
-  b="BenchmarkReaderThroughput/$c"
-  r=$(metric "$b" median-ratio)
-  row "GET throughput (the reader, client $c) >= 1.0x valkey-benchmark (4 conns, P1, 100 B hits, $ROUNDS ABBA rounds, pin=${PIN:-true})" \
-    "$(fmt "$(metric "$b" reads/s)" 0) GET/s (median)" \
-    "valkey-benchmark $(fmt "$(metric "$b" vb-get/s)" 0) GET/s; ratio median $(fmt "$r" 2), range $(fmt "$(metric "$b" min-ratio)" 2)-$(fmt "$(metric "$b" max-ratio)" 2); client CPU/GET $(fmt "$(metric "$b" cpu-us/op)" 2) µs vs $(fmt "$(metric "$b" vb-cpu-us/op)" 2) µs" \
-    "$r" ">=" 1.0 "busy machine: compare CPU/GET"
+  throughput "BenchmarkReaderThroughput/$c" "GET throughput (the reader, client $c; 4 conns, P1, 100 B hits)" GET
 done
 b=BenchmarkPreload/conns4
 k=$(metric "$b" keys/s)
