@@ -80,7 +80,7 @@ func confirmDetail(in injected) string {
 func (ev *evidence) faultInCycle(t *result.Trial) (bool, string) {
 	pl := ev.placement
 	if !pl.byFaultAt {
-		return ev.savesFiredByRules()
+		return ev.savesFiredByRules(t)
 	}
 	breach := func(start, end time.Time) (bool, string) {
 		return false, fmt.Sprintf("another save completed (%s to %s) between the planned cycle's save and the fault: the fault did not land in the planned cycle (other writers on the server, or its clock against lastsave)",
@@ -114,7 +114,7 @@ func (ev *evidence) faultInCycle(t *result.Trial) (bool, string) {
 // (an operator's cron, a backup agent) breaks either, and the snapshot the
 // fault falls back to is then not one the rules made. Only the server log
 // can tell who started a save: without its saves this is not checked.
-func (ev *evidence) savesFiredByRules() (bool, string) {
+func (ev *evidence) savesFiredByRules(t *result.Trial) (bool, string) {
 	saves := ev.log.summary.saves
 	if len(saves) == 0 {
 		return true, "not checked: the server log holds no saves, and only its lines say what started one"
@@ -129,7 +129,7 @@ func (ev *evidence) savesFiredByRules() (bool, string) {
 	// 100 ms for the log's ms truncation and the harness's clock against the
 	// server's (the cycle's end may come from the INFO watcher).
 	const slack = 100 * time.Millisecond
-	var prevEnd time.Time
+	var prevEnd, lastGood time.Time
 	for _, s := range saves {
 		inWindow := s.ok && s.start.After(cycleEnded.Add(-slack)) && !s.end.IsZero() && !s.end.After(tFault) && s.trigger != "shutdown"
 		switch {
@@ -143,9 +143,41 @@ func (ev *evidence) savesFiredByRules() (bool, string) {
 		}
 		if s.ok && !s.end.IsZero() {
 			prevEnd = s.end
+			if !s.end.After(tFault) {
+				lastGood = s.end
+			}
 		}
 	}
-	return true, "fault_after/fault_during: every save between the cycle's save and the fault was fired by the rules (server log)"
+	// A log that lost a save's lines cannot say who started it: the INFO
+	// watcher's completed saves must each be one the log has (its fork in
+	// the watcher's bracket). A save seen running before the fault and
+	// then seen ended OK completed on the old server, even when the poll
+	// that saw it ended came just after the fault's instant.
+	for _, w := range ev.load.saves {
+		if !w.OK || w.EndedBy.IsZero() || !w.Started.After(cycleEnded) || !w.Started.Before(tFault) {
+			continue
+		}
+		after, by := w.StartedAfter, w.StartedBy
+		if after.IsZero() || by.IsZero() {
+			after, by = w.Started, w.Started
+		}
+		logged := slices.ContainsFunc(saves, func(s saveSpan) bool {
+			return s.start.After(after.Add(-slack)) && s.start.Before(by.Add(slack))
+		})
+		if !logged {
+			return false, fmt.Sprintf("a save the INFO watcher saw (%s to %s) between the cycle's save and the fault has no lines in the server log: whether the rules fired it cannot be told (a log delivered in part)",
+				w.Started.Format("15:04:05.000"), w.EndedBy.Format("15:04:05.000"))
+		}
+	}
+	// The data itself: a snapshot forked after the last good save the log
+	// knows of came from a save whose lines were lost (its end was never
+	// polled when the fault came right after it).
+	if !lastGood.IsZero() {
+		if held, detail := survivorsInCycle(t, lastGood, tFault); !held {
+			return false, "the server log has no lines for the save the replacement loaded: " + detail
+		}
+	}
+	return true, "fault_after/fault_during: every save between the cycle's save and the fault was fired by the rules (server log, the INFO watcher's saves and the survivors agree)"
 }
 
 // survivorsInCycle is the third witness, the data itself: after a crash
