@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
@@ -116,21 +117,22 @@ func (ev *evidence) faultInCycle(t *result.Trial) (bool, string) {
 // can tell who started a save: without its saves this is not checked.
 func (ev *evidence) savesFiredByRules(t *result.Trial) (bool, string) {
 	saves := ev.log.summary.saves
-	if len(saves) == 0 {
-		return true, "not checked: the server log holds no saves, and only its lines say what started one"
-	}
 	shortest := time.Duration(0)
 	for i, r := range ev.server.rules {
 		if d := time.Duration(r.Seconds) * time.Second; i == 0 || d < shortest {
 			shortest = d
 		}
 	}
+	if len(saves) == 0 {
+		return ev.unloggedSavesFiredByRules(t, shortest)
+	}
 	cycleEnded, tFault := ev.placement.cycle.Ended, ev.fault.tFault
-	// 100 ms for the log's ms truncation and the harness's clock against the
-	// server's (the cycle's end may come from the INFO watcher).
-	const slack = 100 * time.Millisecond
 	var prevEnd, lastGood time.Time
 	for _, s := range saves {
+		// fault_during places the fault inside a save: the rules' own.
+		if ev.placement.during && s.trigger == "" && s.start.After(cycleEnded.Add(-slack)) && s.start.Before(tFault) && (s.end.IsZero() || s.end.After(tFault)) {
+			return false, fmt.Sprintf("the fault landed in a save the rules did not fire (forked %s with no \"changes in seconds\" line: a BGSAVE from another client?)", s.start.Format("15:04:05.000"))
+		}
 		inWindow := s.ok && s.start.After(cycleEnded.Add(-slack)) && !s.end.IsZero() && !s.end.After(tFault) && s.trigger != "shutdown"
 		switch {
 		case !inWindow:
@@ -180,6 +182,64 @@ func (ev *evidence) savesFiredByRules(t *result.Trial) (bool, string) {
 	return true, "fault_after/fault_during: every save between the cycle's save and the fault was fired by the rules (server log, the INFO watcher's saves and the survivors agree)"
 }
 
+// slack is what the saves' instants are compared with: the log's ms
+// truncation and the harness's clock against the server's (the cycle's end
+// may come from the INFO watcher).
+const slack = 100 * time.Millisecond
+
+// unloggedSavesFiredByRules is savesFiredByRules without the server log's
+// saves: no trigger line can be seen, but the rules' pace can. A save the
+// INFO watcher saw fork sooner than the shortest rule allows after the
+// previous one ended, or a snapshot whose fork the survivors place that
+// soon after the last save the watcher knows, was not the rules'.
+func (ev *evidence) unloggedSavesFiredByRules(t *result.Trial, shortest time.Duration) (bool, string) {
+	tFault := ev.fault.tFault
+	// The earliest each save can have ended, the latest it can have forked.
+	endedAfter := func(w probe.SaveEvent) time.Time {
+		if !w.EndedAfter.IsZero() {
+			return w.EndedAfter
+		}
+		return w.Ended
+	}
+	forkedBy := func(w probe.SaveEvent) time.Time {
+		if !w.StartedBy.IsZero() {
+			return w.StartedBy
+		}
+		return w.Started
+	}
+	prev := ev.placement.cycle
+	for _, w := range ev.load.saves {
+		if !w.OK || w.Ended.IsZero() || !w.Started.After(prev.Ended) || !w.Started.Before(tFault) {
+			continue
+		}
+		if end := endedAfter(prev); forkedBy(w).Before(end.Add(shortest - slack)) {
+			return false, fmt.Sprintf("a save the INFO watcher saw forked by %s, %.2fs after the previous save ended, sooner than the shortest rule (%v) allows: another client started it (the server log holds no saves to say)",
+				forkedBy(w).Format("15:04:05.000"), forkedBy(w).Sub(end).Seconds(), shortest)
+		}
+		prev = w
+	}
+	if low, high, ok := snapshotFork(t, tFault); ok {
+		end := endedAfter(prev)
+		if low.After(end.Add(slack)) && high.Before(end.Add(shortest-slack)) {
+			return false, fmt.Sprintf("the replacement loaded a snapshot forked in [%s, %s] (writes sent then survived), after the last save the INFO watcher knows (ended %s) and sooner than the shortest rule (%v) allows: another client started it (the server log holds no saves to say)",
+				low.Format("15:04:05.000"), high.Format("15:04:05.000"), end.Format("15:04:05.000"), shortest)
+		}
+	}
+	return true, "fault_after/fault_during: trigger lines not checked (the server log holds no saves); the saves' pace checked from the INFO watcher and the survivors"
+}
+
+// snapshotFork is where the survivors place the loaded snapshot's fork
+// after a crash under RDB alone: after low (the window's high end before
+// the fault) and before high (its low end); ok is false when they cannot
+// (nothing lost, a one-sided bracket, a graceful fault, another strategy).
+func snapshotFork(t *result.Trial, tFault time.Time) (low, high time.Time, ok bool) {
+	w := t.LossWindowS
+	if w == nil || w.OneSided || t.Lost == 0 || target.FaultKind(t.Fault).Graceful() || (t.Persistence != "" && t.Persistence != "rdb") {
+		return time.Time{}, time.Time{}, false
+	}
+	return tFault.Add(-time.Duration(w.High * float64(time.Second))), tFault.Add(-time.Duration(w.Low * float64(time.Second))), true
+}
+
 // survivorsInCycle is the third witness, the data itself: after a crash
 // under RDB alone the replacement loads the last completed snapshot, whose
 // fork F is after every survivor was sent (tFault - F <= the window's high
@@ -187,11 +247,10 @@ func (ev *evidence) savesFiredByRules(t *result.Trial) (bool, string) {
 // the log nor the INFO watcher saw (its lines lost, and it ran between the
 // watcher's last poll and the fault) completed in the cycle.
 func survivorsInCycle(t *result.Trial, cycleEnded, tFault time.Time) (bool, string) {
-	w := t.LossWindowS
-	if w == nil || w.OneSided || t.Lost == 0 || target.FaultKind(t.Fault).Graceful() || (t.Persistence != "" && t.Persistence != "rdb") {
+	forkAfter, _, ok := snapshotFork(t, tFault)
+	if !ok {
 		return true, ""
 	}
-	forkAfter := tFault.Add(-time.Duration(w.High * float64(time.Second)))
 	// 100 ms for the server's clock against the harness's (the cycle's end
 	// may come from the log) and the log's ms truncation.
 	if !forkAfter.After(cycleEnded.Add(100 * time.Millisecond)) {

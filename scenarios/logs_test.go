@@ -126,6 +126,13 @@ func TestKilledSavesEndAndFailedForksLeaveNoTrigger(t *testing.T) {
 			"71:C 26 Nov 2026 12:00:13.300 * DB saved on disk",
 			"1:M 26 Nov 2026 12:00:13.301 * Background saving terminated with success",
 		}, []want{{13301, true, ""}}},
+		{"a start line lost: the next save, 1.5 s on, is not the rule's", []string{
+			"1:M 26 Nov 2026 12:00:10.000 * 1000 changes in 2 seconds. Saving...",
+			"71:C 26 Nov 2026 12:00:10.090 * DB saved on disk",
+			"1:M 26 Nov 2026 12:00:11.500 * Background saving started by pid 72",
+			"72:C 26 Nov 2026 12:00:11.600 * DB saved on disk",
+			"1:M 26 Nov 2026 12:00:11.601 * Background saving terminated with success",
+		}, []want{{11601, true, ""}}},
 		{"still running", []string{
 			"1:M 26 Nov 2026 12:00:04.501 * Background saving started by pid 77",
 		}, []want{{-1, false, ""}}},

@@ -24,6 +24,7 @@ type placement struct {
 	nextFork  time.Time
 	planned   time.Time // the fault's moment
 	byFaultAt bool      // placed by fault_at, so it must land within this cycle
+	during    bool      // placed by fault_during, inside a save the rules fire
 	// changes are the server's rdb_changes_since_last_save just after the
 	// cycle's save and just before the fault, with their instants: the
 	// server's own change rate, to hold against the writer's.
@@ -71,6 +72,7 @@ func placeFault(ctx context.Context, env *trialEnv, load *loadRun, storage *stor
 	}
 	pl.nextFork = nextFork(ctx, env.probe(), env.currentAddr(), load, ev, pl.pred)
 	pl.planned, pl.byFaultAt = faultMoment(env.plan, ev.Ended, pl.nextFork)
+	pl.during = env.plan.Scenario.FaultDuring != ""
 	env.logf("save ended (took %.2fs); next fork due %.2fs after it; %s", bgsave.Seconds(), pl.nextFork.Sub(ev.Ended).Seconds(), faultWhen(env.plan))
 	doneWaiting = env.waiting(ctx, "waiting for the fault's moment", time.Until(pl.planned))
 	err = sleepUntilOrExit(ctx, env.cfg.Target, pl.planned)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/trigpointing/valkey-chaos/probe"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
+	"github.com/trigpointing/valkey-chaos/target"
 )
 
 // A fault placed by fault_after or fault_during may follow the rules' own
@@ -45,6 +47,7 @@ func TestSavesFiredByRules(t *testing.T) {
 		{"a foreign save before the cycle", []saveSpan{save(3, 3.2, true, ""), cycle}, nil, 16, true, "fired by the rules", result.Trial{}},
 		{"the final save of a stop", []saveSpan{cycle, save(16, 16.2, true, "shutdown")}, nil, 16.3, true, "fired by the rules", result.Trial{}},
 		{"no saves in the log", nil, nil, 16, true, "not checked", result.Trial{}},
+		{"fault_during lands in a save the rules did not fire", []saveSpan{cycle, {start: at(15.5), trigger: ""}}, nil, 16, false, "the fault landed in a save the rules did not fire", result.Trial{}},
 		{"the watcher's save is in the log", []saveSpan{cycle, save(12.5, 12.9, true, "2 1000")}, []probe.SaveEvent{watched(12.5, 12.9)}, 16, true, "fired by the rules", result.Trial{}},
 		{"the log lost the lines of a save the watcher saw", []saveSpan{cycle}, []probe.SaveEvent{watched(13, 13.3)}, 16, false, "no lines in the server log", result.Trial{}},
 		// Writes sent 15 s in survived: the snapshot forked after the last
@@ -59,6 +62,7 @@ func TestSavesFiredByRules(t *testing.T) {
 			ev.server.rules = rules
 			ev.log.summary.saves = c.saves
 			ev.load.saves = c.watched
+			ev.placement.during = strings.HasPrefix(c.name, "fault_during")
 			ev.placement.cycle.Ended = cycle.end
 			ev.fault.tFault = at(c.fault)
 			held, detail := ev.savesFiredByRules(&c.trial)
@@ -81,6 +85,12 @@ func TestFaultAfterAForeignSaveIsInvalid(t *testing.T) {
 		{"the log saw the save", "the rules did not", func(tg Target) Target { return &breakingTarget{Target: tg} }},
 		{"the log lost its lines", "no lines", // the watcher saw its end, or only the survivors tell
 			func(tg Target) Target { return unloggedBreak{&breakingTarget{Target: tg}} }},
+		// Found by a second adversarial review: with no save lines at all
+		// every check was skipped; a lost start line let the foreign save
+		// inherit the cycle's rule line.
+		{"the log has no save lines", "sooner than the shortest rule", func(tg Target) Target { return noSaveLines{&breakingTarget{Target: tg}} }},
+		{"no server log", "sooner than the shortest rule", func(tg Target) Target { return noServerLog{&breakingTarget{Target: tg}} }},
+		{"the cycle's start line lost", "the rules did not", func(tg Target) Target { return lostCycleStart{&breakingTarget{Target: tg}} }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := mustScenario(t, `
@@ -101,4 +111,46 @@ after_recover: 300ms
 			}
 		})
 	}
+}
+
+// noSaveLines is a breakingTarget whose server log lost every save line.
+type noSaveLines struct{ *breakingTarget }
+
+func (u noSaveLines) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	lines, err := u.Target.ServerLog(ctx)
+	var kept []target.LogLine
+	for _, l := range lines {
+		ev, ok := probe.ParseLogLine(l.Text, l.Zone)
+		if ok && (ev.Kind == probe.BGSaveStarted || ev.Kind == probe.DBSaved || ev.Kind == probe.BGSaveOK || ev.Kind == probe.SaveTriggered) {
+			continue
+		}
+		kept = append(kept, l)
+	}
+	return kept, err
+}
+
+// noServerLog is a breakingTarget whose server log was not delivered.
+type noServerLog struct{ *breakingTarget }
+
+func (noServerLog) ServerLog(context.Context) ([]target.LogLine, error) {
+	return nil, errors.New("test target: the log was not delivered")
+}
+
+// lostCycleStart is a breakingTarget whose log lost the "Background saving
+// started" line of the last save before the extra one (the cycle's), and
+// kept its rule line.
+type lostCycleStart struct{ *breakingTarget }
+
+func (u lostCycleStart) ServerLog(ctx context.Context) ([]target.LogLine, error) {
+	lines, err := u.Target.ServerLog(ctx)
+	drop := -1
+	for i, l := range lines {
+		if ev, ok := probe.ParseLogLine(l.Text, l.Zone); ok && ev.Kind == probe.BGSaveStarted && ev.Time.Before(u.from.Add(-5*time.Millisecond)) {
+			drop = i
+		}
+	}
+	if drop < 0 {
+		return nil, errors.New("test target: no start line before the extra save")
+	}
+	return append(lines[:drop:drop], lines[drop+1:]...), err
 }
