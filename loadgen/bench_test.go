@@ -97,13 +97,14 @@ var benchRounds = flag.Int("loadgen.rounds", 5, "alternating rounds (one valkey-
 
 // writerThroughput runs the writer at an unlimited rate for ops SETs and
 // returns its rate, failing unless every write was acknowledged.
-func writerThroughput(b *testing.B, addr, prefix string, conns, pipeline, ops, valueSize int) (rate, cpuPerOp float64) {
+func writerThroughput(b *testing.B, addr, prefix string, client WriterClient, conns, pipeline, ops, valueSize int) (rate, cpuPerOp float64) {
 	b.Helper()
 	cpu := clientCPU()
 	began := time.Now()
 	w, err := StartWriter(context.Background(), WriterConfig{
 		Addr:        func() string { return addr },
 		Prefix:      prefix,
+		Client:      client,
 		Conns:       conns,
 		Pipeline:    pipeline,
 		ValueSize:   valueSize,
@@ -143,9 +144,22 @@ func writerThroughput(b *testing.B, addr, prefix string, conns, pipeline, ops, v
 // bigger dictionary than the other; both write distinct keys. Each round's
 // ratio compares two runs seconds apart; the median and spread of the ratios
 // are reported. Run with -benchtime 1x (each b.N repeats all the rounds).
+//
+// The go-redis writer (the default) runs as P1 and P16; the resp client, the
+// fast path for capacity runs, as resp-P1 and resp-P16.
 func BenchmarkSetThroughput(b *testing.B) {
-	for _, pipeline := range []int{1, 16} {
-		b.Run(fmt.Sprintf("P%d", pipeline), func(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		client   WriterClient
+		pipeline int
+	}{
+		{"P1", WriterClientGoRedis, 1},
+		{"P16", WriterClientGoRedis, 16},
+		{"resp-P1", WriterClientRESP, 1},
+		{"resp-P16", WriterClientRESP, 16},
+	} {
+		pipeline := tc.pipeline
+		b.Run(tc.name, func(b *testing.B) {
 			srv := startServer(b)
 			if *benchPin {
 				defer pin(b, srv.cmd.Process.Pid, 0)()
@@ -162,7 +176,7 @@ func BenchmarkSetThroughput(b *testing.B) {
 				return valkeyBenchmark(b, srv.addr, srv.port, 4, pipeline, ops, 100)
 			}, func(i int) (float64, float64) {
 				flush.FlushAll(context.Background())
-				return writerThroughput(b, srv.addr, fmt.Sprintf("vc:bench%d:", i), 4, pipeline, ops, 100)
+				return writerThroughput(b, srv.addr, fmt.Sprintf("vc:bench%d:", i), tc.client, 4, pipeline, ops, 100)
 			})
 		})
 	}

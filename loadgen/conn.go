@@ -20,10 +20,12 @@ var errRedial = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection
 // failures, only retries once per second (FACTS.md Part 2 §3). Dialing here
 // makes a refused connection an immediate, quiet Fail and lets the first write
 // after a restart land within milliseconds.
-// With TLS the handshake is part of the dial; go-redis then sends AUTH
-// (valkeyconn.Settings.Apply) on the connection it is handed.
+// The TLS handshake and AUTH are part of the dial, within its timeout, for
+// every client alike: a wrong password is a failed connect (nothing sent,
+// the writer pauses before the next), not an error reply after which the
+// one-connection go-redis pool would try to dial again.
 func dial(conn valkeyconn.Settings, addr string, timeout time.Duration) (net.Conn, error) {
-	return conn.Dial(context.Background(), addr, timeout)
+	return conn.DialAuth(context.Background(), addr, timeout)
 }
 
 // opaqueConn hides the socket's SyscallConn from go-redis, whose pool would
@@ -31,12 +33,15 @@ func dial(conn valkeyconn.Settings, addr string, timeout time.Duration) (net.Con
 // connection that died while idle then shows up as the op's own error.
 type opaqueConn struct{ net.Conn }
 
-// newClient wraps an established connection in a go-redis client that never
-// dials, retries or sends anything the server would count as an error.
+// newClient wraps an established, authenticated connection (dial's) in a
+// go-redis client that never dials, retries or sends anything the server
+// would count as an error.
 func newClient(conn valkeyconn.Settings, nc net.Conn, opTimeout time.Duration) *redis.Client {
 	handoff := make(chan net.Conn, 1)
 	handoff <- opaqueConn{nc}
-	return redis.NewClient(conn.Apply(&redis.Options{
+	authenticated := conn
+	authenticated.Auth = valkeyconn.Auth{} // dial sent AUTH; go-redis must not again
+	return redis.NewClient(authenticated.Apply(&redis.Options{
 		Addr: nc.RemoteAddr().String(),
 		Dialer: func(context.Context, string, string) (net.Conn, error) {
 			select {

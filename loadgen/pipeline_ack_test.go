@@ -59,34 +59,37 @@ func partialServer(t *testing.T, expect, answer int) string {
 // before the rest of the pipeline is answered (issue 10, item 2).
 func TestPipelineAnsweredOpsAreOKWhenConnectionDies(t *testing.T) {
 	const n = 16
-	for _, answer := range []int{0, 1, 7, 15, 16} {
-		t.Run(fmt.Sprintf("%d of %d answered", answer, n), func(t *testing.T) {
-			addr := partialServer(t, n, answer)
-			_, h := runWriter(t, WriterConfig{
-				Addr:        func() string { return addr },
-				Conns:       1,
-				Pipeline:    n,
-				Pacer:       ConstantPacer{Freq: math.Inf(1)}, // all due at once: one pipeline
-				MaxOps:      n,
-				MaxDuration: 10 * time.Second,
-				OpTimeout:   5 * time.Second,
+	for _, client := range writerClients {
+		for _, answer := range []int{0, 1, 7, 15, 16} {
+			t.Run(fmt.Sprintf("%s/%d of %d answered", client, answer, n), func(t *testing.T) {
+				addr := partialServer(t, n, answer)
+				_, h := runWriter(t, WriterConfig{
+					Addr:        func() string { return addr },
+					Client:      client,
+					Conns:       1,
+					Pipeline:    n,
+					Pacer:       ConstantPacer{Freq: math.Inf(1)}, // all due at once: one pipeline
+					MaxOps:      n,
+					MaxDuration: 10 * time.Second,
+					OpTimeout:   5 * time.Second,
+				})
+				if len(h.Ops) != n {
+					t.Fatalf("%d ops recorded, want %d", len(h.Ops), n)
+				}
+				for i, op := range h.Ops {
+					if op.Sent != h.Ops[0].Sent {
+						t.Fatalf("op %d sent at %v, op 1 at %v: not one pipeline", op.Seq, op.Sent, h.Ops[0].Sent)
+					}
+					want, wantKind := Unknown, ErrConn
+					if i < answer {
+						want, wantKind = OK, ErrNone
+					}
+					if op.Outcome != want || op.Err != wantKind {
+						t.Errorf("op %d: %v/%q, want %v/%q (%d replies were read before the close)", op.Seq, op.Outcome, op.Err, want, wantKind, answer)
+					}
+				}
 			})
-			if len(h.Ops) != n {
-				t.Fatalf("%d ops recorded, want %d", len(h.Ops), n)
-			}
-			for i, op := range h.Ops {
-				if op.Sent != h.Ops[0].Sent {
-					t.Fatalf("op %d sent at %v, op 1 at %v: not one pipeline", op.Seq, op.Sent, h.Ops[0].Sent)
-				}
-				want, wantKind := Unknown, ErrConn
-				if i < answer {
-					want, wantKind = OK, ErrNone
-				}
-				if op.Outcome != want || op.Err != wantKind {
-					t.Errorf("op %d: %v/%q, want %v/%q (%d replies were read before the close)", op.Seq, op.Outcome, op.Err, want, wantKind, answer)
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -98,19 +101,23 @@ func TestPipelineAnsweredOpsAreOKWhenConnectionDies(t *testing.T) {
 // cut mid-way (ok ops followed by unknown ones), which the code before the
 // fix never recorded (it stamped the error on all of them).
 func TestCrashDuringPipelinedCatchUpKeepsReadAcks(t *testing.T) {
-	const attempts = 5
-	mixed := 0
-	for attempt := 1; attempt <= attempts && mixed == 0; attempt++ {
-		mixed = crashDuringPipelines(t, attempt)
-	}
-	if mixed == 0 {
-		t.Errorf("no pipeline was cut mid-way in %d crashes: replies read before a crash are not recorded as ok", attempts)
+	for _, client := range writerClients {
+		t.Run(string(client), func(t *testing.T) {
+			const attempts = 5
+			mixed := 0
+			for attempt := 1; attempt <= attempts && mixed == 0; attempt++ {
+				mixed = crashDuringPipelines(t, client, attempt)
+			}
+			if mixed == 0 {
+				t.Errorf("no pipeline was cut mid-way in %d crashes: replies read before a crash are not recorded as ok", attempts)
+			}
+		})
 	}
 }
 
 // crashDuringPipelines runs one crash and returns how many pipelines had both
 // ok and unknown ops.
-func crashDuringPipelines(t *testing.T, attempt int) int {
+func crashDuringPipelines(t *testing.T, client WriterClient, attempt int) int {
 	t.Helper()
 	srv := startServer(t, "--appendonly", "yes", "--appendfsync", "always")
 	prefix := fmt.Sprintf("vc:pipecrash%d:", attempt)
@@ -118,6 +125,7 @@ func crashDuringPipelines(t *testing.T, attempt int) int {
 	w, err := StartWriter(context.Background(), WriterConfig{
 		Addr:        func() string { return srv.addr },
 		Prefix:      prefix,
+		Client:      client,
 		Conns:       4,
 		Pipeline:    16,
 		ValueSize:   4096,

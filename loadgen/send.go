@@ -44,22 +44,47 @@ func (p *preparedSet) fill(prefix string, s slot, w *Writer) {
 // pauses before the next attempt, so a dead server is not hammered).
 func (c *writerConn) send(batch []slot) (connected bool) {
 	w := c.w
-	if c.client != nil && w.offset()-c.lastDone > idleCheck && !alive(c.raw) {
+	if c.raw != nil && w.offset()-c.lastDone > idleCheck && !alive(c.raw) {
 		c.reset()
 	}
-	if c.client == nil {
-		attempt := w.offset()
-		nc, err := dial(w.cfg.Conn, w.cfg.Addr(), w.cfg.DialTimeout)
-		if err != nil {
-			outcome, kind := Classify(err, false)
-			for _, s := range batch {
-				c.record(s, attempt, attempt, outcome, kind)
-			}
-			return false
+	if c.raw == nil && !c.connect(batch) {
+		return false
+	}
+	if c.resp != nil {
+		c.sendRESP(batch)
+	} else {
+		c.sendGoRedis(batch)
+	}
+	return true
+}
+
+// connect opens (and authenticates) the connection for the configured
+// client. A failed connect fails the batch: nothing was sent.
+func (c *writerConn) connect(batch []slot) bool {
+	w := c.w
+	attempt := w.offset()
+	nc, err := dial(w.cfg.Conn, w.cfg.Addr(), w.cfg.DialTimeout)
+	if err != nil {
+		outcome, kind := Classify(err, false)
+		for _, s := range batch {
+			c.record(s, attempt, attempt, outcome, kind)
 		}
-		c.client, c.raw = newClient(w.cfg.Conn, nc, w.cfg.OpTimeout), nc
+		return false
+	}
+	c.raw = nc
+	if w.cfg.Client == WriterClientRESP {
+		c.resp = newRespConn(nc, w.cfg.OpTimeout)
+	} else {
+		c.client = newClient(w.cfg.Conn, nc, w.cfg.OpTimeout)
 		c.pipe = c.client.Pipeline()
 	}
+	return true
+}
+
+// sendGoRedis sends the batch through go-redis: one SET alone, or a
+// pipeline.
+func (c *writerConn) sendGoRedis(batch []slot) {
+	w := c.w
 	for len(c.sets) < len(batch) {
 		p := newPreparedSet(w.cfg.ValueSize)
 		c.sets = append(c.sets, p)
@@ -89,5 +114,31 @@ func (c *writerConn) send(batch []slot) (connected bool) {
 	if broken {
 		c.reset()
 	}
-	return true
+}
+
+// sendRESP sends the batch as raw RESP (WriterClientRESP) and classifies
+// each reply as sendGoRedis does: +OK is OK, an error reply Fail with its
+// kind, and every op whose reply was not read when the connection failed
+// Unknown (a reply read before the failure still counts, as ClassifyStatus
+// counts go-redis's).
+func (c *writerConn) sendRESP(batch []slot) {
+	w := c.w
+	for _, s := range batch {
+		c.resp.appendSet(w.cfg.Prefix, w.cfg.StartSeq+s.n, w.startOff+s.due, w.cfg.ValueSize)
+	}
+	sent := w.offset()
+	var err error
+	c.replies, err = c.resp.exchange(len(batch), c.replies[:0])
+	done := w.offset()
+	for i, s := range batch {
+		outcome, kind := Classify(err, true)
+		if i < len(c.replies) {
+			outcome, kind = Classify(c.replies[i], true)
+		}
+		c.record(s, sent, done, outcome, kind)
+	}
+	c.lastDone = done
+	if err != nil {
+		c.reset()
+	}
 }

@@ -59,6 +59,9 @@ type WriterConfig struct {
 	// (refused, timed out, no such host) before trying again (default 1 ms),
 	// so a dead server is not hammered by a hot loop.
 	RefusedPause time.Duration
+	// Client is what the SETs go through (default WriterClientGoRedis;
+	// WriterClientRESP is the fast path for capacity runs).
+	Client WriterClient
 	// Spool, when set, is a new file the History is written to as ops
 	// complete (fixed-size records in Seq order) instead of being kept in
 	// memory: the harness then holds a few MB whatever the trial's length.
@@ -95,6 +98,11 @@ func (cfg *WriterConfig) validate() error {
 	case cfg.ValueSize < 0, cfg.OpTimeout < 0, cfg.DialTimeout < 0, cfg.Pipeline < 0, cfg.RefusedPause < 0:
 		return errors.New("writer config: negative ValueSize, OpTimeout, DialTimeout, Pipeline or RefusedPause")
 	}
+	client, err := ParseWriterClient(string(cfg.Client))
+	if err != nil {
+		return fmt.Errorf("writer config: %w", err)
+	}
+	cfg.Client = client
 	if cfg.Conns == 0 {
 		cfg.Conns = defaultConns
 	}
@@ -378,6 +386,8 @@ type writerConn struct {
 	sets     []*preparedSet // one pre-built SET per pipeline slot
 	cmders   []redis.Cmder  // the same SETs, as a pipeline takes them
 	pipe     redis.Pipeliner
+	resp     *respConn // WriterClientRESP's connection, instead of client
+	replies  []error   // WriterClientRESP: the batch's replies
 }
 
 // idleCheck is how long a connection may sit unused before it is checked
@@ -441,10 +451,13 @@ func (c *writerConn) record(s slot, sent, done time.Duration, outcome Outcome, k
 
 // reset throws the client away; the next op connects afresh.
 func (c *writerConn) reset() {
-	if c.client != nil {
+	switch {
+	case c.client != nil:
 		_ = c.client.Close()
-		c.client, c.raw, c.pipe = nil, nil, nil
+	case c.raw != nil:
+		_ = c.raw.Close()
 	}
+	c.client, c.raw, c.pipe, c.resp = nil, nil, nil, nil
 }
 
 // opLogChunk is how many ops one chunk of an opLog holds (320 KiB).

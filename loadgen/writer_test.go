@@ -33,6 +33,10 @@ func runWriter(t *testing.T, cfg WriterConfig) (*Writer, *History) {
 	return w, w.Stop()
 }
 
+// writerClients are the clients the writer tests run each behaviour
+// through: the resp fast path must record what go-redis records.
+var writerClients = []WriterClient{WriterClientGoRedis, WriterClientRESP}
+
 // checkContiguous fails unless ops are seq first, first+1, ... in order.
 func checkContiguous(t *testing.T, h *History, first uint64) {
 	t.Helper()
@@ -53,52 +57,55 @@ func TestWriterAchievesTargetRate(t *testing.T) {
 		{1000, 1500 * time.Millisecond},
 		{10000, 1500 * time.Millisecond},
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%g/s", tt.rate), func(t *testing.T) {
-			prefix := fmt.Sprintf("vc:rate%g:", tt.rate)
-			w, h := runWriter(t, WriterConfig{
-				Addr:        func() string { return srv.addr },
-				Prefix:      prefix,
-				Pacer:       ConstantPacer{Freq: tt.rate},
-				MaxOps:      1 << 30,
-				MaxDuration: tt.dur,
-			})
-			want := int(math.Ceil(tt.rate * tt.dur.Seconds()))
-			if len(h.Ops) != want {
-				t.Errorf("%d ops issued, want %d (rate x schedule)", len(h.Ops), want)
-			}
-			checkContiguous(t, h, 1)
-			from := w.Started()
-			got := h.AchievedRate(from, from+tt.dur)
-			if math.Abs(got-tt.rate) > 0.01*tt.rate {
-				ok, fail, unknown := h.Counts()
-				t.Errorf("achieved %.1f/s, want %g/s within 1%% (ok %d, fail %d, unknown %d)", got, tt.rate, ok, fail, unknown)
-			}
-			lat := h.Latency(from, from+tt.dur)
-			t.Logf("%g/s: %d ops, achieved %.2f/s, latency from intended p50 %.2f ms p99 %.2f ms max %.2f ms",
-				tt.rate, len(h.Ops), got, float64(lat.ValueAtQuantile(50))/1000, float64(lat.ValueAtQuantile(99))/1000, float64(lat.Max())/1000)
+	for _, client := range writerClients {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/%g/s", client, tt.rate), func(t *testing.T) {
+				prefix := fmt.Sprintf("vc:rate%s%g:", client, tt.rate)
+				w, h := runWriter(t, WriterConfig{
+					Addr:        func() string { return srv.addr },
+					Prefix:      prefix,
+					Client:      client,
+					Pacer:       ConstantPacer{Freq: tt.rate},
+					MaxOps:      1 << 30,
+					MaxDuration: tt.dur,
+				})
+				want := int(math.Ceil(tt.rate * tt.dur.Seconds()))
+				if len(h.Ops) != want {
+					t.Errorf("%d ops issued, want %d (rate x schedule)", len(h.Ops), want)
+				}
+				checkContiguous(t, h, 1)
+				from := w.Started()
+				got := h.AchievedRate(from, from+tt.dur)
+				if math.Abs(got-tt.rate) > 0.01*tt.rate {
+					ok, fail, unknown := h.Counts()
+					t.Errorf("achieved %.1f/s, want %g/s within 1%% (ok %d, fail %d, unknown %d)", got, tt.rate, ok, fail, unknown)
+				}
+				lat := h.Latency(from, from+tt.dur)
+				t.Logf("%g/s: %d ops, achieved %.2f/s, latency from intended p50 %.2f ms p99 %.2f ms max %.2f ms",
+					tt.rate, len(h.Ops), got, float64(lat.ValueAtQuantile(50))/1000, float64(lat.ValueAtQuantile(99))/1000, float64(lat.Max())/1000)
 
-			// Every acknowledged write is in the server with the value it claims.
-			keys := make([]string, 0, len(h.Ops))
-			for _, op := range h.Ops {
-				if op.Outcome == OK {
-					keys = append(keys, Key(prefix, op.Seq))
+				// Every acknowledged write is in the server with the value it claims.
+				keys := make([]string, 0, len(h.Ops))
+				for _, op := range h.Ops {
+					if op.Outcome == OK {
+						keys = append(keys, Key(prefix, op.Seq))
+					}
 				}
-			}
-			values := readBack(context.Background(), t, srv.client(), keys)
-			j := 0
-			for _, op := range h.Ops {
-				if op.Outcome != OK {
-					continue
+				values := readBack(context.Background(), t, srv.client(), keys)
+				j := 0
+				for _, op := range h.Ops {
+					if op.Outcome != OK {
+						continue
+					}
+					seq, intended, ok := ParseValue(values[j])
+					if !ok || seq != op.Seq || intended != op.Intended {
+						t.Fatalf("key %s holds %q (seq %d, intended %v, valid %v), want seq %d intended %v",
+							keys[j], values[j], seq, intended, ok, op.Seq, op.Intended)
+					}
+					j++
 				}
-				seq, intended, ok := ParseValue(values[j])
-				if !ok || seq != op.Seq || intended != op.Intended {
-					t.Fatalf("key %s holds %q (seq %d, intended %v, valid %v), want seq %d intended %v",
-						keys[j], values[j], seq, intended, ok, op.Seq, op.Intended)
-				}
-				j++
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -108,19 +115,22 @@ func sleepUntil(base time.Time, offset time.Duration) {
 }
 
 func TestWriterRecordsCrashOutageAndResumes(t *testing.T) {
-	for _, rate := range []int{50, 2000} {
-		t.Run(fmt.Sprintf("%d/s", rate), func(t *testing.T) { testCrashOutage(t, rate) })
+	for _, client := range writerClients {
+		for _, rate := range []int{50, 2000} {
+			t.Run(fmt.Sprintf("%s/%d/s", client, rate), func(t *testing.T) { testCrashOutage(t, client, rate) })
+		}
 	}
 }
 
 // testCrashOutage SIGKILLs the server 0.7 s into a 2.5 s schedule and starts
 // a new one on the same port 0.3 s later.
-func testCrashOutage(t *testing.T, rate int) {
+func testCrashOutage(t *testing.T, client WriterClient, rate int) {
 	srv := startServer(t)
 	base := time.Now()
 	cfg := WriterConfig{
 		Addr:        func() string { return srv.addr },
 		Prefix:      "vc:outage:",
+		Client:      client,
 		Pacer:       ConstantPacer{Freq: float64(rate)},
 		Base:        base,
 		MaxOps:      1 << 30,
@@ -252,11 +262,18 @@ func checkResumed(t *testing.T, h *History, answering time.Duration, firstAck *O
 }
 
 func TestWriterRecordsUnknownWhenServerHangs(t *testing.T) {
+	for _, client := range writerClients {
+		t.Run(string(client), func(t *testing.T) { testServerHangs(t, client) })
+	}
+}
+
+func testServerHangs(t *testing.T, client WriterClient) {
 	srv := startServer(t)
 	base := time.Now()
 	cfg := WriterConfig{
 		Addr:        func() string { return srv.addr },
 		Prefix:      "vc:hang:",
+		Client:      client,
 		Pacer:       ConstantPacer{Freq: 500},
 		Base:        base,
 		MaxOps:      1 << 30,
@@ -346,63 +363,66 @@ func TestWriterStopAndCancel(t *testing.T) {
 	srv := startServer(t)
 	_ = srv.client().Ping(context.Background()) // settle the test's own goroutines first
 	before := runtime.NumGoroutine()
-	for _, how := range []string{"Stop", "cancel"} {
-		t.Run(how, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			base := time.Now()
-			w, err := StartWriter(ctx, WriterConfig{
-				Addr:        func() string { return srv.addr },
-				Prefix:      "vc:stop:",
-				Pacer:       ConstantPacer{Freq: 1000},
-				Base:        base,
-				StartSeq:    1000,
-				MaxOps:      1 << 30,
-				MaxDuration: time.Minute,
+	for _, client := range writerClients {
+		for _, how := range []string{"Stop", "cancel"} {
+			t.Run(string(client)+"/"+how, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				base := time.Now()
+				w, err := StartWriter(ctx, WriterConfig{
+					Addr:        func() string { return srv.addr },
+					Prefix:      "vc:stop:",
+					Client:      client,
+					Pacer:       ConstantPacer{Freq: 1000},
+					Base:        base,
+					StartSeq:    1000,
+					MaxOps:      1 << 30,
+					MaxDuration: time.Minute,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sleepUntil(base, 300*time.Millisecond)
+				stopAt := time.Since(base)
+				var h *History
+				if how == "Stop" {
+					h = w.Stop()
+				} else {
+					cancel()
+					select {
+					case <-w.Done():
+					case <-time.After(5 * time.Second):
+						t.Fatal("Done not closed 5s after cancel")
+					}
+					h = w.Stop()
+				}
+				stopped := time.Since(base)
+				if h2 := w.Stop(); h2 != h {
+					t.Error("second Stop returned a different history")
+				}
+				checkContiguous(t, h, 1000)
+				// Bounds from what was observed, not a tolerance: the writer
+				// ran, and it issued nothing due after its stop returned (at
+				// 1000/s, at most one op per millisecond up to then). How close
+				// it kept to the rate is the pacer's benchmark's business.
+				if due := int(stopped/time.Millisecond) + 1; len(h.Ops) == 0 || len(h.Ops) > due {
+					t.Errorf("%d ops; want 1..%d (due by the stop's return at %v, asked at %v)", len(h.Ops), due, stopped, stopAt)
+				}
+				for _, op := range h.Ops {
+					if op.Intended > stopped {
+						t.Errorf("op %d due at %v, after the stop returned at %v", op.Seq, op.Intended, stopped)
+					}
+				}
+				ok, fail, unknown := h.Counts()
+				st := w.Stats()
+				if st.Issued != uint64(len(h.Ops)) || st.Acked != uint64(ok) || st.Failed != uint64(fail) || st.Unknown != uint64(unknown) {
+					t.Errorf("stats %+v disagree with the history (%d ops: %d ok, %d fail, %d unknown)", st, len(h.Ops), ok, fail, unknown)
+				}
+				if st.LastAck <= 0 || st.LastAck > time.Since(base) {
+					t.Errorf("LastAck %v outside the run", st.LastAck)
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sleepUntil(base, 300*time.Millisecond)
-			stopAt := time.Since(base)
-			var h *History
-			if how == "Stop" {
-				h = w.Stop()
-			} else {
-				cancel()
-				select {
-				case <-w.Done():
-				case <-time.After(5 * time.Second):
-					t.Fatal("Done not closed 5s after cancel")
-				}
-				h = w.Stop()
-			}
-			stopped := time.Since(base)
-			if h2 := w.Stop(); h2 != h {
-				t.Error("second Stop returned a different history")
-			}
-			checkContiguous(t, h, 1000)
-			// Bounds from what was observed, not a tolerance: the writer
-			// ran, and it issued nothing due after its stop returned (at
-			// 1000/s, at most one op per millisecond up to then). How close
-			// it kept to the rate is the pacer's benchmark's business.
-			if due := int(stopped/time.Millisecond) + 1; len(h.Ops) == 0 || len(h.Ops) > due {
-				t.Errorf("%d ops; want 1..%d (due by the stop's return at %v, asked at %v)", len(h.Ops), due, stopped, stopAt)
-			}
-			for _, op := range h.Ops {
-				if op.Intended > stopped {
-					t.Errorf("op %d due at %v, after the stop returned at %v", op.Seq, op.Intended, stopped)
-				}
-			}
-			ok, fail, unknown := h.Counts()
-			st := w.Stats()
-			if st.Issued != uint64(len(h.Ops)) || st.Acked != uint64(ok) || st.Failed != uint64(fail) || st.Unknown != uint64(unknown) {
-				t.Errorf("stats %+v disagree with the history (%d ops: %d ok, %d fail, %d unknown)", st, len(h.Ops), ok, fail, unknown)
-			}
-			if st.LastAck <= 0 || st.LastAck > time.Since(base) {
-				t.Errorf("LastAck %v outside the run", st.LastAck)
-			}
-		})
+		}
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {

@@ -89,6 +89,10 @@ type Trial struct {
 	TrialStartUnixMs int64   `json:"trial_start_unix_ms"`
 	RatePerS         float64 `json:"rate_per_s"`
 	AchievedRatePerS float64 `json:"achieved_rate_per_s"` // before the fault
+	// WriterClient is set when the measured writes went through the resp
+	// fast path instead of go-redis (load.client): their latencies are
+	// then a raw client's, not an application's.
+	WriterClient string `json:"writer_client,omitempty"`
 
 	Writes     int `json:"writes"` // all ops issued
 	Acked      int `json:"acked"`

@@ -110,6 +110,9 @@ func (ev *evidence) baseTrial(env *trialEnv) *result.Trial {
 	if ev.replan.rate > 0 {
 		t.RatePerS = ev.replan.rate
 	}
+	if p.Client == loadgen.WriterClientRESP {
+		t.WriterClient = string(p.Client)
+	}
 	if p.RuleIndex >= 0 {
 		t.Rule = p.RealRules[p.RuleIndex].String()
 	}

@@ -75,6 +75,7 @@ func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolic
 		Prefix:      env.plan.Prefix,
 		Conns:       env.plan.Conns,
 		ValueSize:   env.plan.ValueSize,
+		Client:      env.plan.Client,
 		Pacer:       loadgen.ConstantPacer{Freq: rate},
 		Base:        env.base,
 		MaxOps:      maxOps,
@@ -90,11 +91,19 @@ func startLoad(ctx context.Context, env *trialEnv, rate float64, rules savepolic
 		env.logf("the writes' history streams to %s (up to %d ops, above %d)", spool, maxOps, env.cfg.spoolAbove())
 	}
 	if pred.Fires {
-		env.logf("writing at %s on %d connections; waiting for a save during load (rule %s expected)", savepolicy.FormatRate(rate), env.plan.Conns, pred.Rule)
+		env.logf("writing at %s on %d connections%s; waiting for a save during load (rule %s expected)", savepolicy.FormatRate(rate), env.plan.Conns, clientNote(env.plan.Client), pred.Rule)
 	} else {
-		env.logf("writing at %s on %d connections (persistence %s: no snapshot cycle)", savepolicy.FormatRate(rate), env.plan.Conns, env.plan.Strategy)
+		env.logf("writing at %s on %d connections%s (persistence %s: no snapshot cycle)", savepolicy.FormatRate(rate), env.plan.Conns, clientNote(env.plan.Client), env.plan.Strategy)
 	}
 	return &loadRun{writer: writer, saves: saves, rate: rate, rules: rules, start: time.Now(), limit: limit, bgsave: bgsave}, nil
+}
+
+// clientNote names a writer client other than the default, for the log.
+func clientNote(c loadgen.WriterClient) string {
+	if c == loadgen.WriterClientRESP {
+		return " through the resp client"
+	}
+	return ""
 }
 
 // DefaultSpoolAboveOps is Config.SpoolAboveOps's default: a History of 8Mi

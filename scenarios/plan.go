@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trigpointing/valkey-chaos/loadgen"
 	"github.com/trigpointing/valkey-chaos/result"
 	"github.com/trigpointing/valkey-chaos/savepolicy"
 	"github.com/trigpointing/valkey-chaos/target"
@@ -30,10 +31,11 @@ type TrialPlan struct {
 	TimeScale   float64
 	Rate        float64 // scaled writes/s, re-planned from the measured BGSAVE (replan)
 	Conns       int
-	ValueSize   int    // measured writes
-	Keys        int64  // dataset keys to preload
-	DatasetSize int    // dataset value size
-	Prefix      string // vc:<run-id>.<seq>:
+	ValueSize   int                  // measured writes
+	Client      loadgen.WriterClient // what the measured writes go through
+	Keys        int64                // dataset keys to preload
+	DatasetSize int                  // dataset value size
+	Prefix      string               // vc:<run-id>.<seq>:
 	StopTimeout time.Duration
 	TaskMemory  int64   // hard memory limit in bytes; 0: none
 	FaultAt     float64 // fraction of the way from a save's end to the next fork
@@ -75,7 +77,8 @@ func Plan(cfg Config, scens []*Scenario) ([]TrialPlan, error) {
 		}
 		base := TrialPlan{Scenario: s, Rules: scaled, RealRules: cfg.SaveReal, TimeScale: cfg.TimeScale,
 			Conns: orDefault(s.Load.Conns, 16), ValueSize: orDefault(s.Load.ValueSize, 100),
-			Keys: s.Dataset.Keys, DatasetSize: orDefault(s.Dataset.ValueSize, 100),
+			Client: loadgen.WriterClient(s.Load.Client),
+			Keys:   s.Dataset.Keys, DatasetSize: orDefault(s.Dataset.ValueSize, 100),
 			StopTimeout: time.Duration(s.StopTimeout), FaultAt: s.FaultAt}
 		switch {
 		case s.sizeKeys > 0:

@@ -115,12 +115,26 @@ func quick(t *testing.T, fault, stopTimeout string) *Scenario {
 	return mustScenario(t, fmt.Sprintf(quickScenario, fault, stopTimeout))
 }
 
+// Through either writer client (load.client): the resp fast path must
+// measure what go-redis measures.
 func TestCrashLosesAPointInTimeSuffixWithinThePrediction(t *testing.T) {
-	run, err := runTrials(t, context.Background(), runSetup{save: "1 1000"}, quick(t, "crash", "30s"))
+	for _, client := range []string{"go-redis", "resp"} {
+		t.Run(client, func(t *testing.T) {
+			s := mustScenario(t, strings.Replace(fmt.Sprintf(quickScenario, "crash", "30s"), "conns: 8}", "conns: 8, client: "+client+"}", 1))
+			testCrashLoss(t, s, map[string]string{"go-redis": "", "resp": "resp"}[client])
+		})
+	}
+}
+
+func testCrashLoss(t *testing.T, s *Scenario, wantClient string) {
+	run, err := runTrials(t, context.Background(), runSetup{save: "1 1000"}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := run.Trials[0]
+	if tr.WriterClient != wantClient {
+		t.Errorf("writer_client %q, want %q", tr.WriterClient, wantClient)
+	}
 	if tr.Verdict != "pass" {
 		t.Fatalf("verdict %s: %v", tr.Verdict, tr.Reasons)
 	}
@@ -264,6 +278,7 @@ func TestScenarioSpecErrors(t *testing.T) {
 		{"bad fault_at", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 1.5\n", "fault_at"},
 		{"fault_at 0 written out (it ran at 0.9)", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 0\n", "fault_at 0: use a fraction"},
 		{"fault_at 0.0", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nfault_at: 0.0\n", "fault_at 0"},
+		{"unknown writer client", "name: x\nfaults: [crash]\nload: {rate: 1/s, client: hiredis}\n", "load.client: writer client \"hiredis\": want go-redis or resp"},
 		{"bad SLO in expect", "name: x\nfaults: [crash]\nload: {rate: 1/s}\nexpect: [\"rto<=banana\"]\n", "expect: SLO \"rto<=banana\""},
 	}
 	for _, tc := range tests {

@@ -98,6 +98,10 @@ type Load struct {
 	Rate      string `yaml:"rate"`
 	Conns     int    `yaml:"conns"`
 	ValueSize int    `yaml:"value_size"`
+	// Client is what the measured writes go through: go-redis (the
+	// default, the client applications run) or resp, the writer's raw RESP
+	// fast path for rates a go-redis writer cannot keep (issue 16).
+	Client string `yaml:"client"`
 }
 
 // Dataset is preloaded before the measured writes.
@@ -194,6 +198,9 @@ func (s *Scenario) validate() error {
 		if i, err := strconv.Atoi(s.Load.Rule); err != nil || i < 0 {
 			return fmt.Errorf("load.rule %q: use each, sweep or a 0-based rule index", s.Load.Rule)
 		}
+	}
+	if _, err := loadgen.ParseWriterClient(s.Load.Client); err != nil {
+		return fmt.Errorf("load.client: %w", err)
 	}
 	if s.Load.Points != 0 && s.Load.Rule != "sweep" {
 		return fmt.Errorf("load.points %d: only a sweep (load.rule: sweep) has points", s.Load.Points)

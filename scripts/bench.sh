@@ -79,7 +79,10 @@ throughput() {
     "$r" ">=" 1.0 "busy machine: compare CPU/$3"
 }
 for p in 1 16; do
-  throughput "BenchmarkSetThroughput/P$p" "SET throughput P$p (4 conns, 100 B)" SET
+  throughput "BenchmarkSetThroughput/P$p" "SET throughput P$p (go-redis, the default; 4 conns, 100 B)" SET
+done
+for p in 1 16; do
+  throughput "BenchmarkSetThroughput/resp-P$p" "SET throughput P$p (load.client: resp, the raw RESP fast path; 4 conns, 100 B)" SET
 done
 for c in default tuned; do
   throughput "BenchmarkReaderThroughput/$c" "GET throughput (the reader, client $c; 4 conns, P1, 100 B hits)" GET

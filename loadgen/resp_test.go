@@ -1,0 +1,169 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
+)
+
+// scriptedServer answers the SETs of one connection with replies, one line
+// each in order, and then closes it; later connections are closed at once
+// (refused, to the writer).
+func scriptedServer(t *testing.T, replies []string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		served := false
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if served {
+				c.Close()
+				continue
+			}
+			served = true
+			r := bufio.NewReader(c)
+			for sets := 0; sets < len(replies); {
+				name, err := readCommand(r)
+				if err != nil {
+					break
+				}
+				if name == "HELLO" {
+					fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
+					continue
+				}
+				sets++
+			}
+			for _, reply := range replies {
+				fmt.Fprint(c, reply+"\r\n")
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// outcomes is each op's outcome/kind, for comparing two clients' Histories.
+func outcomes(h *History) []string {
+	var out []string
+	for _, op := range h.Ops {
+		out = append(out, op.Outcome.String()+"/"+op.Err.String())
+	}
+	return out
+}
+
+// The resp client files every reply as go-redis's does: the same History
+// outcomes from the same replies, whatever their kind.
+func TestRESPClientClassifiesRepliesAsGoRedis(t *testing.T) {
+	tests := []struct {
+		name    string
+		replies []string
+		want    []string
+	}{
+		{"all ok", []string{"+OK", "+OK", "+OK"}, []string{"ok/", "ok/", "ok/"}},
+		{"error replies", []string{
+			"+OK",
+			"-LOADING Valkey is loading the dataset in memory",
+			"-MISCONF Valkey is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+			"-OOM command not allowed when used memory > 'maxmemory'.",
+			"-READONLY You can't write against a read only replica.",
+			"+OK",
+		}, []string{"ok/", "fail/loading", "fail/misconf", "fail/other", "fail/other", "ok/"}},
+		{"closed after an error reply", []string{"-LOADING Valkey is loading", "+OK"}, []string{"fail/loading", "ok/", "unknown/conn", "unknown/conn"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := len(tt.want)
+			got := map[WriterClient][]string{}
+			for _, client := range writerClients {
+				addr := scriptedServer(t, tt.replies)
+				_, h := runWriter(t, WriterConfig{
+					Addr:        func() string { return addr },
+					Client:      client,
+					Conns:       1,
+					Pipeline:    n,
+					Pacer:       ConstantPacer{Freq: math.Inf(1)}, // one pipeline
+					MaxOps:      uint64(n),
+					MaxDuration: 10 * time.Second,
+					OpTimeout:   5 * time.Second,
+				})
+				got[client] = outcomes(h)
+				if !slices.Equal(got[client], tt.want) {
+					t.Errorf("%s: %v, want %v", client, got[client], tt.want)
+				}
+			}
+		})
+	}
+}
+
+// Against a server with a password, both clients authenticate with the
+// right one, and with a wrong one fail every op as a refused connect
+// (fail/other, nothing applied). Before AUTH moved into dial, the go-redis
+// writer recorded half of them fail/conn: after the AUTH error reply its
+// one-connection pool dialed again and was refused.
+func TestRESPClientAuthenticatesAsGoRedis(t *testing.T) {
+	srv := startServer(t)
+	if err := srv.client().ConfigSet(context.Background(), "requirepass", "s3cret").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		password string
+		want     Outcome
+		kinds    map[string]int
+	}{
+		{"s3cret", OK, map[string]int{"ok/": 200}},
+		{"wrong", Fail, map[string]int{"fail/other": 200}},
+	} {
+		for _, client := range writerClients {
+			t.Run(tt.password+"/"+string(client), func(t *testing.T) {
+				prefix := fmt.Sprintf("vc:auth%s%s:", tt.password, client)
+				_, h := runWriter(t, WriterConfig{
+					Addr:        func() string { return srv.addr },
+					Conn:        valkeyconn.Settings{Auth: valkeyconn.Auth{Password: tt.password}},
+					Prefix:      prefix,
+					Client:      client,
+					Conns:       2,
+					Pacer:       ConstantPacer{Freq: 2000},
+					MaxOps:      200,
+					MaxDuration: 10 * time.Second,
+				})
+				if len(h.Ops) != 200 {
+					t.Fatalf("%d ops, want 200", len(h.Ops))
+				}
+				kinds := map[string]int{}
+				for _, op := range h.Ops {
+					kinds[op.Outcome.String()+"/"+op.Err.String()]++
+				}
+				if !maps.Equal(kinds, tt.kinds) {
+					t.Errorf("ops by outcome/kind %v, want %v", kinds, tt.kinds)
+				}
+				admin := redis.NewClient(&redis.Options{Addr: srv.addr, Password: "s3cret", Protocol: 2, DisableIdentity: true})
+				defer admin.Close()
+				keys, err := admin.Keys(context.Background(), prefix+"*").Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := len(keys)
+				if want := map[Outcome]int{OK: 200, Fail: 0}[tt.want]; n != want {
+					t.Errorf("%d keys under %s in the server, want %d (%v)", n, prefix, want, kinds)
+				}
+			})
+		}
+	}
+}
