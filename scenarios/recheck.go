@@ -206,6 +206,8 @@ func differences(a, b *result.Trial) []string {
 	diff("loss_window_s", fmtWindow(a.LossWindowS), fmtWindow(b.LossWindowS))
 	diff("snapshot_source", a.SnapshotSource, b.SnapshotSource)
 	diff("stale_load", a.StaleLoad != nil, b.StaleLoad != nil)
+	diff("never_served", a.NeverServed, b.NeverServed)
+	diff("loss_window_verdict", a.LossWindowVerdict, b.LossWindowVerdict)
 	diff("reasons", strings.Join(a.Reasons, "; "), strings.Join(b.Reasons, "; "))
 	if d := a.SnapshotUnixMs - b.SnapshotUnixMs; d > 1 || d < -1 {
 		diff("snapshot_unix_ms", a.SnapshotUnixMs, b.SnapshotUnixMs)
