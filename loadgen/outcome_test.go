@@ -14,10 +14,10 @@ import (
 	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
-// replyServer accepts connections and answers every command line it reads
-// with reply; reply "" never answers, reply "close" closes the connection
-// once it has read the command after HELLO.
-func replyServer(t *testing.T, reply string) string {
+// loopbackServer listens on 127.0.0.1 until the test ends and runs handle
+// on its own goroutine for each connection it accepts (n counts them from
+// 0). It returns the address.
+func loopbackServer(t *testing.T, handle func(c net.Conn, n int)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,38 +25,45 @@ func replyServer(t *testing.T, reply string) string {
 	}
 	t.Cleanup(func() { l.Close() })
 	go func() {
-		for {
+		for n := 0; ; n++ {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					cmd, err := readCommand(r)
-					if err != nil {
-						return
-					}
-					switch {
-					case reply == "":
-						continue // never answer
-					case cmd == "HELLO":
-						// go-redis falls back to RESP2 when HELLO is rejected.
-						fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
-					case reply == "close":
-						return // the SET was read, then the connection drops
-					default:
-						fmt.Fprint(c, reply)
-					}
-				}
-			}()
+			go handle(c, n)
 		}
 	}()
 	return l.Addr().String()
 }
 
-// readCommand reads one RESP array command and returns its name.
+// replyServer accepts connections and answers every command line it reads
+// with reply; reply "" never answers, reply "close" closes the connection
+// once it has read the command after HELLO.
+func replyServer(t *testing.T, reply string) string {
+	t.Helper()
+	return loopbackServer(t, func(c net.Conn, _ int) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			cmd, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			switch {
+			case reply == "":
+				continue // never answer
+			case cmd == "HELLO":
+				// go-redis falls back to RESP2 when HELLO is rejected.
+				fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
+			case reply == "close":
+				return // the SET was read, then the connection drops
+			default:
+				fmt.Fprint(c, reply)
+			}
+		}
+	})
+}
+
 func readCommand(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {

@@ -1,58 +1,21 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
-	"net"
+	"slices"
 	"testing"
 	"time"
 )
 
-// partialServer accepts one connection at a time, reads a whole pipeline of
-// `expect` SETs, answers the first `answer` with +OK and closes the
-// connection (after reading everything, so the close is a FIN and the
-// client gets every reply that was sent). Later connections are refused by
-// closing them at once.
+// partialServer accepts one connection, reads a whole pipeline of `expect`
+// SETs, answers the first `answer` with +OK and closes the connection (after
+// reading everything, so the close is a FIN and the client gets every reply
+// that was sent). Later connections are refused by closing them at once.
 func partialServer(t *testing.T, expect, answer int) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		served := false
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			if served {
-				c.Close()
-				continue
-			}
-			served = true
-			r := bufio.NewReader(c)
-			for sets := 0; sets < expect; {
-				name, err := readCommand(r)
-				if err != nil {
-					break
-				}
-				if name == "HELLO" {
-					fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
-					continue
-				}
-				sets++
-			}
-			for i := 0; i < answer; i++ {
-				fmt.Fprint(c, "+OK\r\n")
-			}
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
+	return scriptedServer(t, expect, slices.Repeat([]string{"+OK"}, answer))
 }
 
 // A reply that was read is an acknowledgement even when the connection dies

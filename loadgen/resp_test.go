@@ -16,47 +16,32 @@ import (
 	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
-// scriptedServer answers the SETs of one connection with replies, one line
-// each in order, and then closes it; later connections are closed at once
-// (refused, to the writer).
-func scriptedServer(t *testing.T, replies []string) string {
+// scriptedServer reads `expect` SETs on its first connection (answering
+// HELLO), then writes replies, one line each, and closes it; later
+// connections are closed at once (refused, to the writer).
+func scriptedServer(t *testing.T, expect int, replies []string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		served := false
-		for {
-			c, err := l.Accept()
+	return loopbackServer(t, func(c net.Conn, n int) {
+		defer c.Close()
+		if n > 0 {
+			return
+		}
+		r := bufio.NewReader(c)
+		for sets := 0; sets < expect; {
+			name, err := readCommand(r)
 			if err != nil {
 				return
 			}
-			if served {
-				c.Close()
+			if name == "HELLO" {
+				fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
 				continue
 			}
-			served = true
-			r := bufio.NewReader(c)
-			for sets := 0; sets < len(replies); {
-				name, err := readCommand(r)
-				if err != nil {
-					break
-				}
-				if name == "HELLO" {
-					fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
-					continue
-				}
-				sets++
-			}
-			for _, reply := range replies {
-				fmt.Fprint(c, reply+"\r\n")
-			}
-			c.Close()
+			sets++
 		}
-	}()
-	return l.Addr().String()
+		for _, reply := range replies {
+			fmt.Fprint(c, reply+"\r\n")
+		}
+	})
 }
 
 // outcomes is each op's outcome/kind, for comparing two clients' Histories.
@@ -92,7 +77,7 @@ func TestRESPClientClassifiesRepliesAsGoRedis(t *testing.T) {
 			n := len(tt.want)
 			got := map[WriterClient][]string{}
 			for _, client := range writerClients {
-				addr := scriptedServer(t, tt.replies)
+				addr := scriptedServer(t, n, tt.replies)
 				_, h := runWriter(t, WriterConfig{
 					Addr:        func() string { return addr },
 					Client:      client,
