@@ -34,17 +34,24 @@ const (
 	// timeout 100 ms, pool timeout 200 ms, 1 retry with 1-10 ms backoff,
 	// 1 dial attempt, pool sized to the reader's concurrency.
 	ReaderClientTuned ReaderClient = "tuned"
+	// ReaderClientRESP is no application's client: raw RESP with the tuned
+	// client's timeouts, no retries and no check of a pooled connection
+	// before every GET (one idle for over 5 ms is peeked at instead). It is
+	// the explicit fast path issue 16 allows for capacity runs that must
+	// out-read valkey-benchmark; its error counts after a restart are a
+	// client's without retries.
+	ReaderClientRESP ReaderClient = "resp"
 )
 
-// ParseReaderClient accepts default or tuned.
+// ParseReaderClient accepts default, tuned or resp.
 func ParseReaderClient(s string) (ReaderClient, error) {
 	switch c := ReaderClient(s); c {
-	case ReaderClientDefault, ReaderClientTuned:
+	case ReaderClientDefault, ReaderClientTuned, ReaderClientRESP:
 		return c, nil
 	case "":
 		return ReaderClientDefault, nil
 	}
-	return "", fmt.Errorf("reader client %q: use default or tuned", s)
+	return "", fmt.Errorf("reader client %q: use default, tuned or resp", s)
 }
 
 // ReaderConfig configures a cache-aside reader.
@@ -172,14 +179,10 @@ func (cfg *ReaderConfig) clientOptions(timeouts *atomic.Uint64) *redis.Options {
 		if err != nil {
 			return nil, err
 		}
-		counted := timeoutCountingConn{Conn: c, timeouts: timeouts}
-		if sc, ok := c.(syscall.Conn); ok {
-			// go-redis checks an idle connection before reuse only through
-			// syscall.Conn: a wrapper without it would hand out connections
-			// the server closed (a restart) as if they were alive.
-			return syscallCountingConn{counted, sc}, nil
-		}
-		return counted, nil
+		// go-redis checks an idle connection before reuse only through
+		// syscall.Conn: a wrapper without it would hand out connections
+		// the server closed (a restart) as if they were alive.
+		return countTimeouts(c, timeouts), nil
 	}
 	return opt
 }
@@ -286,7 +289,7 @@ type ReaderStats struct {
 // evidence of persistence (the writer's History is); fills are changes.
 type Reader struct {
 	cfg      ReaderConfig
-	client   *redis.Client
+	cache    cache
 	start    time.Time
 	startOff time.Duration
 	ctx      context.Context
@@ -328,7 +331,11 @@ func StartReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 	if cfg.ZipfS > 0 {
 		r.zipf = rand.NewZipf(r.rng, cfg.ZipfS, 1, cfg.Keys-1)
 	}
-	r.client = redis.NewClient(cfg.clientOptions(&r.nTimeouts))
+	if cfg.Client == ReaderClientRESP {
+		r.cache = newRespCache(&r.cfg, &r.nTimeouts)
+	} else {
+		r.cache = goRedisCache{redis.NewClient(cfg.clientOptions(&r.nTimeouts))}
+	}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.start = time.Now()
 	r.startOff = r.start.Sub(cfg.Base)
@@ -367,7 +374,7 @@ func (r *Reader) Stop() *ReadLog {
 	r.cancel()
 	<-r.done
 	r.stopOnce.Do(func() {
-		_ = r.client.Close()
+		_ = r.cache.close()
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.spool != nil {
@@ -445,13 +452,13 @@ func (r *Reader) request(key uint64, intended time.Duration) Read {
 	name := DatasetKey(r.cfg.Prefix, int64(key))
 	// In-flight requests finish after Stop, bounded by the client's timeouts.
 	ctx := context.Background()
-	err := r.client.Get(ctx, name).Err()
+	found, err := r.cache.get(ctx, name)
 	rd.Done = r.offset()
 	switch {
-	case err == nil:
+	case found:
 		rd.Result = Hit
 		return rd
-	case errors.Is(err, redis.Nil):
+	case err == nil:
 		rd.Result = Miss
 	default:
 		rd.Result = ReadError
@@ -464,7 +471,7 @@ func (r *Reader) request(key uint64, intended time.Duration) Read {
 		return rd
 	}
 	value := Value(key, intended, r.cfg.ValueSize)
-	err = r.client.Set(ctx, name, value, r.cfg.FillTTL).Err()
+	err = r.cache.set(ctx, name, value, r.cfg.FillTTL)
 	rd.FillDone = r.offset()
 	rd.Fill = FillOK
 	if err != nil {

@@ -57,7 +57,7 @@ func valkeyBenchmarkGet(b *testing.B, port, conns, ops, keyspace, valueSize int)
 //	go test -run '^$' -bench ReaderThroughput -benchtime 1x ./loadgen -args -loadgen.rounds 7
 func BenchmarkReaderThroughput(b *testing.B) {
 	const keys, conns = 100_000, 4
-	for _, client := range []ReaderClient{ReaderClientDefault, ReaderClientTuned} {
+	for _, client := range []ReaderClient{ReaderClientDefault, ReaderClientTuned, ReaderClientRESP} {
 		b.Run(string(client), func(b *testing.B) {
 			srv := startServer(b)
 			if *benchPin {

@@ -54,7 +54,7 @@ func waitReader(t *testing.T, r *Reader, bound time.Duration) []Read {
 // The server's own counters are the oracle: every GET is a keyspace hit or
 // miss, every fill a SET, and the keys in the server are the keys filled.
 func TestReaderCountsAgreeWithServer(t *testing.T) {
-	for _, client := range []ReaderClient{ReaderClientDefault, ReaderClientTuned} {
+	for _, client := range []ReaderClient{ReaderClientDefault, ReaderClientTuned, ReaderClientRESP} {
 		t.Run(string(client), func(t *testing.T) {
 			srv := startServer(t)
 			const rate, dur = 1000.0, 1500 * time.Millisecond
@@ -121,6 +121,8 @@ func TestReaderThroughRestart(t *testing.T) {
 		{false, ReaderClientDefault},
 		{true, ReaderClientTuned},
 		{true, ReaderClientDefault},
+		{false, ReaderClientRESP},
+		{true, ReaderClientRESP},
 	}
 	for _, tt := range tests {
 		t.Run(map[bool]string{false: "no-dump", true: "dump"}[tt.dump]+"/"+string(tt.client), func(t *testing.T) {
@@ -230,7 +232,7 @@ func TestReaderConfigRejectsBadInput(t *testing.T) {
 		{"no prefix", func(c *ReaderConfig) { c.Prefix = "" }, "Prefix"},
 		{"no keys", func(c *ReaderConfig) { c.Keys = 0 }, "Keys"},
 		{"zipf 1", func(c *ReaderConfig) { c.ZipfS = 1 }, "ZipfS"},
-		{"client", func(c *ReaderConfig) { c.Client = "fast" }, "use default or tuned"},
+		{"client", func(c *ReaderConfig) { c.Client = "fast" }, "use default, tuned or resp"},
 		{"unbounded", func(c *ReaderConfig) { c.MaxDuration = 0 }, "MaxDuration"},
 	}
 	for _, tt := range tests {
@@ -261,4 +263,15 @@ func TestReaderConnectionsStayCheckableByThePool(t *testing.T) {
 		}
 		c.Close()
 	}
+	// The resp client's idle check peeks at the socket the same way.
+	cfg := ReaderConfig{Addr: func() string { return srv.addr }, Client: ReaderClientRESP, Concurrency: 1}
+	var timeouts atomic.Uint64
+	c, err := newRespCache(&cfg, &timeouts).dial(context.Background())
+	if err != nil {
+		t.Fatalf("resp: dial: %v", err)
+	}
+	if _, ok := c.(syscall.Conn); !ok {
+		t.Errorf("resp: the dialled %T hides the socket from the idle check", c)
+	}
+	c.Close()
 }

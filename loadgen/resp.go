@@ -49,17 +49,19 @@ func (replyError) RedisError()     {}
 
 var _ redis.Error = replyError("")
 
-// errProtocol is a reply the SET cannot have: the stream is out of step, so
-// the connection is dropped as if it had broken.
-var errProtocol = errors.New("resp: unexpected reply to SET")
+// errProtocol is a reply the command cannot have: the stream is out of
+// step, so the connection is dropped as if it had broken.
+var errProtocol = errors.New("resp: unexpected reply")
 
-// respConn is one connection of the resp writer client: a request buffer
-// rebuilt per batch and a buffered reader of replies.
+// respConn is one connection of a resp client (the writer's, the
+// reader's): a request buffer rebuilt per round trip and a buffered reader
+// of replies.
 type respConn struct {
 	nc      net.Conn
 	in      *bufio.Reader
 	out     []byte
 	timeout time.Duration
+	used    time.Time // the last round trip ended (the reader's idle check)
 }
 
 func newRespConn(nc net.Conn, timeout time.Duration) *respConn {
@@ -81,6 +83,21 @@ func (r *respConn) appendSet(prefix string, seq uint64, intended time.Duration, 
 	r.out = append(b, "\r\n"...)
 }
 
+// appendCommand appends a command of bulk-string arguments to the request.
+func (r *respConn) appendCommand(args ...[]byte) {
+	b := append(r.out, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, "\r\n"...)
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, "\r\n"...)
+		b = append(b, a...)
+		b = append(b, "\r\n"...)
+	}
+	r.out = b
+}
+
 // decimalDigits is the length of seq in decimal.
 func decimalDigits(seq uint64) int {
 	n := 1
@@ -91,35 +108,82 @@ func decimalDigits(seq uint64) int {
 	return n
 }
 
-// exchange sends the request and reads n replies into replies: nil for
-// +OK, a replyError for an error reply. It returns the transport error that
-// ended it early, if any (the ops from the first reply not read on are
-// unknown), and empties the request.
-func (r *respConn) exchange(n int, replies []error) ([]error, error) {
+// send writes the request under the write timeout, empties it, and sets
+// the read timeout for the replies, as go-redis does per command.
+func (r *respConn) send() error {
 	defer func() { r.out = r.out[:0] }()
 	if err := r.nc.SetWriteDeadline(time.Now().Add(r.timeout)); err != nil {
-		return replies, err
+		return err
 	}
 	if _, err := r.nc.Write(r.out); err != nil {
-		return replies, err
+		return err
 	}
-	if err := r.nc.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
+	return r.nc.SetReadDeadline(time.Now().Add(r.timeout))
+}
+
+// line reads one reply line, without its CRLF.
+func (r *respConn) line() ([]byte, error) {
+	line, err := r.in.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
+}
+
+// readStatus reads a reply that should be +OK: nil for it, a replyError
+// for an error reply; any other error is the connection's.
+func (r *respConn) readStatus() (reply error, err error) {
+	line, err := r.line()
+	switch {
+	case err != nil:
+		return nil, err
+	case string(line) == "+OK":
+		return nil, nil
+	case len(line) > 0 && line[0] == '-':
+		return replyError(line[1:]), nil
+	}
+	return nil, fmt.Errorf("%w: %q", errProtocol, line)
+}
+
+// readBulk reads a bulk-string reply and discards its bytes: found is false
+// for the nil reply; reply is a replyError for an error reply; any other
+// error is the connection's.
+func (r *respConn) readBulk() (found bool, reply error, err error) {
+	line, err := r.line()
+	switch {
+	case err != nil:
+		return false, nil, err
+	case len(line) > 0 && line[0] == '-':
+		return false, replyError(line[1:]), nil
+	case len(line) > 1 && line[0] == '$':
+		n, perr := strconv.Atoi(string(line[1:]))
+		switch {
+		case perr == nil && n == -1:
+			return false, nil, nil
+		case perr == nil && n >= 0:
+			if _, err := r.in.Discard(n + 2); err != nil {
+				return false, nil, err
+			}
+			return true, nil, nil
+		}
+	}
+	return false, nil, fmt.Errorf("%w: %q", errProtocol, line)
+}
+
+// exchange sends the request of n SETs and reads their replies into
+// replies: nil for +OK, a replyError for an error reply. It returns the
+// transport error that ended it early, if any (the ops from the first reply
+// not read on are unknown).
+func (r *respConn) exchange(n int, replies []error) ([]error, error) {
+	if err := r.send(); err != nil {
 		return replies, err
 	}
 	for range n {
-		line, err := r.in.ReadSlice('\n')
+		reply, err := r.readStatus()
 		if err != nil {
 			return replies, err
 		}
-		line = bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'})
-		switch {
-		case string(line) == "+OK":
-			replies = append(replies, nil)
-		case len(line) > 0 && line[0] == '-':
-			replies = append(replies, replyError(line[1:]))
-		default:
-			return replies, fmt.Errorf("%w: %q", errProtocol, line)
-		}
+		replies = append(replies, reply)
 	}
 	return replies, nil
 }

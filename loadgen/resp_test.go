@@ -2,12 +2,14 @@ package loadgen
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"math"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +152,73 @@ func TestRESPClientAuthenticatesAsGoRedis(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// answerServer answers each GET on its connections with the next of
+// replies (a reply of "" is never sent: the GET times out) and each SET
+// with +OK.
+func answerServer(t *testing.T, replies []string) string {
+	t.Helper()
+	var mu sync.Mutex
+	next := 0
+	return loopbackServer(t, func(c net.Conn, _ int) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			name, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			switch name {
+			case "SET":
+				fmt.Fprint(c, "+OK\r\n")
+			case "GET":
+				mu.Lock()
+				reply := "-ERR script exhausted"
+				if next < len(replies) {
+					reply = replies[next]
+				}
+				next++
+				mu.Unlock()
+				if reply != "" {
+					fmt.Fprint(c, reply+"\r\n")
+				}
+			default:
+				fmt.Fprint(c, "-ERR unknown command\r\n")
+			}
+		}
+	})
+}
+
+// The resp reader client reads each kind of GET reply as the reader's
+// Read records it: an error reply by its kind, the nil reply a miss (then
+// filled), a bulk string a hit, no reply within its 100 ms a timeout.
+func TestRESPReaderReadsEveryReply(t *testing.T) {
+	addr := answerServer(t, []string{
+		"-LOADING Valkey is loading the dataset in memory",
+		"$-1",
+		"$5\r\nhello",
+		"-ERR something else",
+		"",
+		"$3\r\nabc",
+	})
+	r := startReaderT(t, ReaderConfig{
+		Addr: func() string { return addr }, Prefix: "vc:rs:", Keys: 10, Seed: 1, Client: ReaderClientRESP,
+		Concurrency: 1, OriginLatency: time.Millisecond, NoFallback: true, Pacer: ConstantPacer{Freq: 100},
+		Base: time.Now(), MaxReads: 6, MaxDuration: 10 * time.Second,
+	})
+	reads := waitReader(t, r, 10*time.Second)
+	slices.SortFunc(reads, func(a, b Read) int { return cmp.Compare(a.Intended, b.Intended) })
+	var got []string
+	for _, rd := range reads {
+		got = append(got, fmt.Sprintf("%v/%v/fill%d", rd.Result, rd.Err, rd.Fill))
+	}
+	want := []string{"error/loading/fill0", "miss//fill1", "hit//fill0", "error/other/fill0", "error/timeout/fill0", "hit//fill0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("reads %v, want %v", got, want)
+	}
+	if st := r.Stats(); st.Timeouts != 1 || st.Fills != 1 {
+		t.Errorf("stats %+v, want 1 timeout and 1 fill", st)
 	}
 }

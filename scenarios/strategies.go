@@ -22,7 +22,7 @@ type ReaderSpec struct {
 	Rate              string   `yaml:"rate"`   // e.g. 2000/s, real time (scaled like the writer's)
 	Keys              uint64   `yaml:"keys"`   // key space; default 2 x the dataset
 	Zipf              float64  `yaml:"zipf"`   // > 1, or 0 for uniform
-	Client            string   `yaml:"client"` // default | tuned
+	Client            string   `yaml:"client"` // default | tuned | resp
 	Concurrency       int      `yaml:"concurrency"`
 	OriginLatency     Duration `yaml:"origin_latency"`
 	OriginConcurrency int      `yaml:"origin_concurrency"`

@@ -84,7 +84,7 @@ done
 for p in 1 16; do
   throughput "BenchmarkSetThroughput/resp-P$p" "SET throughput P$p (load.client: resp, the raw RESP fast path; 4 conns, 100 B)" SET
 done
-for c in default tuned; do
+for c in default tuned resp; do
   throughput "BenchmarkReaderThroughput/$c" "GET throughput (the reader, client $c; 4 conns, P1, 100 B hits)" GET
 done
 b=BenchmarkPreload/conns4
