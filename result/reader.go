@@ -22,10 +22,13 @@ type ReadBin struct {
 // ReadSummary is what the application saw through a fault. Durations are
 // in seconds from the fault unless named otherwise.
 type ReadSummary struct {
-	Reads  int `json:"reads"`
-	Hits   int `json:"hits"`
-	Misses int `json:"misses"`
-	Errors int `json:"errors"`
+	// Client is the reader's client: default or tuned (go-redis, as an
+	// application holds it) or resp (the raw fast path, no application's).
+	Client string `json:"client,omitempty"`
+	Reads  int    `json:"reads"`
+	Hits   int    `json:"hits"`
+	Misses int    `json:"misses"`
+	Errors int    `json:"errors"`
 	// ErrorsByKind counts failed reads by kind (refused, loading, timeout,
 	// conn, other).
 	ErrorsByKind map[string]int `json:"errors_by_kind"`

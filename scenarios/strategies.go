@@ -158,12 +158,13 @@ func dropUnsynced(env *trialEnv) (*result.HostLoss, error) {
 
 // readerRun is the cache-aside application while it runs.
 type readerRun struct {
-	r    *loadgen.Reader
-	bin  time.Duration
-	stdy time.Duration
-	base time.Time
-	once sync.Once
-	done readsDone
+	r      *loadgen.Reader
+	client loadgen.ReaderClient
+	bin    time.Duration
+	stdy   time.Duration
+	base   time.Time
+	once   sync.Once
+	done   readsDone
 }
 
 // readsDone is what the reader saw, summarised around the fault.
@@ -200,7 +201,7 @@ func startReader(ctx context.Context, env *trialEnv, limit time.Duration) (*read
 	if cfg.Spool != "" {
 		env.logf("the reads stream to %s (up to %d reads)", cfg.Spool, cfg.MaxReads)
 	}
-	return &readerRun{r: r, bin: bin, stdy: steady, base: env.base}, nil
+	return &readerRun{r: r, client: cfg.Client, bin: bin, stdy: steady, base: env.base}, nil
 }
 
 // stop ends the reader (idempotent) and summarises its reads around the
@@ -217,6 +218,7 @@ func (rr *readerRun) stop(tFault time.Time) readsDone {
 		}
 		s, err := loadgen.SummarizeReadLog(reads, loadgen.ReadSummaryOptions{Fault: fault, Bin: rr.bin, Steady: rr.stdy})
 		if err == nil {
+			s.Client = string(rr.client)
 			rr.done.summary = &s
 			err = reads.Chunks(0, func(chunk []loadgen.Read) bool {
 				for i := range chunk {

@@ -87,7 +87,8 @@ func firstBinAfter(t result.Trial) *result.ReadBin {
 // A reader given a spool (here every trial spools) streams its reads to
 // the trial's directory, its summary is made from the file, and the file
 // goes once summarised: the same figures as in memory, which the loadgen
-// tests hold the spooled summary to.
+// tests hold the spooled summary to. Its reads go through the resp client,
+// which the summary names.
 func TestSpooledReaderIsSummarisedAndItsSpoolRemoved(t *testing.T) {
 	var out string
 	run, err := runTrialsWith(t, context.Background(), runSetup{save: "2 100", keys: -1},
@@ -97,7 +98,7 @@ faults: [crash]
 load: {rate: 500/s, conns: 8}
 dataset: {keys: 2000}
 after_recover: 1s
-reader: {rate: 1000/s, keys: 4000, steady: 1s}
+reader: {rate: 1000/s, keys: 4000, steady: 1s, client: resp}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,9 @@ reader: {rate: 1000/s, keys: 4000, steady: 1s}
 	r := tr.Reader
 	if r == nil || r.Reads == 0 || r.SteadyReads == 0 || r.Hits+r.Misses+r.Errors != r.Reads {
 		t.Fatalf("reader summary %+v: want reads before the fault, every one counted once", r)
+	}
+	if r.Client != "resp" {
+		t.Errorf("reader client %q, want resp (the scenario's)", r.Client)
 	}
 	after := 0
 	for _, b := range r.Bins {
