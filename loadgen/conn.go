@@ -20,12 +20,11 @@ var errRedial = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection
 // failures, only retries once per second (FACTS.md Part 2 §3). Dialing here
 // makes a refused connection an immediate, quiet Fail and lets the first write
 // after a restart land within milliseconds.
-// The TLS handshake and AUTH are part of the dial, within its timeout, for
-// every client alike: a wrong password is a failed connect (nothing sent,
-// the writer pauses before the next), not an error reply after which the
-// one-connection go-redis pool would try to dial again.
+// With TLS the handshake is part of the dial; go-redis then sends HELLO with
+// AUTH (valkeyconn.Settings.Apply) inside the first command, within its
+// timeout, and the resp writer client does the same (respConn.hello).
 func dial(conn valkeyconn.Settings, addr string, timeout time.Duration) (net.Conn, error) {
-	return conn.DialAuth(context.Background(), addr, timeout)
+	return conn.Dial(context.Background(), addr, timeout)
 }
 
 // opaqueConn hides the socket's SyscallConn from go-redis, whose pool would
@@ -33,15 +32,12 @@ func dial(conn valkeyconn.Settings, addr string, timeout time.Duration) (net.Con
 // connection that died while idle then shows up as the op's own error.
 type opaqueConn struct{ net.Conn }
 
-// newClient wraps an established, authenticated connection (dial's) in a
-// go-redis client that never dials, retries or sends anything the server
-// would count as an error.
+// newClient wraps an established connection in a go-redis client that never
+// dials, retries or sends anything the server would count as an error.
 func newClient(conn valkeyconn.Settings, nc net.Conn, opTimeout time.Duration) *redis.Client {
 	handoff := make(chan net.Conn, 1)
 	handoff <- opaqueConn{nc}
-	authenticated := conn
-	authenticated.Auth = valkeyconn.Auth{} // dial sent AUTH; go-redis must not again
-	return redis.NewClient(authenticated.Apply(&redis.Options{
+	return redis.NewClient(conn.Apply(&redis.Options{
 		Addr: nc.RemoteAddr().String(),
 		Dialer: func(context.Context, string, string) (net.Conn, error) {
 			select {
@@ -63,6 +59,15 @@ func newClient(conn valkeyconn.Settings, nc net.Conn, opTimeout time.Duration) *
 		WriteTimeout:     opTimeout,
 		PoolTimeout:      opTimeout,
 	}))
+}
+
+// lostConn reports whether a command's err means the client is done for:
+// a transport error, or an error reply after which go-redis dropped its one
+// connection. It drops one whose HELLO or AUTH failed and one whose reply it
+// counts as a bad connection (READONLY); the one-shot dialer would then
+// refuse every later command (fail/conn, and a log line each).
+func lostConn(client *redis.Client, err error) bool {
+	return err != nil && (!isReply(err) || client.PoolStats().TotalConns == 0)
 }
 
 // isReply reports whether err is an error reply from the server, after which

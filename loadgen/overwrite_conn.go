@@ -138,7 +138,7 @@ func (o *Overwriter) send(client *redis.Client, p *keyPicker) *redis.Client {
 	default:
 		o.unknown.Add(1)
 	}
-	if err != nil && !isReply(err) {
+	if lostConn(client, err) {
 		client.Close()
 		return nil
 	}

@@ -2,7 +2,7 @@ package loadgen
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/trigpointing/valkey-chaos/valkeyconn"
 )
 
 // WriterClient names the client the writer's SETs go through.
@@ -62,10 +64,11 @@ type respConn struct {
 	out     []byte
 	timeout time.Duration
 	used    time.Time // the last round trip ended (the reader's idle check)
+	fresh   bool      // not yet greeted (the writer's hello)
 }
 
 func newRespConn(nc net.Conn, timeout time.Duration) *respConn {
-	return &respConn{nc: nc, in: bufio.NewReaderSize(nc, 32<<10), out: make([]byte, 0, 4<<10), timeout: timeout}
+	return &respConn{nc: nc, in: bufio.NewReaderSize(nc, 32<<10), out: make([]byte, 0, 4<<10), timeout: timeout, fresh: true}
 }
 
 // appendSet appends SET Key(prefix, seq) Value(seq, intended, size) in
@@ -84,8 +87,11 @@ func (r *respConn) appendSet(prefix string, seq uint64, intended time.Duration, 
 }
 
 // appendCommand appends a command of bulk-string arguments to the request.
-func (r *respConn) appendCommand(args ...[]byte) {
-	b := append(r.out, '*')
+func (r *respConn) appendCommand(args ...[]byte) { r.out = appendCommand(r.out, args...) }
+
+// appendCommand appends a RESP command of bulk-string arguments to b.
+func appendCommand(b []byte, args ...[]byte) []byte {
+	b = append(b, '*')
 	b = strconv.AppendInt(b, int64(len(args)), 10)
 	b = append(b, "\r\n"...)
 	for _, a := range args {
@@ -95,7 +101,7 @@ func (r *respConn) appendCommand(args ...[]byte) {
 		b = append(b, a...)
 		b = append(b, "\r\n"...)
 	}
-	r.out = b
+	return b
 }
 
 // decimalDigits is the length of seq in decimal.
@@ -112,35 +118,61 @@ func decimalDigits(seq uint64) int {
 // the read timeout for the replies, as go-redis does per command.
 func (r *respConn) send() error {
 	defer func() { r.out = r.out[:0] }()
+	return r.sendBytes(r.out)
+}
+
+func (r *respConn) sendBytes(req []byte) error {
 	if err := r.nc.SetWriteDeadline(time.Now().Add(r.timeout)); err != nil {
 		return err
 	}
-	if _, err := r.nc.Write(r.out); err != nil {
+	if _, err := r.nc.Write(req); err != nil {
 		return err
 	}
 	return r.nc.SetReadDeadline(time.Now().Add(r.timeout))
 }
 
-// line reads one reply line, without its CRLF.
+// line reads one reply line, without its CRLF; a line without the CR is
+// out of step, as go-redis's reader holds it.
 func (r *respConn) line() ([]byte, error) {
 	line, err := r.in.ReadSlice('\n')
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
-}
-
-// readStatus reads a reply that should be +OK: nil for it, a replyError
-// for an error reply; any other error is the connection's.
-func (r *respConn) readStatus() (reply error, err error) {
-	line, err := r.line()
 	switch {
 	case err != nil:
 		return nil, err
-	case string(line) == "+OK":
-		return nil, nil
-	case len(line) > 0 && line[0] == '-':
-		return replyError(line[1:]), nil
+	case len(line) < 2 || line[len(line)-2] != '\r':
+		return nil, fmt.Errorf("%w: %q", errProtocol, line)
+	}
+	return line[:len(line)-2], nil
+}
+
+// errNil is a nil reply to a command that should have answered: a
+// redis.Error, as go-redis's redis.Nil is.
+const errNil = replyError("redis: nil")
+
+// readStatus reads the reply to a SET as go-redis's StatusCmd takes it:
+// nil for any status, bulk string or integer (+OK is the one Valkey
+// sends), a replyError for an error reply or the nil reply; any other
+// error is the connection's.
+func (r *respConn) readStatus() (reply error, err error) {
+	line, err := r.line()
+	if err != nil {
+		return nil, err
+	}
+	if len(line) > 0 {
+		switch line[0] {
+		case '+', ':':
+			return nil, nil
+		case '-':
+			return replyError(line[1:]), nil
+		case '$':
+			found, reply, err := r.bulkBody(line)
+			switch {
+			case err != nil || reply != nil:
+				return reply, err
+			case !found:
+				return errNil, nil
+			}
+			return nil, nil
+		}
 	}
 	return nil, fmt.Errorf("%w: %q", errProtocol, line)
 }
@@ -155,19 +187,85 @@ func (r *respConn) readBulk() (found bool, reply error, err error) {
 		return false, nil, err
 	case len(line) > 0 && line[0] == '-':
 		return false, replyError(line[1:]), nil
-	case len(line) > 1 && line[0] == '$':
-		n, perr := strconv.Atoi(string(line[1:]))
-		switch {
-		case perr == nil && n == -1:
-			return false, nil, nil
-		case perr == nil && n >= 0:
-			if _, err := r.in.Discard(n + 2); err != nil {
-				return false, nil, err
-			}
-			return true, nil, nil
-		}
+	case len(line) > 0 && line[0] == '$':
+		return r.bulkBody(line)
 	}
 	return false, nil, fmt.Errorf("%w: %q", errProtocol, line)
+}
+
+// bulkBody reads past the bytes a bulk-string header line announces.
+func (r *respConn) bulkBody(header []byte) (found bool, reply error, err error) {
+	n, perr := strconv.Atoi(string(header[1:]))
+	switch {
+	case perr == nil && n == -1:
+		return false, nil, nil
+	case perr != nil || n < 0:
+		return false, nil, fmt.Errorf("%w: %q", errProtocol, header)
+	}
+	if _, err := r.in.Discard(n + 2); err != nil {
+		return false, nil, err
+	}
+	return true, nil, nil
+}
+
+// skipReply reads one whole reply of any type (arrays to any depth) and
+// returns it only if it is an error reply.
+func (r *respConn) skipReply() (reply error, err error) {
+	line, err := r.line()
+	if err != nil {
+		return nil, err
+	}
+	if len(line) == 0 {
+		return nil, fmt.Errorf("%w: empty line", errProtocol)
+	}
+	switch line[0] {
+	case '+', ':':
+		return nil, nil
+	case '-':
+		return replyError(line[1:]), nil
+	case '$':
+		_, _, err := r.bulkBody(line)
+		return nil, err
+	case '*':
+		n, perr := strconv.Atoi(string(line[1:]))
+		if perr != nil {
+			return nil, fmt.Errorf("%w: %q", errProtocol, line)
+		}
+		for range max(n, 0) {
+			if _, err := r.skipReply(); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: %q", errProtocol, line)
+}
+
+// hello is what go-redis sends on a new connection before its first
+// command, round trip for round trip: HELLO 2, with AUTH when there is a
+// password; if the server refuses HELLO and there is a password, AUTH on its
+// own. A refused HELLO without a password is ignored, as go-redis ignores it
+// (an old server, or one that refuses clients: the command after it then
+// meets what the server does). reply is a refused AUTH.
+func (r *respConn) hello(auth valkeyconn.Auth) (reply error, err error) {
+	args := [][]byte{[]byte("HELLO"), []byte("2")}
+	if auth.Password != "" {
+		args = append(args, []byte("AUTH"), []byte(cmp.Or(auth.User, "default")), []byte(auth.Password))
+	}
+	if err := r.sendBytes(appendCommand(nil, args...)); err != nil {
+		return nil, err
+	}
+	if reply, err = r.skipReply(); err != nil || reply == nil || auth.Password == "" {
+		return nil, err
+	}
+	args = [][]byte{[]byte("AUTH"), []byte(auth.Password)}
+	if auth.User != "" {
+		args = [][]byte{[]byte("AUTH"), []byte(auth.User), []byte(auth.Password)}
+	}
+	if err := r.sendBytes(appendCommand(nil, args...)); err != nil {
+		return nil, err
+	}
+	return r.readStatus()
 }
 
 // exchange sends the request of n SETs and reads their replies into

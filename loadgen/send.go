@@ -95,20 +95,28 @@ func (c *writerConn) sendGoRedis(batch []slot) {
 	}
 	ctx := context.Background() // in-flight ops finish (bounded by OpTimeout) even after Stop
 	sent := w.offset()
+	var batchErr error
 	if len(batch) == 1 {
-		_ = c.client.Process(ctx, c.sets[0].cmd) // the error is the command's
+		batchErr = c.client.Process(ctx, c.sets[0].cmd)
 	} else {
 		_ = c.pipe.BatchProcess(ctx, c.cmders[:len(batch)]...) // only queues
-		_, _ = c.pipe.Exec(ctx)                                // errors are per command
+		_, batchErr = c.pipe.Exec(ctx)                         // errors are per command, but see below
 	}
 	done := w.offset()
 	broken := false
 	for i, s := range batch {
 		cmd := c.sets[i].cmd
 		err := cmd.Err()
+		if err == nil && cmd.Val() == "" {
+			// Neither a reply nor an error: go-redis leaves a pipeline's
+			// commands untouched when the connection's HELLO or AUTH fails
+			// with an error reply (WRONGPASS), and none was sent. Without
+			// this they read as acknowledged.
+			err = batchErr
+		}
 		outcome, kind := ClassifyStatus(cmd.Val(), err, true)
 		c.record(s, sent, done, outcome, kind)
-		broken = broken || (err != nil && !isReply(err))
+		broken = broken || lostConn(c.client, err)
 	}
 	c.lastDone = done
 	if broken {
@@ -117,18 +125,30 @@ func (c *writerConn) sendGoRedis(batch []slot) {
 }
 
 // sendRESP sends the batch as raw RESP (WriterClientRESP) and classifies
-// each reply as sendGoRedis does: +OK is OK, an error reply Fail with its
-// kind, and every op whose reply was not read when the connection failed
-// Unknown (a reply read before the failure still counts, as ClassifyStatus
-// counts go-redis's).
+// each reply as sendGoRedis does: a reply that is no error is OK, an error
+// reply Fail with its kind, and every op whose reply was not read when the
+// connection failed Unknown (a reply read before the failure still counts,
+// as ClassifyStatus counts go-redis's). On a new connection the batch waits,
+// as go-redis's first command does, for the hello (HELLO, AUTH) first.
 func (c *writerConn) sendRESP(batch []slot) {
 	w := c.w
-	for _, s := range batch {
-		c.resp.appendSet(w.cfg.Prefix, w.cfg.StartSeq+s.n, w.startOff+s.due, w.cfg.ValueSize)
-	}
 	sent := w.offset()
 	var err error
-	c.replies, err = c.resp.exchange(len(batch), c.replies[:0])
+	if c.resp.fresh {
+		c.resp.fresh = false
+		var refused error
+		if refused, err = c.resp.hello(w.cfg.Conn.Auth); refused != nil {
+			err = refused
+		}
+	}
+	if err == nil {
+		for _, s := range batch {
+			c.resp.appendSet(w.cfg.Prefix, w.cfg.StartSeq+s.n, w.startOff+s.due, w.cfg.ValueSize)
+		}
+		c.replies, err = c.resp.exchange(len(batch), c.replies[:0])
+	} else {
+		c.replies = c.replies[:0]
+	}
 	done := w.offset()
 	for i, s := range batch {
 		outcome, kind := Classify(err, true)
