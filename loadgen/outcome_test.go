@@ -36,31 +36,41 @@ func loopbackServer(t *testing.T, handle func(c net.Conn, n int)) string {
 	return l.Addr().String()
 }
 
+// commandServer is a loopbackServer that reads each connection's commands
+// and has answer reply to each by name (n counts the connections from 0);
+// the connection closes when answer returns false or the client goes.
+func commandServer(t *testing.T, answer func(c net.Conn, n int, name string) bool) string {
+	t.Helper()
+	return loopbackServer(t, func(c net.Conn, n int) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			name, err := readCommand(r)
+			if err != nil || !answer(c, n, name) {
+				return
+			}
+		}
+	})
+}
+
 // replyServer accepts connections and answers every command line it reads
 // with reply; reply "" never answers, reply "close" closes the connection
 // once it has read the command after HELLO.
 func replyServer(t *testing.T, reply string) string {
 	t.Helper()
-	return loopbackServer(t, func(c net.Conn, _ int) {
-		defer c.Close()
-		r := bufio.NewReader(c)
-		for {
-			cmd, err := readCommand(r)
-			if err != nil {
-				return
-			}
-			switch {
-			case reply == "":
-				continue // never answer
-			case cmd == "HELLO":
-				// go-redis falls back to RESP2 when HELLO is rejected.
-				fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
-			case reply == "close":
-				return // the SET was read, then the connection drops
-			default:
-				fmt.Fprint(c, reply)
-			}
+	return commandServer(t, func(c net.Conn, _ int, cmd string) bool {
+		switch {
+		case reply == "":
+			// never answer
+		case cmd == "HELLO":
+			// go-redis falls back to RESP2 when HELLO is rejected.
+			fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
+		case reply == "close":
+			return false // the SET was read, then the connection drops
+		default:
+			fmt.Fprint(c, reply)
 		}
+		return true
 	})
 }
 

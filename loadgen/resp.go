@@ -151,28 +151,45 @@ const errNil = replyError("redis: nil")
 // readStatus reads the reply to a SET as go-redis's StatusCmd takes it:
 // nil for any status, bulk string or integer (+OK is the one Valkey
 // sends), a replyError for an error reply or the nil reply; any other
-// error is the connection's.
-func (r *respConn) readStatus() (reply error, err error) {
+// error (an array, a broken connection) is the connection's.
+func (r *respConn) readStatus() (reply error, err error) { return r.readReply(false) }
+
+// skipReply reads one whole reply of any type (arrays to any depth) and
+// returns it only if it is an error reply.
+func (r *respConn) skipReply() (reply error, err error) { return r.readReply(true) }
+
+// readReply reads one reply: any type (arrays to any depth, the nil reply
+// no error), or, for a SET's, the types readStatus takes.
+func (r *respConn) readReply(anyType bool) (reply error, err error) {
 	line, err := r.line()
 	if err != nil {
 		return nil, err
 	}
-	if len(line) > 0 {
-		switch line[0] {
-		case '+', ':':
-			return nil, nil
-		case '-':
-			return replyError(line[1:]), nil
-		case '$':
-			found, reply, err := r.bulkBody(line)
-			switch {
-			case err != nil || reply != nil:
-				return reply, err
-			case !found:
-				return errNil, nil
-			}
-			return nil, nil
+	if len(line) == 0 {
+		return nil, fmt.Errorf("%w: empty line", errProtocol)
+	}
+	switch line[0] {
+	case '+', ':':
+		return nil, nil
+	case '-':
+		return replyError(line[1:]), nil
+	case '$':
+		found, _, err := r.bulkBody(line)
+		if err == nil && !found && !anyType {
+			return errNil, nil
 		}
+		return nil, err
+	case '*':
+		n, perr := strconv.Atoi(string(line[1:]))
+		if perr != nil || !anyType {
+			break
+		}
+		for range max(n, 0) {
+			if _, err := r.readReply(true); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: %q", errProtocol, line)
 }
@@ -206,39 +223,6 @@ func (r *respConn) bulkBody(header []byte) (found bool, reply error, err error) 
 		return false, nil, err
 	}
 	return true, nil, nil
-}
-
-// skipReply reads one whole reply of any type (arrays to any depth) and
-// returns it only if it is an error reply.
-func (r *respConn) skipReply() (reply error, err error) {
-	line, err := r.line()
-	if err != nil {
-		return nil, err
-	}
-	if len(line) == 0 {
-		return nil, fmt.Errorf("%w: empty line", errProtocol)
-	}
-	switch line[0] {
-	case '+', ':':
-		return nil, nil
-	case '-':
-		return replyError(line[1:]), nil
-	case '$':
-		_, _, err := r.bulkBody(line)
-		return nil, err
-	case '*':
-		n, perr := strconv.Atoi(string(line[1:]))
-		if perr != nil {
-			return nil, fmt.Errorf("%w: %q", errProtocol, line)
-		}
-		for range max(n, 0) {
-			if _, err := r.skipReply(); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	}
-	return nil, fmt.Errorf("%w: %q", errProtocol, line)
 }
 
 // hello is what go-redis sends on a new connection before its first

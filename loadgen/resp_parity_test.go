@@ -77,31 +77,24 @@ func TestRESPClientMatchesGoRedisOnRefusingServers(t *testing.T) {
 
 // slowServer answers HELLO (as an old server: unknown command) after
 // helloDelay, AUTH after authDelay, anything else at once with +OK. It
-// counts the connections and the HELLOs.
+// counts the connections that sent a command, and the HELLOs.
 func slowServer(t *testing.T, helloDelay, authDelay time.Duration) (addr string, conns, hellos *atomic.Int32) {
 	t.Helper()
 	conns, hellos = new(atomic.Int32), new(atomic.Int32)
-	return loopbackServer(t, func(c net.Conn, _ int) {
-		conns.Add(1)
-		defer c.Close()
-		r := bufio.NewReader(c)
-		for {
-			name, err := readCommand(r)
-			if err != nil {
-				return
-			}
-			switch name {
-			case "HELLO":
-				hellos.Add(1)
-				time.Sleep(helloDelay)
-				fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
-			case "AUTH":
-				time.Sleep(authDelay)
-				fmt.Fprint(c, "+OK\r\n")
-			default:
-				fmt.Fprint(c, "+OK\r\n")
-			}
+	return commandServer(t, func(c net.Conn, n int, name string) bool {
+		conns.Store(max(conns.Load(), int32(n+1)))
+		switch name {
+		case "HELLO":
+			hellos.Add(1)
+			time.Sleep(helloDelay)
+			fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
+		case "AUTH":
+			time.Sleep(authDelay)
+			fmt.Fprint(c, "+OK\r\n")
+		default:
+			fmt.Fprint(c, "+OK\r\n")
 		}
+		return true
 	}), conns, hellos
 }
 

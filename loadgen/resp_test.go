@@ -176,32 +176,25 @@ func answerServer(t *testing.T, replies []string) string {
 	t.Helper()
 	var mu sync.Mutex
 	next := 0
-	return loopbackServer(t, func(c net.Conn, _ int) {
-		defer c.Close()
-		r := bufio.NewReader(c)
-		for {
-			name, err := readCommand(r)
-			if err != nil {
-				return
+	return commandServer(t, func(c net.Conn, _ int, name string) bool {
+		switch name {
+		case "SET":
+			fmt.Fprint(c, "+OK\r\n")
+		case "GET":
+			mu.Lock()
+			reply := "-ERR script exhausted"
+			if next < len(replies) {
+				reply = replies[next]
 			}
-			switch name {
-			case "SET":
-				fmt.Fprint(c, "+OK\r\n")
-			case "GET":
-				mu.Lock()
-				reply := "-ERR script exhausted"
-				if next < len(replies) {
-					reply = replies[next]
-				}
-				next++
-				mu.Unlock()
-				if reply != "" {
-					fmt.Fprint(c, reply+"\r\n")
-				}
-			default:
-				fmt.Fprint(c, "-ERR unknown command\r\n")
+			next++
+			mu.Unlock()
+			if reply != "" {
+				fmt.Fprint(c, reply+"\r\n")
 			}
+		default:
+			fmt.Fprint(c, "-ERR unknown command\r\n")
 		}
+		return true
 	})
 }
 
