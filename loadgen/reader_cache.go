@@ -141,7 +141,8 @@ func (p *respCache) set(ctx context.Context, key string, value []byte, ttl time.
 		return err
 	}
 	if ttl > 0 {
-		c.appendCommand(setCommand, []byte(key), value, pxOption, strconv.AppendInt(nil, ttl.Milliseconds(), 10))
+		// At least 1 ms, as go-redis rounds it: PX 0 is refused.
+		c.appendCommand(setCommand, []byte(key), value, pxOption, strconv.AppendInt(nil, max(ttl.Milliseconds(), 1), 10))
 	} else {
 		c.appendCommand(setCommand, []byte(key), value)
 	}

@@ -275,3 +275,24 @@ func TestReaderConnectionsStayCheckableByThePool(t *testing.T) {
 	}
 	c.Close()
 }
+
+// A fill TTL under a millisecond is sent as 1 ms by every client (go-redis
+// rounds it up; Valkey refuses PX 0). Found by review:
+// the resp client sent PX 0 and failed every fill.
+func TestReaderFillsWithASubMillisecondTTL(t *testing.T) {
+	srv := startServer(t)
+	for _, client := range []ReaderClient{ReaderClientTuned, ReaderClientRESP} {
+		t.Run(string(client), func(t *testing.T) {
+			prefix := "vc:ttl" + string(client) + ":"
+			r := startReaderT(t, ReaderConfig{
+				Addr: func() string { return srv.addr }, Prefix: prefix, Keys: 1 << 20, Client: client,
+				Concurrency: 4, OriginLatency: time.Millisecond, FillTTL: 500 * time.Microsecond,
+				Pacer: ConstantPacer{Freq: 200}, Base: time.Now(), MaxReads: 20, MaxDuration: 5 * time.Second,
+			})
+			waitReader(t, r, 5*time.Second)
+			if st := r.Stats(); st.Fills == 0 || st.FillsFailed != 0 {
+				t.Errorf("fills %d, failed %d: want every miss filled", st.Fills, st.FillsFailed)
+			}
+		})
+	}
+}

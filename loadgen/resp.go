@@ -225,6 +225,18 @@ func (r *respConn) bulkBody(header []byte) (found bool, reply error, err error) 
 	return true, nil, nil
 }
 
+// readHello reads HELLO's reply: a map (an array in RESP2) or an error
+// reply. Anything else is out of step, as go-redis cannot read it either.
+func (r *respConn) readHello() (reply error, err error) {
+	if b, err := r.in.Peek(1); err != nil {
+		return nil, err
+	} else if b[0] != '*' && b[0] != '-' {
+		line, _ := r.line()
+		return nil, fmt.Errorf("%w: HELLO answered %q", errProtocol, line)
+	}
+	return r.readReply(true)
+}
+
 // hello is what go-redis sends on a new connection before its first
 // command, round trip for round trip: HELLO 2, with AUTH when there is a
 // password; if the server refuses HELLO and there is a password, AUTH on its
@@ -239,7 +251,7 @@ func (r *respConn) hello(auth valkeyconn.Auth) (reply error, err error) {
 	if err := r.sendBytes(appendCommand(nil, args...)); err != nil {
 		return nil, err
 	}
-	if reply, err = r.skipReply(); err != nil || reply == nil || auth.Password == "" {
+	if reply, err = r.readHello(); err != nil || reply == nil || auth.Password == "" {
 		return nil, err
 	}
 	args = [][]byte{[]byte("AUTH"), []byte(auth.Password)}

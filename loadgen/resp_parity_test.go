@@ -127,3 +127,84 @@ func TestRESPClientGreetsAsGoRedis(t *testing.T) {
 		})
 	}
 }
+
+// A failover that moves the endpoint: the old primary, now a replica,
+// answers READONLY, and Addr already names the new primary. go-redis drops
+// its connection on READONLY (go-redis #790), so its next write dials the
+// new primary; the resp client must too. Found by review: it kept the
+// connection to the replica and recorded fail/other for every later op.
+func TestRESPClientLeavesAReadOnlyReplicaAsGoRedis(t *testing.T) {
+	answer := func(reply string) string {
+		return commandServer(t, func(c net.Conn, _ int, name string) bool {
+			if name == "HELLO" {
+				fmt.Fprint(c, "-ERR unknown command 'HELLO'\r\n")
+			} else {
+				fmt.Fprint(c, reply)
+			}
+			return true
+		})
+	}
+	for _, client := range writerClients {
+		t.Run(string(client), func(t *testing.T) {
+			replica, primary := answer("-READONLY You can't write against a read only replica.\r\n"), answer("+OK\r\n")
+			var moved atomic.Bool
+			addr := func() string {
+				if moved.Load() {
+					return primary
+				}
+				return replica
+			}
+			w, err := StartWriter(t.Context(), WriterConfig{
+				Addr: addr, Client: client, Conns: 1, Prefix: "vc:ro:", Base: time.Now(),
+				Pacer: ConstantPacer{Freq: 200}, MaxOps: 100, MaxDuration: 10 * time.Second, OpTimeout: time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for w.Stats().Issued < 20 && !isDone(w.Done()) {
+				time.Sleep(time.Millisecond)
+			}
+			moved.Store(true)
+			flipped := w.Stats().Issued // ops recorded before the move was visible
+			<-w.Done()
+			h := w.Stop()
+			kinds := kindCounts(h)
+			if kinds["fail/other"] == 0 {
+				t.Fatalf("%v: no write met the replica", kinds)
+			}
+			// The op in flight at the move may still meet the replica on its
+			// old connection; every later one dials the new primary.
+			for _, op := range h.Ops {
+				if op.Seq > flipped+2 && op.Outcome != OK {
+					t.Errorf("op %d, after the move (at op %d), %v/%v: the writer stayed on the replica (%v)", op.Seq, flipped, op.Outcome, op.Err, kinds)
+					break
+				}
+			}
+		})
+	}
+}
+
+// A server (a proxy) that answers HELLO with a status reply: go-redis
+// cannot read it as HELLO's map and drops the connection, so every op is
+// unknown; the resp client must not take it for a greeting. Found by
+// review: it acknowledged every op.
+func TestRESPClientRefusesAStatusForHELLOAsGoRedis(t *testing.T) {
+	addr := commandServer(t, func(c net.Conn, _ int, _ string) bool {
+		fmt.Fprint(c, "+OK\r\n") // HELLO and SET alike
+		return true
+	})
+	kinds := sameKinds(t, WriterConfig{Addr: func() string { return addr }, Prefix: "vc:hs", Conns: 1,
+		Pacer: ConstantPacer{Freq: 200}, MaxOps: 20, MaxDuration: 10 * time.Second, OpTimeout: time.Second})
+	if kinds["ok/"] != 0 {
+		t.Errorf("%v: acknowledged writes on a connection whose greeting failed", kinds)
+	}
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

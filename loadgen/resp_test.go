@@ -90,6 +90,10 @@ func TestRESPClientClassifiesRepliesAsGoRedis(t *testing.T) {
 		{"integer", []string{":1", "+OK"}, []string{"ok/", "ok/"}},
 		{"nil", []string{"$-1", "+OK"}, []string{"fail/other", "ok/"}},
 		{"bare LF", []string{"+OK\n+OK"}, []string{"unknown/other", "unknown/other"}},
+		// An empty reply is a reply, even beside another command's error
+		// (found by review: go-redis's filed it with the MISCONF).
+		{"empty status before an error reply", []string{"+", "-MISCONF no disk"}, []string{"ok/", "fail/misconf"}},
+		{"empty bulk before an error reply", []string{"$0\r\n", "-MISCONF no disk"}, []string{"ok/", "fail/misconf"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

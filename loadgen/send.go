@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -103,15 +104,22 @@ func (c *writerConn) sendGoRedis(batch []slot) {
 		_, batchErr = c.pipe.Exec(ctx)                         // errors are per command, but see below
 	}
 	done := w.offset()
+	// go-redis leaves a pipeline's commands untouched when the connection's
+	// HELLO or AUTH fails with an error reply (WRONGPASS): none was sent,
+	// and without the batch's error they would read as acknowledged. Only
+	// a batch with no reply and no error at all is that case: an empty
+	// reply beside another command's error reply is still a reply.
+	untouched := batchErr != nil
+	for i := range batch {
+		if cmd := c.sets[i].cmd; cmd.Err() != nil || cmd.Val() != "" {
+			untouched = false
+		}
+	}
 	broken := false
 	for i, s := range batch {
 		cmd := c.sets[i].cmd
 		err := cmd.Err()
-		if err == nil && cmd.Val() == "" {
-			// Neither a reply nor an error: go-redis leaves a pipeline's
-			// commands untouched when the connection's HELLO or AUTH fails
-			// with an error reply (WRONGPASS), and none was sent. Without
-			// this they read as acknowledged.
+		if untouched {
 			err = batchErr
 		}
 		outcome, kind := ClassifyStatus(cmd.Val(), err, true)
@@ -158,7 +166,19 @@ func (c *writerConn) sendRESP(batch []slot) {
 		c.record(s, sent, done, outcome, kind)
 	}
 	c.lastDone = done
-	if err != nil {
+	if err != nil || readOnly(c.replies) {
 		c.reset()
 	}
+}
+
+// readOnly reports whether a batch's first error reply is READONLY, after
+// which go-redis drops its connection (so that a failover's new primary is
+// dialled: go-redis #790); the resp client does the same.
+func readOnly(replies []error) bool {
+	for _, r := range replies {
+		if r != nil {
+			return strings.HasPrefix(r.Error(), "READONLY")
+		}
+	}
+	return false
 }
