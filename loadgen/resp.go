@@ -174,7 +174,7 @@ func (r *respConn) readReply(anyType bool) (reply error, err error) {
 	case '-':
 		return replyError(line[1:]), nil
 	case '$':
-		found, _, err := r.bulkBody(line)
+		found, err := r.bulkBody(line)
 		if err == nil && !found && !anyType {
 			return errNil, nil
 		}
@@ -205,24 +205,26 @@ func (r *respConn) readBulk() (found bool, reply error, err error) {
 	case len(line) > 0 && line[0] == '-':
 		return false, replyError(line[1:]), nil
 	case len(line) > 0 && line[0] == '$':
-		return r.bulkBody(line)
+		found, err := r.bulkBody(line)
+		return found, nil, err
 	}
 	return false, nil, fmt.Errorf("%w: %q", errProtocol, line)
 }
 
 // bulkBody reads past the bytes a bulk-string header line announces.
-func (r *respConn) bulkBody(header []byte) (found bool, reply error, err error) {
+// found is false for the nil reply.
+func (r *respConn) bulkBody(header []byte) (found bool, err error) {
 	n, perr := strconv.Atoi(string(header[1:]))
 	switch {
 	case perr == nil && n == -1:
-		return false, nil, nil
+		return false, nil
 	case perr != nil || n < 0:
-		return false, nil, fmt.Errorf("%w: %q", errProtocol, header)
+		return false, fmt.Errorf("%w: %q", errProtocol, header)
 	}
 	if _, err := r.in.Discard(n + 2); err != nil {
-		return false, nil, err
+		return false, err
 	}
-	return true, nil, nil
+	return true, nil
 }
 
 // readHello reads HELLO's reply: a map (an array in RESP2) or an error
